@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs and starts what the test suite needs on a fresh machine: PostgreSQL (127.0.0.1:5432,
+# trust auth, database "test"), openssl, node + npm packages for the interop tests.
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq >/dev/null; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+command -v openssl >/dev/null || apt_install openssl
+
+# PostgreSQL: the contract tests and the cross-node tests talk to a real server.
+if [ "${PORTCULLIS_TEST_POSTGRES:-}" != "skip" ] && [ -z "${PORTCULLIS_TEST_POSTGRES_URL:-}" ]; then
+  if ! command -v pg_ctlcluster >/dev/null; then apt_install postgresql; fi
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    ver=$(ls /etc/postgresql | sort -V | tail -1)
+    pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+    for _ in $(seq 1 60); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+  fi
+  pg_isready -h 127.0.0.1 -p 5432
+  if ! psql -h 127.0.0.1 -U postgres -d test -Atc 'select 1' >/dev/null 2>&1; then
+    # Fresh cluster: local socket access as the postgres OS user, then create the test database.
+    su postgres -c "psql -Atc 'create database test'" >/dev/null 2>&1 || \
+      psql -h 127.0.0.1 -U postgres -Atc 'create database test' >/dev/null
+  fi
+  psql -h 127.0.0.1 -U postgres -d test -Atc 'select 1' >/dev/null
+fi
+
+# Node packages for interop tests (openid-client), from the committed lockfile.
+if [ -f test/interop/package-lock.json ]; then
+  command -v npm >/dev/null || apt_install nodejs npm
+  if [ ! -d test/interop/node_modules ] || [ test/interop/package-lock.json -nt test/interop/node_modules ]; then
+    (cd test/interop && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+fi

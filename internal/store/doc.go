@@ -1,0 +1,40 @@
+// Package store keeps everything Portcullis must remember, in SQL: registered OAuth clients,
+// Open Banking consents, authorization codes, pushed authorization requests (RFC 9126), refresh
+// tokens, the access-token deny-list (RFC 7009 revocations), used JWT ids (RFC 7523 §3 replay
+// protection) and the audit trail.
+//
+// One concrete [Store] serves two backends: SQLite (modernc.org/sqlite, pure Go, the embedded
+// default: one file under ./data) and PostgreSQL (pgx v5), for any number of stateless nodes
+// sharing one database. Both run the same SQL text: portable column types only (TEXT, BIGINT
+// milliseconds since the epoch for times, TEXT for JSON), $1…$n placeholders (modernc binds
+// $N by position), INSERT … ON CONFLICT and UPDATE … RETURNING. The schema is one set of
+// goose migrations embedded in the binary ([Store.Migrate]); the single statement the dialects
+// spell differently (the audit table's auto-assigned id) lives in a pair of files of one version.
+//
+// Domain packages do not import each other's storage: each declares the small Store interface
+// it needs (clientauth needs UseJTI, the gateway's deny-list needs RevocationsSince, …) and
+// main passes this Store, which satisfies them all. The store owns no protocol rules: it does
+// not decide what a consent status means or how long a code lives. It does own atomicity:
+//
+//   - single use: [Store.ConsumeAuthorizationCode], [Store.ConsumePushedRequest],
+//     [Store.ConsumeRefreshToken] and [Store.UseJTI] succeed for exactly one of any number of
+//     concurrent callers, on every node, because each is one conditional statement in the
+//     database; [Store.TransitionConsent] is a compare-and-set on the consent's status;
+//   - expiry: an item is usable while the store clock's now is before its ExpiresAt; a
+//     background sweeper ([Store.RunSweeper]) deletes expired rows in small batches, so
+//     readers are never blocked by one large delete.
+//
+// Secrets are never stored. Codes, request_uris and refresh tokens are keyed by their SHA-256
+// ([HashSecret]); callers hash before every call, so a copy of the database redeems nothing.
+// Client secrets are not kept here at all (client authentication is by key or certificate).
+//
+// Contracts: every method reports its outcome with the sentinel errors of this package
+// ([ErrNotFound], [ErrDuplicate], [ErrConsumed], [ErrExpired], [ErrRevoked], [ErrReplay],
+// [ErrConflict], [ErrInvalidInput]), never with a driver error; any other error means the
+// database could not answer, and the caller must fail closed. Every field has a size bound
+// ([MaxKeyLen], [MaxScopeLen], [MaxDataSize]); writes beyond it are refused with
+// [ErrInvalidInput], and lookups of a key that could never have been stored answer
+// [ErrNotFound]. Times are kept to the millisecond and returned in UTC.
+//
+// The contract test suite in package storetest runs against both backends.
+package store

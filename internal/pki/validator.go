@@ -1,0 +1,344 @@
+package pki
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/clock"
+	"github.com/portcullis/portcullis/internal/pki/dn"
+)
+
+// RevocationChecker establishes that cert, issued by issuer, is not revoked
+// (pki.md §2). Package revocation's Checker implements it.
+//
+// Check returns nil when the certificate is good, or when its status cannot be
+// established and softFail is true; it returns an error when the certificate is
+// revoked, its status is unknown, or (softFail false) no status could be obtained. The
+// validator treats every error as a rejection.
+type RevocationChecker interface {
+	Check(ctx context.Context, cert, issuer *x509.Certificate, softFail bool) error
+}
+
+// DefaultMaxChainLen is the chain length limit when Options.MaxChainLen is zero: a
+// leaf, up to three intermediates and the root.
+const DefaultMaxChainLen = 5
+
+// Options configures [NewValidator].
+type Options struct {
+	// Anchors are the trust anchors. At least one is required. When a chain verifies
+	// to more than one anchor, the one listed first decides the profile and the
+	// revocation policy.
+	Anchors []Anchor
+	// Intermediates are CA certificates a chain may use in addition to those the
+	// client presents (for clients that send only their leaf). Nil means none.
+	Intermediates []*x509.Certificate
+	// Revocation checks every certificate below the anchor. It is required for any
+	// chain to be accepted: with a nil checker NewValidator succeeds, but every
+	// Validate fails with ErrRevocationUnavailable (fail closed, never a silent pass).
+	Revocation RevocationChecker
+	// Clock tells "now" for validity periods. Nil means the real clock.
+	Clock clock.Clock
+	// MaxChainLen bounds both the presented chain and the verified chain (anchor
+	// included). Zero means DefaultMaxChainLen; negative is an error.
+	MaxChainLen int
+}
+
+// Validator validates presented certificate chains against configured trust anchors.
+// It is safe for concurrent use; its pools are built once, in NewValidator.
+type Validator struct {
+	anchors       []Anchor
+	anchorIndex   map[string]int // anchor certificate DER → index in anchors
+	roots         *x509.CertPool
+	intermediates *x509.CertPool // configured intermediates; nil when none
+	revocation    RevocationChecker
+	clock         clock.Clock
+	maxChainLen   int
+}
+
+// NewValidator checks opts and builds the certificate pools. It fails when there is
+// no anchor, an anchor is invalid (no name, no or a non-CA certificate, unknown
+// profile), the same anchor certificate is configured twice, an intermediate is nil
+// or not a CA certificate, or MaxChainLen is negative.
+func NewValidator(opts Options) (*Validator, error) {
+	if len(opts.Anchors) == 0 {
+		return nil, errors.New("pki: no trust anchor configured")
+	}
+	if opts.MaxChainLen < 0 {
+		return nil, fmt.Errorf("pki: MaxChainLen %d is negative", opts.MaxChainLen)
+	}
+	v := &Validator{
+		anchors:     slices.Clone(opts.Anchors),
+		anchorIndex: make(map[string]int, len(opts.Anchors)),
+		roots:       x509.NewCertPool(),
+		revocation:  opts.Revocation,
+		clock:       opts.Clock,
+		maxChainLen: opts.MaxChainLen,
+	}
+	if v.clock == nil {
+		v.clock = clock.Real{}
+	}
+	if v.maxChainLen == 0 {
+		v.maxChainLen = DefaultMaxChainLen
+	}
+	for i := range v.anchors {
+		a := &v.anchors[i]
+		if err := a.validate(); err != nil {
+			return nil, err
+		}
+		if j, dup := v.anchorIndex[string(a.Cert.Raw)]; dup {
+			return nil, fmt.Errorf("pki: anchor %q: certificate %q already configured as anchor %q",
+				a.Name, a.Cert.Subject.CommonName, v.anchors[j].Name)
+		}
+		v.anchorIndex[string(a.Cert.Raw)] = i
+		v.roots.AddCert(a.Cert)
+	}
+	if len(opts.Intermediates) > 0 {
+		v.intermediates = x509.NewCertPool()
+		for i, c := range opts.Intermediates {
+			if c == nil {
+				return nil, fmt.Errorf("pki: intermediate %d is nil", i)
+			}
+			if !c.BasicConstraintsValid || !c.IsCA {
+				return nil, fmt.Errorf("pki: intermediate %q is not a CA certificate", c.Subject.CommonName)
+			}
+			v.intermediates.AddCert(c)
+		}
+	}
+	return v, nil
+}
+
+// String returns "transport" or "signing".
+func (p Purpose) String() string {
+	switch p {
+	case PurposeTransport:
+		return "transport"
+	case PurposeSigning:
+		return "signing"
+	}
+	return "Purpose(" + strconv.Itoa(int(p)) + ")"
+}
+
+// Validate decides whether chain (leaf first, as presented: by the TLS handshake or a
+// trusted proxy header) is good for purpose, and returns the leaf's [Identity]
+// (pki.md §1, §2). The checks run in this order, and the first failure is returned as
+// a *[ValidationError] with that Reason:
+//
+//  1. the chain is not empty and holds no nil ([ErrNoCertificate]) and is at most
+//     MaxChainLen long ([ErrChainTooLong]);
+//  2. every presented certificate is within its validity period ([ErrExpired],
+//     [ErrNotYetValid]) — checked before path building so that the reason is exact;
+//  3. the leaf chains to a configured anchor, through presented or configured
+//     intermediates, by x509 path validation at the clock's time
+//     ([ErrUnknownAuthority]; [ErrExpired] / [ErrNotYetValid] for an intermediate or
+//     anchor outside its validity; [ErrInvalidChain] for anything else x509
+//     refuses). Extended key usage is not checked by x509 here but in step 4;
+//  4. key usage for the purpose ([ErrKeyUsage]): the leaf is not a CA; transport
+//     needs the clientAuth EKU on the leaf, digitalSignature if keyUsage is present,
+//     and intermediates whose EKU extension allows clientAuth (or any); signing needs
+//     digitalSignature or nonRepudiation;
+//  5. the anchor's profile rules (see [Profile]): eidas — qcStatements valid
+//     ([ErrQCStatements]), QcCompliance ([ErrNotQualified]), QcType exactly web for
+//     transport or eseal for signing ([ErrQcTypeMismatch]), PSD2 statement
+//     ([ErrNoPSD2Statement]), organizationIdentifier in PSD form
+//     ([ErrOrganizationIdentifier]) whose country and NCA equal nCAId
+//     ([ErrNCAMismatch]); ob — the same without QcCompliance and without the
+//     organizationIdentifier requirement, the OB org_id taken from the single CN;
+//     plain — nothing;
+//  6. the subject renders as RFC 4514 ([ErrSubject]);
+//  7. revocation of every certificate of the verified chain except the anchor, leaf
+//     first, under the anchor's SoftFail policy ([ErrRevocation] wrapping the
+//     checker's error; [ErrRevocationUnavailable] without a checker).
+//
+// A purpose other than PurposeTransport and PurposeSigning is a programming error and
+// returns ErrInvalidPurpose.
+func (v *Validator) Validate(ctx context.Context, chain []*x509.Certificate, purpose Purpose) (*Identity, error) {
+	if purpose != PurposeTransport && purpose != PurposeSigning {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidPurpose, purpose)
+	}
+	if len(chain) == 0 {
+		return nil, fail(ErrNoCertificate, nil, nil)
+	}
+	if len(chain) > v.maxChainLen {
+		return nil, fail(ErrChainTooLong, nil, fmt.Errorf("%d certificates, limit %d", len(chain), v.maxChainLen))
+	}
+	for _, c := range chain {
+		if c == nil {
+			return nil, fail(ErrNoCertificate, nil, errors.New("nil certificate in chain"))
+		}
+	}
+	leaf := chain[0]
+	now := v.clock.Now()
+
+	for _, c := range chain {
+		if err := checkValidity(c, now); err != nil {
+			return nil, err
+		}
+	}
+
+	verified, anchor, err := v.verify(leaf, chain[1:], now)
+	if err != nil {
+		return nil, err
+	}
+
+	if err := checkPurpose(verified, purpose); err != nil {
+		return nil, err
+	}
+
+	id := &Identity{
+		Leaf:           leaf,
+		Chain:          verified,
+		DNSNames:       slices.Clone(leaf.DNSNames),
+		EmailAddresses: slices.Clone(leaf.EmailAddresses),
+		IPAddresses:    slices.Clone(leaf.IPAddresses),
+		Thumbprint:     Thumbprint(leaf),
+		Profile:        anchor.Profile,
+		Anchor:         anchor.Name,
+	}
+	for _, u := range leaf.URIs {
+		id.URIs = append(id.URIs, u.String())
+	}
+	if err := applyProfile(id, leaf, anchor.Profile, purpose); err != nil {
+		return nil, err
+	}
+	if id.Subject, err = dn.Render(leaf.RawSubject); err != nil {
+		return nil, fail(ErrSubject, leaf, err)
+	}
+
+	if v.revocation == nil {
+		return nil, fail(ErrRevocationUnavailable, leaf, nil)
+	}
+	for i := 0; i < len(verified)-1; i++ {
+		if err := v.revocation.Check(ctx, verified[i], verified[i+1], anchor.SoftFail); err != nil {
+			return nil, fail(ErrRevocation, verified[i], err)
+		}
+	}
+	return id, nil
+}
+
+// checkValidity applies RFC 5280 §4.1.2.5: notBefore <= now <= notAfter.
+func checkValidity(c *x509.Certificate, now time.Time) *ValidationError {
+	if now.Before(c.NotBefore) {
+		return fail(ErrNotYetValid, c, fmt.Errorf("valid from %s", c.NotBefore.UTC().Format(time.RFC3339)))
+	}
+	if now.After(c.NotAfter) {
+		return fail(ErrExpired, c, fmt.Errorf("expired at %s", c.NotAfter.UTC().Format(time.RFC3339)))
+	}
+	return nil
+}
+
+// verify builds and verifies the paths from leaf to the anchors and picks the one
+// ending at the first-configured anchor (shortest on a tie).
+func (v *Validator) verify(leaf *x509.Certificate, presented []*x509.Certificate, now time.Time) ([]*x509.Certificate, *Anchor, error) {
+	pool := v.intermediates
+	if len(presented) > 0 {
+		if pool != nil {
+			pool = pool.Clone()
+		} else {
+			pool = x509.NewCertPool()
+		}
+		for _, c := range presented {
+			pool.AddCert(c)
+		}
+	}
+	chains, err := leaf.Verify(x509.VerifyOptions{
+		Roots:         v.roots,
+		Intermediates: pool,
+		CurrentTime:   now,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	if err != nil {
+		return nil, nil, verifyError(leaf, err, now)
+	}
+	best, bestIdx := []*x509.Certificate(nil), len(v.anchors)
+	for _, ch := range chains {
+		if len(ch) > v.maxChainLen {
+			continue
+		}
+		idx, ok := v.anchorIndex[string(ch[len(ch)-1].Raw)]
+		if !ok {
+			continue
+		}
+		if idx < bestIdx || (idx == bestIdx && len(ch) < len(best)) {
+			best, bestIdx = ch, idx
+		}
+	}
+	if best == nil {
+		if len(chains) > 0 {
+			return nil, nil, fail(ErrChainTooLong, leaf, fmt.Errorf("every path to an anchor is longer than %d", v.maxChainLen))
+		}
+		return nil, nil, fail(ErrUnknownAuthority, leaf, nil)
+	}
+	return best, &v.anchors[bestIdx], nil
+}
+
+// verifyError maps an error of x509.Certificate.Verify to a ValidationError.
+func verifyError(leaf *x509.Certificate, err error, now time.Time) *ValidationError {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &unknown):
+		return fail(ErrUnknownAuthority, leaf, err)
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		c := invalid.Cert
+		if c == nil {
+			c = leaf
+		}
+		if now.Before(c.NotBefore) {
+			return fail(ErrNotYetValid, c, err)
+		}
+		return fail(ErrExpired, c, err)
+	case errors.As(err, &invalid):
+		c := invalid.Cert
+		if c == nil {
+			c = leaf
+		}
+		return fail(ErrInvalidChain, c, err)
+	}
+	return fail(ErrInvalidChain, leaf, err)
+}
+
+// checkPurpose applies the key usage rules of pki.md §1.5 to a verified chain.
+func checkPurpose(chain []*x509.Certificate, purpose Purpose) *ValidationError {
+	leaf := chain[0]
+	if leaf.IsCA {
+		return fail(ErrKeyUsage, leaf, errors.New("leaf is a CA certificate"))
+	}
+	switch purpose {
+	case PurposeTransport:
+		if !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
+			return fail(ErrKeyUsage, leaf, errors.New("no clientAuth extended key usage"))
+		}
+		if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+			return fail(ErrKeyUsage, leaf, errors.New("keyUsage without digitalSignature"))
+		}
+		// Intermediates that restrict EKU must allow clientAuth (the anchor is not
+		// constrained, as in RFC 5280).
+		for _, c := range chain[1 : len(chain)-1] {
+			if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
+				continue
+			}
+			if !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageClientAuth) && !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageAny) {
+				return fail(ErrKeyUsage, c, errors.New("intermediate does not allow clientAuth"))
+			}
+		}
+	case PurposeSigning:
+		if leaf.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+			return fail(ErrKeyUsage, leaf, errors.New("keyUsage has neither digitalSignature nor nonRepudiation"))
+		}
+	}
+	return nil
+}
+
+// Thumbprint returns the RFC 8705 §3.1 x5t#S256 value of cert:
+// base64url(SHA-256(DER)) without padding.
+func Thumbprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}

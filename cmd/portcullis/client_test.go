@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portcullis/portcullis/internal/client"
+	"github.com/portcullis/portcullis/internal/store/storetest"
+)
+
+// clientCLI runs `client ARGS` against reg and returns run()'s exit code mapping.
+func clientCLI(t *testing.T, reg *client.Registry, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	opened := 0
+	cmd := newClientCmd(func(*cobra.Command) (*client.Registry, func(), error) {
+		opened++
+		return reg, func() { opened-- }, nil
+	})
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	var out, errb bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	if opened != 0 {
+		t.Errorf("registry opened %d more times than closed", opened)
+	}
+	switch {
+	case err == nil:
+		return 0, out.String(), errb.String()
+	case isUsageError(err):
+		return 2, out.String(), err.Error()
+	default:
+		return 1, out.String(), err.Error()
+	}
+}
+
+func writeJWKS(t *testing.T) string {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := k.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding
+	doc, _ := json.MarshalIndent(map[string]any{"keys": []any{map[string]any{
+		"kty": "EC", "crv": "P-256", "kid": "k1",
+		"x": enc.EncodeToString(pt[1:33]), "y": enc.EncodeToString(pt[33:65]),
+	}}}, "", "  ")
+	path := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(path, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestClientCommands(t *testing.T) {
+	reg := client.NewRegistry(storetest.OpenSQLite(t), client.RegistryOptions{})
+	jwksFile := writeJWKS(t)
+
+	code, out, errs := clientCLI(t, reg, "add", "--id", "tpp-1", "--auth", "private_key_jwt", "--jwks", jwksFile,
+		"--grant-type", "client_credentials", "--scope", "accounts", "--scope", "payments fundsconfirmations", "--profile", "fapi2")
+	if code != 0 {
+		t.Fatalf("add: exit %d: %s", code, errs)
+	}
+	var added client.Client
+	if err := json.Unmarshal([]byte(out), &added); err != nil {
+		t.Fatalf("add output %q: %v", out, err)
+	}
+	if added.ID != "tpp-1" || added.Profile != "fapi2" || added.Scope.String() != "accounts payments fundsconfirmations" ||
+		len(added.JWKS) == 0 || added.CreatedAt.IsZero() {
+		t.Errorf("add output = %+v", added)
+	}
+
+	code, _, errs = clientCLI(t, reg, "add", "--id", "tpp-2", "--auth", "tls_client_auth",
+		"--subject-dn", "CN=tpp-2,O=Example TPP Ltd,C=GB", "--redirect-uri", "https://tpp.example/cb",
+		"--grant-type", "authorization_code", "--grant-type", "refresh_token")
+	if code != 0 {
+		t.Fatalf("add tls: exit %d: %s", code, errs)
+	}
+
+	code, out, _ = clientCLI(t, reg, "list")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 || !strings.HasPrefix(lines[1], "tpp-1 ") || !strings.Contains(lines[2], "tls_client_auth") {
+		t.Errorf("list: exit %d:\n%s", code, out)
+	}
+
+	code, out, _ = clientCLI(t, reg, "get", "tpp-2")
+	var got client.Client
+	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil || got.TLSClientAuthSubjectDN != "CN=tpp-2,O=Example TPP Ltd,C=GB" {
+		t.Errorf("get: exit %d %v:\n%s", code, err, out)
+	}
+
+	if code, out, _ = clientCLI(t, reg, "remove", "tpp-2"); code != 0 || !strings.Contains(out, "tpp-2") {
+		t.Errorf("remove: exit %d: %s", code, out)
+	}
+	if code, _, _ = clientCLI(t, reg, "get", "tpp-2"); code != 1 {
+		t.Errorf("get after remove: exit %d, want 1", code)
+	}
+}
+
+func TestClientCommandErrors(t *testing.T) {
+	reg := client.NewRegistry(storetest.OpenSQLite(t), client.RegistryOptions{})
+	jwksFile := writeJWKS(t)
+	if code, _, errs := clientCLI(t, reg, "add", "--id", "taken", "--auth", "private_key_jwt", "--jwks", jwksFile,
+		"--grant-type", "client_credentials"); code != 0 {
+		t.Fatalf("add: %s", errs)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantText string
+	}{
+		{"no id", []string{"add", "--auth", "private_key_jwt", "--jwks", jwksFile}, 2, "--id"},
+		{"no auth", []string{"add", "--id", "x"}, 2, "--auth"},
+		{"client secret", []string{"add", "--id", "x", "--auth", "client_secret_basic", "--grant-type", "client_credentials"}, 2, "token_endpoint_auth_method"},
+		{"public client", []string{"add", "--id", "x", "--auth", "none", "--grant-type", "client_credentials"}, 2, "public clients"},
+		{"jwks and jwks-uri", []string{"add", "--id", "x", "--auth", "private_key_jwt", "--jwks", jwksFile, "--jwks-uri", "https://a.example/j"}, 2, "--jwks"},
+		{"missing jwks file", []string{"add", "--id", "x", "--auth", "private_key_jwt", "--jwks", filepath.Join(t.TempDir(), "nope.json")}, 2, "--jwks"},
+		{"no key", []string{"add", "--id", "x", "--auth", "private_key_jwt", "--grant-type", "client_credentials"}, 2, "jwks"},
+		{"bad DN", []string{"add", "--id", "x", "--auth", "tls_client_auth", "--subject-dn", "CN=a,,", "--grant-type", "client_credentials"}, 2, "tls_client_auth_subject_dn"},
+		{"http redirect", []string{"add", "--id", "x", "--auth", "tls_client_auth", "--san-dns", "x.example", "--redirect-uri", "http://x.example/cb"}, 2, "redirect_uris"},
+		{"code grant without redirect", []string{"add", "--id", "x", "--auth", "tls_client_auth", "--san-dns", "x.example"}, 2, "redirect_uris"},
+		{"bad profile", []string{"add", "--id", "x", "--auth", "tls_client_auth", "--san-dns", "x.example", "--grant-type", "client_credentials", "--profile", "fapi3"}, 2, "fapi_profile"},
+		{"unknown flag", []string{"add", "--id", "x", "--secret", "s"}, 2, "secret"},
+		{"taken id", []string{"add", "--id", "taken", "--auth", "private_key_jwt", "--jwks", jwksFile, "--grant-type", "client_credentials"}, 1, "already registered"},
+		{"get without id", []string{"get"}, 2, "arg"},
+		{"get unknown", []string{"get", "ghost"}, 1, "no such client"},
+		{"remove unknown", []string{"remove", "ghost"}, 1, "no such client"},
+		{"list with argument", []string{"list", "x"}, 2, "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errs := clientCLI(t, reg, tt.args...)
+			if code != tt.wantCode || !strings.Contains(errs, tt.wantText) {
+				t.Errorf("exit %d %q, want %d containing %q", code, errs, tt.wantCode, tt.wantText)
+			}
+		})
+	}
+	if _, err := reg.Get(context.Background(), "x"); err == nil {
+		t.Errorf("a refused client was registered")
+	}
+}
+
+// TestClientCommandsThroughRun drives the real binary entry point with --data-dir, as
+// INTERFACE.md documents `portcullis client add --data-dir ./data …`.
+func TestClientCommandsThroughRun(t *testing.T) {
+	dir := t.TempDir()
+	jwksFile := writeJWKS(t)
+	code, _, stderr := runCLI(t, "client", "add", "--data-dir", dir, "--id", "tpp", "--auth", "private_key_jwt",
+		"--jwks", jwksFile, "--grant-type", "client_credentials")
+	if code != 0 {
+		t.Fatalf("client add: exit %d: %s", code, stderr)
+	}
+	code, out, stderr := runCLI(t, "client", "get", "tpp", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, `"client_id": "tpp"`) {
+		t.Fatalf("client get: exit %d: %s %s", code, out, stderr)
+	}
+	if code, _, stderr = runCLI(t, "client", "add", "--data-dir", dir, "--id", "p", "--auth", "none"); code != 2 {
+		t.Errorf("client add --auth none: exit %d, want 2 (%s)", code, stderr)
+	}
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portcullis/portcullis/internal/app"
+	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/obs"
+)
+
+// stateFlags are the flags of every command that reads or writes state (INTERFACE.md):
+// --config FILE and --data-dir DIR, plus --dev on serve.
+type stateFlags struct {
+	config  string
+	dataDir string
+	dev     bool
+}
+
+func (f *stateFlags) register(cmd *cobra.Command, withDev bool) {
+	cmd.Flags().StringVar(&f.config, "config", "", "YAML configuration file (default: dev mode on embedded defaults)")
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", "", "data directory (default ./data)")
+	if withDev {
+		cmd.Flags().BoolVar(&f.dev, "dev", false, "dev mode: SQLite, sandbox PKI and sample bank under the data dir (default without --config)")
+	}
+}
+
+// load returns the validated configuration: defaults, then the file, then PORTCULLIS_*
+// variables, then these flags. Every failure is a usage error (exit code 2) naming the field.
+func (f *stateFlags) load() (*config.Config, error) {
+	environ := os.Environ()
+	if f.dataDir != "" {
+		environ = append(environ, config.EnvPrefix+"DATA_DIR="+f.dataDir)
+	}
+	if f.dev {
+		environ = append(environ, config.EnvPrefix+"DEV=true")
+	}
+	cfg, err := config.Load(f.config, environ)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("invalid configuration: %w", err)}
+	}
+	return cfg, nil
+}
+
+func newServeCmd() *cobra.Command {
+	var f stateFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the authorization server, gateway and consent service",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load()
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, cmd)
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func serve(ctx context.Context, cfg *config.Config, cmd *cobra.Command) error {
+	logger := obs.NewLogger(cmd.ErrOrStderr(), cfg.Log.Level)
+	a, err := app.New(ctx, cfg, app.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	a.Banner(cmd.OutOrStdout())
+	return a.Run(ctx)
+}
+
+func newMigrateCmd() *cobra.Command {
+	var f stateFlags
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply database migrations and exit",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load()
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			fmt.Fprintf(cmd.OutOrStdout(), "migrations applied (%s)\n", st.Dialect())
+			return nil
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
+
+func newConfigCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Inspect the configuration",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usageError{fmt.Errorf("config: missing subcommand (print)")}
+		},
+	}
+	var f stateFlags
+	print := &cobra.Command{
+		Use:   "print",
+		Short: "Print the effective configuration, secrets redacted",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load()
+			if err != nil {
+				return err
+			}
+			out, err := cfg.Redacted()
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	f.register(print, false)
+	cmd.AddCommand(print)
+	return cmd
+}

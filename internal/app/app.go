@@ -1,0 +1,340 @@
+// Package app builds a running Portcullis from a validated configuration: it constructs
+// every dependency with its typed constructor, in the order a request travels through them
+// (transport → certificate validation → client identity → authorization server / gateway),
+// and hands the two listeners to package httpserver. It is plain wiring: no protocol logic,
+// no registries, no globals. cmd/portcullis calls it; tests call it to run a whole server
+// on loopback.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/portcullis/portcullis/internal/clock"
+	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/httpserver"
+	"github.com/portcullis/portcullis/internal/mtls"
+	"github.com/portcullis/portcullis/internal/obs"
+	"github.com/portcullis/portcullis/internal/pki"
+	"github.com/portcullis/portcullis/internal/pki/revocation"
+	"github.com/portcullis/portcullis/internal/pki/sandbox"
+	"github.com/portcullis/portcullis/internal/store"
+)
+
+// App is a built Portcullis: its store, its listeners and everything between them.
+type App struct {
+	cfg    *config.Config
+	logger *slog.Logger
+	clock  clock.Clock
+
+	Metrics    *obs.Metrics
+	Store      *store.Store
+	Sandbox    *sandbox.CA // dev mode only; nil otherwise
+	Revocation *revocation.Checker
+	Validator  *pki.Validator
+	Extractor  *mtls.Extractor
+
+	https, ops *httpserver.Server
+	httpsMux   *http.ServeMux
+	opsHandler http.Handler
+	closers    []func() error
+}
+
+// Options are the process-level inputs that do not belong in the configuration file.
+type Options struct {
+	Logger *slog.Logger // nil: JSON to stderr at cfg.Log.Level
+	Clock  clock.Clock  // nil: the real clock
+}
+
+// New builds the application from cfg: opens and migrates the database, prepares the
+// sandbox PKI in dev mode, builds the certificate validation chain and the handlers, and
+// binds both listeners (so their addresses are known before [App.Run]). On error,
+// everything opened so far is closed again.
+func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err error) {
+	a := &App{cfg: cfg, logger: opts.Logger, clock: opts.Clock}
+	if a.logger == nil {
+		a.logger = obs.NewLogger(os.Stderr, cfg.Log.Level)
+	}
+	if a.clock == nil {
+		a.clock = clock.Real{}
+	}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	a.Metrics = obs.NewMetrics()
+
+	if err := a.openStore(ctx); err != nil {
+		return nil, err
+	}
+
+	// The ops listener is bound first: in dev mode the sandbox CA writes its address
+	// into every certificate (OCSP and CRL URLs).
+	// The ops handler is set by buildOps once the sandbox CA (if any) is known; nothing
+	// is served before Run.
+	a.ops = httpserver.New(httpserver.Options{
+		Name: "ops", Addr: cfg.Listen.Ops,
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.opsHandler.ServeHTTP(w, r) }),
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
+		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
+		ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: a.logger,
+	})
+	opsAddr, err := a.ops.Listen()
+	if err != nil {
+		return nil, fmt.Errorf("ops listener: %w", err)
+	}
+
+	serverCert, anchors, err := a.loadTrust(opsAddr)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.buildTransport(anchors); err != nil {
+		return nil, err
+	}
+
+	a.httpsMux = http.NewServeMux()
+	a.httpsMux.Handle("/", notFound())
+
+	a.https = httpserver.New(httpserver.Options{
+		Name: "https", Addr: cfg.Listen.HTTPS,
+		Handler:           a.Extractor.Middleware(a.httpsMux),
+		Middleware:        obs.Middleware(a.logger, a.Metrics),
+		TLSConfig:         a.tlsConfig(serverCert, anchors),
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
+		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
+		ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: a.logger,
+	})
+	if _, err := a.https.Listen(); err != nil {
+		return nil, fmt.Errorf("https listener: %w", err)
+	}
+	a.buildOps()
+	return a, nil
+}
+
+func (a *App) openStore(ctx context.Context) error {
+	st, err := store.Open(ctx, string(a.cfg.DatabaseURL()), store.Options{
+		SQLitePath:   filepath.Join(a.cfg.DataDir, "portcullis.db"),
+		MaxOpenConns: a.cfg.Database.MaxOpenConns,
+		Clock:        a.clock,
+		Logger:       a.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	a.Store = st
+	a.closers = append(a.closers, st.Close)
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("database migrations: %w", err)
+	}
+	return nil
+}
+
+// loadTrust returns the https listener's certificate and the trust anchors for client
+// certificates: the configured ones, plus in dev mode the sandbox CA (created on first
+// start under DATA_DIR/pki) and a server certificate it issues for localhost.
+func (a *App) loadTrust(opsAddr net.Addr) (tls.Certificate, []pki.Anchor, error) {
+	var anchors []pki.Anchor
+	for _, an := range a.cfg.Trust.Anchors {
+		data, err := os.ReadFile(an.File)
+		if err != nil {
+			return tls.Certificate{}, nil, fmt.Errorf("trust.anchors %s: %w", an.Name, err)
+		}
+		loaded, err := pki.LoadAnchorsPEM(an.Name, data, an.Profile, an.Revocation.IsSoftFail())
+		if err != nil {
+			return tls.Certificate{}, nil, fmt.Errorf("trust.anchors %s: %w", an.Name, err)
+		}
+		anchors = append(anchors, loaded...)
+	}
+
+	certFile, keyFile := a.cfg.TLS.CertFile, a.cfg.TLS.KeyFile
+	if a.cfg.Dev {
+		ca, err := sandbox.OpenOrInit(filepath.Join(a.cfg.DataDir, "pki"), "http://"+opsAddr.String()+"/pki", a.clock)
+		if err != nil {
+			return tls.Certificate{}, nil, fmt.Errorf("sandbox PKI: %w", err)
+		}
+		a.Sandbox = ca
+		anchors = append(anchors, pki.Anchor{Name: "sandbox", Cert: ca.RootCertificate(), Profile: pki.ProfileEIDAS})
+		if certFile == "" {
+			certFile, keyFile, err = a.devServerCertificate(ca)
+			if err != nil {
+				return tls.Certificate{}, nil, err
+			}
+		}
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("tls.cert_file: %w", err)
+	}
+	return cert, anchors, nil
+}
+
+// devServerCertificate returns DATA_DIR/pki/server.{crt,key}, issuing them from the sandbox
+// CA for localhost and 127.0.0.1 when they do not exist yet.
+func (a *App) devServerCertificate(ca *sandbox.CA) (certFile, keyFile string, err error) {
+	prefix := filepath.Join(ca.Dir(), "server")
+	certFile, keyFile = prefix+".crt", prefix+".key"
+	if _, err := os.Stat(certFile); err == nil {
+		return certFile, keyFile, nil
+	}
+	issued, err := ca.Issue(sandbox.KindServer, sandbox.IssueOptions{
+		DNSNames:    []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("sandbox server certificate: %w", err)
+	}
+	if err := issued.WriteFiles(prefix); err != nil {
+		return "", "", fmt.Errorf("sandbox server certificate: %w", err)
+	}
+	return certFile, keyFile, nil
+}
+
+func (a *App) buildTransport(anchors []pki.Anchor) error {
+	a.Revocation = revocation.New(revocation.Options{
+		Clock:        a.clock,
+		Logger:       a.logger,
+		Registerer:   a.Metrics.Registry(),
+		OCSPTimeout:  a.cfg.Revocation.OCSPTimeout,
+		CRLTimeout:   a.cfg.Revocation.CRLTimeout,
+		MaxCRLBytes:  a.cfg.Revocation.MaxCRLBytes,
+		CacheSize:    a.cfg.Revocation.CacheSize,
+		MaxClockSkew: a.cfg.Revocation.MaxClockSkew,
+	})
+	a.closers = append(a.closers, func() error { a.Revocation.Close(); return nil })
+
+	var intermediates []*x509.Certificate
+	if f := a.cfg.Trust.IntermediatesFile; f != "" {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("trust.intermediates_file: %w", err)
+		}
+		if intermediates, err = pki.ParseCertificatesPEM(data); err != nil {
+			return fmt.Errorf("trust.intermediates_file: %w", err)
+		}
+	}
+	if a.Sandbox != nil {
+		intermediates = append(intermediates, a.Sandbox.IssuingCertificate())
+	}
+	if len(anchors) == 0 {
+		return errors.New("trust.anchors: no trust anchor configured: no client certificate could ever validate")
+	}
+	v, err := pki.NewValidator(pki.Options{
+		Anchors:       anchors,
+		Intermediates: intermediates,
+		Revocation:    a.Revocation,
+		Clock:         a.clock,
+	})
+	if err != nil {
+		return fmt.Errorf("trust: %w", err)
+	}
+	a.Validator = v
+
+	ext, err := mtls.NewExtractor(mtls.Options{
+		Validator:      v,
+		Header:         a.cfg.MTLS.Header,
+		Format:         mtls.HeaderFormat(a.cfg.MTLS.HeaderFormat),
+		TrustedProxies: a.cfg.MTLS.Proxies(),
+		Logger:         a.logger,
+		Registerer:     a.Metrics.Registry(),
+	})
+	if err != nil {
+		return fmt.Errorf("mtls: %w", err)
+	}
+	a.Extractor = ext
+	return nil
+}
+
+func (a *App) tlsConfig(cert tls.Certificate, anchors []pki.Anchor) *tls.Config {
+	hints := x509.NewCertPool()
+	for _, an := range anchors {
+		hints.AddCert(an.Cert)
+	}
+	c := mtls.ServerTLSConfig(mtls.TLSOptions{Certificates: []tls.Certificate{cert}, ClientCAs: hints})
+	c.ClientAuth = a.cfg.TLS.ClientAuth.Type()
+	return c
+}
+
+func (a *App) buildOps() {
+	ops := obs.OpsHandler(a.Metrics, obs.Check{Name: "database", Fn: a.Store.Ping})
+	if a.Sandbox == nil {
+		a.opsHandler = ops
+		return
+	}
+	// The sandbox CA's OCSP responder and CRLs are dispatched ahead of any ServeMux: a
+	// GET OCSP request carries base64 that may contain "//", which ServeMux would
+	// "clean" with a redirect.
+	prefix, pkiHandler := a.Sandbox.PathPrefix()+"/", a.Sandbox.Handler(a.logger)
+	a.opsHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, prefix) {
+			pkiHandler.ServeHTTP(w, r)
+			return
+		}
+		ops.ServeHTTP(w, r)
+	})
+}
+
+// HTTPSAddr is the bound address of the mTLS listener.
+func (a *App) HTTPSAddr() net.Addr { addr, _ := a.https.Listen(); return addr }
+
+// OpsAddr is the bound address of the ops listener.
+func (a *App) OpsAddr() net.Addr { addr, _ := a.ops.Listen(); return addr }
+
+// Run serves both listeners and the database sweeper until ctx is cancelled (SIGTERM),
+// then drains in-flight requests within http.shutdown_timeout.
+func (a *App) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go a.Store.RunSweeper(ctx, a.cfg.Database.SweepInterval)
+	return httpserver.Run(ctx, a.cfg.HTTP.ShutdownTimeout, a.https, a.ops)
+}
+
+// Close releases everything New opened.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+// Banner writes the start-up banner: every URL, file and credential a newcomer needs to
+// make a first call with curl.
+func (a *App) Banner(w io.Writer) {
+	https, ops := a.HTTPSAddr(), a.OpsAddr()
+	fmt.Fprintf(w, "Portcullis is running (dev=%v)\n", a.cfg.Dev)
+	fmt.Fprintf(w, "  issuer            %s\n", a.cfg.Issuer)
+	fmt.Fprintf(w, "  https (mTLS)      https://%s\n", https)
+	fmt.Fprintf(w, "  ops               http://%s/healthz  /readyz  /metrics\n", ops)
+	fmt.Fprintf(w, "  database          %s\n", a.cfg.DatabaseURL())
+	if a.Sandbox != nil {
+		dir := a.Sandbox.Dir()
+		fmt.Fprintf(w, "  sandbox CA        %s (trust anchor for clients and for curl --cacert)\n", filepath.Join(dir, sandbox.FileRootCert))
+		fmt.Fprintf(w, "  OCSP / CRL        %s/ocsp  %s/issuing.crl\n", a.Sandbox.BaseURL(), a.Sandbox.BaseURL())
+		fmt.Fprintf(w, "\nFirst call:\n")
+		fmt.Fprintf(w, "  portcullis pki issue qwac --dir %s --out tpp --org-id PSDGB-FCA-123456 --roles AISP,PISP\n", dir)
+		fmt.Fprintf(w, "  curl --cacert %s --cert tpp.crt --key tpp.key https://localhost:%d/.well-known/openid-configuration\n",
+			filepath.Join(dir, sandbox.FileRootCert), https.(*net.TCPAddr).Port)
+	}
+}
+
+func notFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"error":"not_found"}`+"\n")
+	})
+}

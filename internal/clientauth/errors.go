@@ -1,0 +1,130 @@
+package clientauth
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Reasons a client failed to authenticate. Every error [Authenticator.Authenticate] returns
+// for a client that did not prove who it is is an [*Error] whose Reason is exactly one of
+// these (errors.Is works on the *Error directly). They all go on the wire as HTTP 401
+// invalid_client ([WireError], fapi.md §1).
+var (
+	// ErrInvalidRequest: the authentication parameters themselves are unusable: a
+	// client_secret or an Authorization header was sent (client secrets do not exist here,
+	// FAPI1-AS-02), a parameter appears more than once, client_assertion_type is not the
+	// RFC 7523 JWT bearer type, or a parameter is over its size limit.
+	ErrInvalidRequest = errors.New("clientauth: unusable client authentication parameters")
+	// ErrNoCredentials: the request carries no client authentication at all (no client
+	// assertion and no client_id).
+	ErrNoCredentials = errors.New("clientauth: no client authentication")
+	// ErrUnknownClient: no client is registered under the presented identifier.
+	ErrUnknownClient = errors.New("clientauth: unknown client")
+	// ErrMethodMismatch: the client authenticated (or tried to) by a method other than its
+	// registered token_endpoint_auth_method, e.g. a client assertion from a tls_client_auth
+	// client, or none from a private_key_jwt client.
+	ErrMethodMismatch = errors.New("clientauth: authentication method is not the registered one")
+	// ErrClientIDMismatch: the client identifier presented in more than one way (form
+	// client_id, assertion iss, assertion sub) disagrees (FAPI1-AS-04).
+	ErrClientIDMismatch = errors.New("clientauth: client identifiers disagree")
+	// ErrAssertionInvalid: the client assertion is malformed, too large, or misses or
+	// misuses a required claim (iss, sub, exp, jti), or its lifetime is too long.
+	ErrAssertionInvalid = errors.New("clientauth: invalid client assertion")
+	// ErrAlgNotAllowed: the assertion is signed with an algorithm outside the client's
+	// profile's allow-list or other than its registered token_endpoint_auth_signing_alg
+	// (none, HS*, RS256 ...; FAPI1-AS-07).
+	ErrAlgNotAllowed = errors.New("clientauth: client assertion algorithm not allowed")
+	// ErrUnknownKey: none of the client's keys matches the assertion's kid / alg, even after
+	// refetching the client's jwks_uri once.
+	ErrUnknownKey = errors.New("clientauth: no key of the client matches the client assertion")
+	// ErrBadSignature: the assertion's signature does not verify with the client's key.
+	ErrBadSignature = errors.New("clientauth: client assertion signature invalid")
+	// ErrKeysUnavailable: the client's jwks_uri could not be fetched or did not hold a valid
+	// key set ("could not check" — the client's keys, not ours; still invalid_client).
+	ErrKeysUnavailable = errors.New("clientauth: client keys unavailable")
+	// ErrAudience: the assertion's aud does not identify this authorization server as the
+	// client's profile requires (FAPI1-AS-03, FAPI2-AS-07).
+	ErrAudience = errors.New("clientauth: client assertion audience invalid")
+	// ErrExpired: the assertion's exp has passed.
+	ErrExpired = errors.New("clientauth: client assertion expired")
+	// ErrIssuedInFuture: the assertion's iat or nbf lies further in the future than the
+	// allowed clock skew (FAPI2-AS-11).
+	ErrIssuedInFuture = errors.New("clientauth: client assertion issued in the future")
+	// ErrReplay: the assertion's jti was already used by this client, on any node.
+	ErrReplay = errors.New("clientauth: client assertion replayed")
+	// ErrNoCertificate: the method needs a client certificate and none was presented.
+	ErrNoCertificate = errors.New("clientauth: no client certificate")
+	// ErrCertificateInvalid: a client certificate was presented but failed validation
+	// (chain, validity, profile, revocation — decided by package pki), or the
+	// self-signed certificate is outside its validity period.
+	ErrCertificateInvalid = errors.New("clientauth: client certificate invalid")
+	// ErrSubjectMismatch: the validated certificate does not match the client's registered
+	// tls_client_auth_subject_dn / tls_client_auth_san_* (FAPI1-AS-05), or, for
+	// self_signed_tls_client_auth, none of the client's registered keys.
+	ErrSubjectMismatch = errors.New("clientauth: client certificate does not match the client")
+)
+
+// Error is a failed client authentication: Reason is one of the sentinel errors of this
+// package; Description is a short client-facing text in the RFC 6749 error_description
+// character set (no quote, no backslash, ASCII only) that reveals nothing beyond the reason;
+// the internal cause, if any, is kept for logs (Error, Unwrap) and never goes on the wire.
+type Error struct {
+	Reason      error
+	Description string
+	cause       error
+}
+
+func (e *Error) Error() string {
+	s := e.Reason.Error()
+	if e.cause != nil {
+		s += ": " + e.cause.Error()
+	}
+	return s
+}
+
+// Unwrap returns the reason and, when there is one, the internal cause, so errors.Is matches
+// either (e.g. jose.ErrAlgNotAllowed as well as [ErrAlgNotAllowed]).
+func (e *Error) Unwrap() []error {
+	if e.cause != nil {
+		return []error{e.Reason, e.cause}
+	}
+	return []error{e.Reason}
+}
+
+func fail(reason error, desc string) *Error {
+	return &Error{Reason: reason, Description: desc}
+}
+
+func failWith(reason error, desc string, cause error) *Error {
+	return &Error{Reason: reason, Description: desc, cause: cause}
+}
+
+// WireError maps an error of [Authenticator.Authenticate] to its RFC 6749 §5.2 response: an
+// [*Error] anywhere in err's chain is 401 invalid_client with its sanitised Description;
+// anything else (the client or jti store could not answer, the context ended) is
+// 500 server_error with a fixed description — the cause is for the caller's log only.
+//
+// A 401 for a request that used the Authorization header must also carry a
+// WWW-Authenticate header (RFC 6749 §5.2); that is the renderer's job.
+func WireError(err error) (status int, code, description string) {
+	var e *Error
+	if errors.As(err, &e) {
+		return http.StatusUnauthorized, "invalid_client", sanitize(e.Description)
+	}
+	return http.StatusInternalServerError, "server_error", "internal error"
+}
+
+// sanitize restricts s to the RFC 6749 error_description character set (%x20-21 / %x23-5B /
+// %x5D-7E) and 200 bytes.
+func sanitize(s string) string {
+	const max = 200
+	b := make([]byte, 0, min(len(s), max))
+	for i := 0; i < len(s) && len(b) < max; i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			c = ' '
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}

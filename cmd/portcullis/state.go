@@ -14,7 +14,7 @@ import (
 
 // openStore opens and migrates the configured database.
 func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
-	st, err := store.Open(ctx, string(cfg.DatabaseURL()), store.Options{
+	st, err := store.Open(ctx, cfg.DatabaseURL().Reveal(), store.Options{
 		SQLitePath:   filepath.Join(cfg.DataDir, "portcullis.db"),
 		MaxOpenConns: cfg.Database.MaxOpenConns,
 	})

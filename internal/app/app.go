@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 }
 
 func (a *App) openStore(ctx context.Context) error {
-	st, err := store.Open(ctx, string(a.cfg.DatabaseURL()), store.Options{
+	st, err := store.Open(ctx, a.cfg.DatabaseURL().Reveal(), store.Options{
 		SQLitePath:   filepath.Join(a.cfg.DataDir, "portcullis.db"),
 		MaxOpenConns: a.cfg.Database.MaxOpenConns,
 		Clock:        a.clock,

@@ -1,0 +1,90 @@
+// Package audit records security-relevant events — clients registered and removed,
+// consents authorised, rejected and revoked, tokens issued and revoked, certificates
+// rejected, forwarded certificates from untrusted sources — with a stable schema,
+// separate from the request log (STYLE.md "Config, time, logs").
+//
+// An [Event] goes to a [Sink]: [NewLogSink] writes it as a JSON line marked
+// "audit":true, [NewStoreSink] appends it to the database's audit trail, [Multi] does
+// both. Recording never fails the request that caused the event and never blocks it
+// for long: sinks report their own failures to their logger.
+//
+// Events must never carry secrets: no tokens, codes, assertions, passwords or full
+// software statements in Data. Identify things by id (client id, consent id, token
+// jti, certificate thumbprint).
+package audit
+
+import (
+	"context"
+
+	"github.com/portcullis/portcullis/internal/obs"
+)
+
+// The event types. They are part of the schema: never rename one.
+const (
+	TypeClientRegistered             = "client.registered"
+	TypeClientRemoved                = "client.removed"
+	TypeConsentAuthorised            = "consent.authorised"
+	TypeConsentRejected              = "consent.rejected"
+	TypeConsentRevoked               = "consent.revoked"
+	TypeTokenIssued                  = "token.issued"
+	TypeTokenRevoked                 = "token.revoked"
+	TypeCertificateRejected          = "certificate.rejected"
+	TypeForwardedCertUntrustedSource = "forwarded_cert.untrusted_source"
+)
+
+// Event is one audit record.
+type Event struct {
+	// Type is one of the Type constants. Required.
+	Type string
+	// ClientID is the OAuth client concerned, if any.
+	ClientID string
+	// Subject is the customer (PSU) concerned, if any.
+	Subject string
+	// InteractionID is the x-fapi-interaction-id of the request that caused the event;
+	// empty means the one of the request ctx belongs to (obs.InteractionID).
+	InteractionID string
+	// Data holds event-specific details (consent id, scopes, jti, thumbprint, reason).
+	// It is encoded as JSON; never put secrets in it.
+	Data map[string]any
+}
+
+// Sink records events. Record must not fail the caller and must return promptly; it
+// reports its own failures (to a logger).
+type Sink interface {
+	Record(ctx context.Context, e Event)
+}
+
+// Discard is a Sink that drops every event.
+var Discard Sink = discard{}
+
+type discard struct{}
+
+func (discard) Record(context.Context, Event) {}
+
+// Multi returns a Sink that records every event to each of sinks in turn; nil sinks
+// are skipped.
+func Multi(sinks ...Sink) Sink {
+	var out multi
+	for _, s := range sinks {
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+type multi []Sink
+
+func (m multi) Record(ctx context.Context, e Event) {
+	for _, s := range m {
+		s.Record(ctx, e)
+	}
+}
+
+// withInteractionID fills e.InteractionID from ctx when it is empty.
+func withInteractionID(ctx context.Context, e Event) Event {
+	if e.InteractionID == "" {
+		e.InteractionID = obs.InteractionID(ctx)
+	}
+	return e
+}

@@ -1,0 +1,237 @@
+// Package config owns Portcullis's one typed configuration: plain structs loaded once
+// from an optional YAML file plus PORTCULLIS_* environment overrides (INTERFACE.md
+// "Listeners", "Environment overrides"), validated, and passed down by main.
+//
+// Every field documents what its zero value means. [Default] returns a configuration
+// that runs out of the box; [Load] starts from it, applies the file and then the
+// environment, and returns the result only if [Config.Validate] accepts it. Loading is
+// strict: an unknown key in the file, an environment variable with the PORTCULLIS_
+// prefix that names no key, a value of the wrong type, or a value that fails validation
+// is refused with a [*FieldError] naming the key, so a typo never silently leaves a
+// default (or a weaker setting) in place.
+//
+// Values that grant access are typed [Secret] or [SecretURL]: they redact themselves in
+// every printed form, and [Config.Redacted] renders the effective configuration for
+// "portcullis config print" without them.
+//
+// The package has no protocol logic and refuses to guess: there is no setting that
+// disables a security check, and nothing here opens files or sockets; it only says
+// which ones the rest of the program should use.
+//
+// Adding a section: declare its struct (with koanf tags, snake_case) in a file named
+// after it, give it a default and a validate method returning [*FieldError]s, and add
+// one line for each to [Default] and [Config.Validate]. Keys and environment names are
+// derived from the struct tags.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+)
+
+// EnvPrefix starts every environment variable that overrides a configuration key.
+const EnvPrefix = "PORTCULLIS_"
+
+// Config is the whole configuration. Obtain it from [Load] or [Default]; the zero value
+// fails [Config.Validate] (there is no issuer), it never means "no limits".
+type Config struct {
+	// Dev selects the development defaults: loopback listeners, SQLite and a sandbox
+	// PKI under DataDir, and a server certificate minted there when TLS names none.
+	// Load defaults it to true when no config file is given (INTERFACE.md "--dev").
+	Dev bool `koanf:"dev"`
+	// DataDir holds the SQLite database and, in dev mode, the sandbox PKI. Required.
+	DataDir string `koanf:"data_dir"`
+	// Issuer is the authorization server's issuer identifier (RFC 8414 §2, FAPI1-AS-60):
+	// an https URL without query, fragment, user information or trailing slash; every
+	// endpoint lives under it. Required.
+	Issuer string `koanf:"issuer"`
+
+	Listen     Listen     `koanf:"listen"`
+	HTTP       HTTP       `koanf:"http"`
+	Database   Database   `koanf:"database"`
+	Log        Log        `koanf:"log"`
+	TLS        TLS        `koanf:"tls"`
+	Trust      Trust      `koanf:"trust"`
+	MTLS       MTLS       `koanf:"mtls"`
+	Revocation Revocation `koanf:"revocation"`
+	Admin      Admin      `koanf:"admin"`
+}
+
+// Default returns the built-in configuration: dev selects the development variant
+// (see [Config.Dev]). It always passes [Config.Validate] in dev mode; outside dev mode
+// the TLS certificate still has to be configured.
+func Default(dev bool) *Config {
+	return &Config{
+		Dev:        dev,
+		DataDir:    "./data",
+		Issuer:     "https://localhost:8443",
+		Listen:     defaultListen(dev),
+		HTTP:       defaultHTTP(),
+		Database:   defaultDatabase(),
+		Log:        defaultLog(),
+		TLS:        defaultTLS(),
+		Trust:      Trust{},
+		MTLS:       MTLS{},
+		Revocation: defaultRevocation(),
+		Admin:      Admin{},
+	}
+}
+
+// Validate checks every field and reports all problems at once, joined with
+// errors.Join; each is a [*FieldError] naming the key in the file's dotted form, e.g.
+// "http.read_timeout". Error reasons never contain a secret's value. It returns nil if
+// the configuration is usable.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, fieldErr("data_dir", "is required"))
+	}
+	if err := validateIssuer(c.Issuer); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, c.Listen.validate()...)
+	errs = append(errs, c.HTTP.validate()...)
+	errs = append(errs, c.Database.validate()...)
+	errs = append(errs, c.Log.validate()...)
+	errs = append(errs, c.TLS.validate(c.Dev)...)
+	errs = append(errs, c.Trust.validate()...)
+	errs = append(errs, c.MTLS.validate()...)
+	errs = append(errs, c.Revocation.validate()...)
+	errs = append(errs, c.Admin.validate()...)
+	return errors.Join(errs...)
+}
+
+// FieldError is a configuration problem with one key. Field is the dotted key path as
+// written in the file ("http.read_timeout", "trust.anchors[1].profile"), or the name of
+// the environment variable when the variable itself is the problem.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+func fieldErr(field, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Load returns the configuration built from [Default], then the YAML file at path (if
+// path is not empty), then the PORTCULLIS_* entries of environ (os.Environ() in
+// production; passed in so tests do not touch the process environment), validated.
+//
+// Without a file, dev defaults to true (INTERFACE.md: --dev is the default when no config
+// file is given); a file or PORTCULLIS_DEV can set it either way, and the dev-dependent
+// defaults follow the final value. Environment names are EnvPrefix plus the upper-cased
+// key path with "_" for ".", e.g. PORTCULLIS_HTTP_MAX_BODY_BYTES for
+// http.max_body_bytes; lists take comma-separated values; trust.anchors can only be set
+// in the file. When a name appears twice in environ the later entry wins, so main may
+// append flag overrides (e.g. "PORTCULLIS_DATA_DIR=…") after os.Environ().
+//
+// Every error Load returns is a configuration error: the file cannot be read or parsed,
+// or one or more [*FieldError]s (unknown key, unknown PORTCULLIS_ variable, wrong type,
+// invalid value), joined.
+func Load(path string, environ []string) (*Config, error) {
+	k := koanf.New(".")
+	if path != "" {
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return nil, fmt.Errorf("config: load %s: %w", path, err)
+		}
+	}
+
+	names := envNames()
+	var errs []error
+	for _, kv := range environ {
+		name, _, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, EnvPrefix) {
+			continue
+		}
+		key, known := names[name]
+		switch {
+		case !known:
+			errs = append(errs, fieldErr(name, "unknown environment variable: it matches no configuration key"))
+		case key.fileOnly:
+			errs = append(errs, fieldErr(name, "%s cannot be set from the environment; use the config file", key.path))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	envProvider := env.Provider(".", env.Opt{
+		Prefix:        EnvPrefix,
+		EnvironFunc:   func() []string { return environ },
+		TransformFunc: func(name, v string) (string, any) { return names[name].path, v },
+	})
+	if err := k.Load(envProvider, nil); err != nil {
+		return nil, fmt.Errorf("config: environment: %w", err)
+	}
+
+	raw := k.Raw()
+	cfg := Default(path == "")
+	if errs := decode(raw, cfg); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if cfg.Dev != (path == "") {
+		// The file or environment flipped dev: start again from the matching defaults.
+		cfg = Default(cfg.Dev)
+		if errs := decode(raw, cfg); len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// DatabaseURL returns the effective database.url: the configured one, or
+// "sqlite:DATA_DIR/portcullis.db" when it is empty.
+func (c *Config) DatabaseURL() SecretURL {
+	if c.Database.URL == "" {
+		return SecretURL("sqlite:" + filepath.Join(c.DataDir, "portcullis.db"))
+	}
+	return c.Database.URL
+}
+
+// Redacted returns the effective configuration as YAML in the file's shape, with every
+// [Secret] replaced by "[REDACTED]" and the credentials of every [SecretURL] masked.
+// Loading the output again yields the same configuration apart from those secrets.
+func (c *Config) Redacted() ([]byte, error) {
+	m, err := encode(c)
+	if err != nil {
+		return nil, err
+	}
+	return yaml.Parser().Marshal(m)
+}
+
+func validateIssuer(s string) error {
+	const field = "issuer"
+	if s == "" {
+		return fieldErr(field, "is required")
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fieldErr(field, "is not a URL")
+	case u.Scheme != "https" || !strings.HasPrefix(s, "https://"):
+		return fieldErr(field, "must be an https URL")
+	case u.Host == "" || u.Hostname() == "":
+		return fieldErr(field, "has no host")
+	case u.User != nil:
+		return fieldErr(field, "must not contain user information")
+	case u.RawQuery != "" || u.ForceQuery:
+		return fieldErr(field, "must not contain a query")
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		return fieldErr(field, "must not contain a fragment")
+	case strings.HasSuffix(u.Path, "/"):
+		return fieldErr(field, "must not end with /")
+	}
+	return nil
+}

@@ -1,0 +1,52 @@
+package config
+
+import "time"
+
+// MaxClockSkewLimit is the largest revocation.max_clock_skew accepted: more would let
+// stale OCSP responses and CRLs pass as fresh.
+const MaxClockSkewLimit = time.Hour
+
+// Revocation bounds certificate revocation checking (pki.md §2).
+type Revocation struct {
+	// OCSPTimeout bounds one OCSP request. Default 3s.
+	OCSPTimeout time.Duration `koanf:"ocsp_timeout"`
+	// CRLTimeout bounds one CRL download. Default 5s.
+	CRLTimeout time.Duration `koanf:"crl_timeout"`
+	// MaxCRLBytes is the largest CRL downloaded. Default 10 MiB.
+	MaxCRLBytes int64 `koanf:"max_crl_bytes"`
+	// CacheSize is the number of OCSP responses kept. Default 10000.
+	CacheSize int `koanf:"cache_size"`
+	// MaxClockSkew is the tolerance applied to thisUpdate/nextUpdate; zero means none.
+	// Default 5m, at most [MaxClockSkewLimit].
+	MaxClockSkew time.Duration `koanf:"max_clock_skew"`
+}
+
+func defaultRevocation() Revocation {
+	return Revocation{
+		OCSPTimeout:  3 * time.Second,
+		CRLTimeout:   5 * time.Second,
+		MaxCRLBytes:  10 << 20,
+		CacheSize:    10000,
+		MaxClockSkew: 5 * time.Minute,
+	}
+}
+
+func (r Revocation) validate() []error {
+	var errs []error
+	if r.OCSPTimeout <= 0 {
+		errs = append(errs, fieldErr("revocation.ocsp_timeout", "must be positive"))
+	}
+	if r.CRLTimeout <= 0 {
+		errs = append(errs, fieldErr("revocation.crl_timeout", "must be positive"))
+	}
+	if r.MaxCRLBytes <= 0 {
+		errs = append(errs, fieldErr("revocation.max_crl_bytes", "must be a positive number of bytes"))
+	}
+	if r.CacheSize <= 0 {
+		errs = append(errs, fieldErr("revocation.cache_size", "must be positive"))
+	}
+	if r.MaxClockSkew < 0 || r.MaxClockSkew > MaxClockSkewLimit {
+		errs = append(errs, fieldErr("revocation.max_clock_skew", "must be between 0s and %s", MaxClockSkewLimit))
+	}
+	return errs
+}

@@ -1,0 +1,253 @@
+// Package httpserver runs Portcullis's HTTP listeners: it binds them, applies the
+// timeouts and size limits from configuration to every connection and request, and
+// stops them gracefully, draining in-flight requests within a shutdown timeout.
+//
+// It owns no routes and no protocol: handlers, TLS configuration (package mtls) and
+// request observation (package obs) are handed in. It refuses to run with a timeout or
+// size limit switched off: zero options mean the defaults below, never "unlimited",
+// and a nil handler serves 404s rather than http.DefaultServeMux.
+//
+// Wiring in main, with the values from package config:
+//
+//	https := httpserver.New(httpserver.Options{
+//		Name: "https", Addr: cfg.Listen.HTTPS, Handler: mux, TLSConfig: tlsConfig,
+//		Middleware: obs.Middleware(logger, metrics),
+//		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, // … every cfg.HTTP field
+//		Logger: logger,
+//	})
+//	ops := httpserver.New(httpserver.Options{Name: "ops", Addr: cfg.Listen.Ops,
+//		Handler: obs.OpsHandler(metrics, obs.Check{Name: "database", Fn: st.Ping}), Logger: logger})
+//	err := httpserver.Run(ctx, cfg.HTTP.ShutdownTimeout, https, ops)
+package httpserver
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Defaults for zero or negative [Options] fields (the config defaults).
+const (
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultReadTimeout       = 15 * time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultShutdownTimeout   = 20 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultMaxBodyBytes      = 1 << 20
+)
+
+// Options configure a [Server]. Zero or negative durations and sizes mean the Default
+// constants.
+type Options struct {
+	// Name labels the server in logs and errors ("https", "ops").
+	Name string
+	// Addr is the host:port to bind; port 0 picks a free port (see [Server.Listen]).
+	Addr string
+	// Handler serves requests. Nil serves 404 to every request.
+	Handler http.Handler
+	// Middleware, if set, wraps the body limit and Handler, so it sees every request
+	// and every response, the 413 of the body limit included. Pass
+	// obs.Middleware(logger, metrics) here so those responses carry
+	// x-fapi-interaction-id and are logged and counted too (the early 413 has no
+	// route: it is refused before routing).
+	Middleware func(http.Handler) http.Handler
+	// TLSConfig, if set, serves HTTPS with it; it must provide a certificate
+	// (Certificates, GetCertificate or GetConfigForClient). Nil serves plain HTTP.
+	TLSConfig *tls.Config
+
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	// ShutdownTimeout bounds the drain of in-flight requests in [Server.Serve].
+	ShutdownTimeout time.Duration
+	MaxHeaderBytes  int
+	// MaxBodyBytes bounds every request body; see [LimitBody].
+	MaxBodyBytes int64
+
+	// Logger receives start, stop and net/http's own error messages. Nil discards.
+	Logger *slog.Logger
+}
+
+// Server is one HTTP listener. Create it with [New], optionally [Server.Listen] to
+// learn the bound address, then [Server.Serve] it (or [Run] several).
+type Server struct {
+	name            string
+	srv             *http.Server
+	tls             bool // serving HTTPS; srv.TLSConfig is not a witness once serving starts
+	shutdownTimeout time.Duration
+	log             *slog.Logger
+
+	mu     sync.Mutex
+	ln     net.Listener
+	served bool
+}
+
+// New returns a server for opts. It does not bind; see [Server.Listen].
+func New(opts Options) *Server {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	name := opts.Name
+	if name == "" {
+		name = "http"
+	}
+	h := opts.Handler
+	if h == nil {
+		h = http.NotFoundHandler()
+	}
+	h = LimitBody(orDefault(opts.MaxBodyBytes, DefaultMaxBodyBytes), h)
+	if opts.Middleware != nil {
+		h = opts.Middleware(h)
+	}
+	srv := &http.Server{
+		Addr:              opts.Addr,
+		Handler:           h,
+		TLSConfig:         opts.TLSConfig,
+		ReadHeaderTimeout: orDefault(opts.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		ReadTimeout:       orDefault(opts.ReadTimeout, DefaultReadTimeout),
+		WriteTimeout:      orDefault(opts.WriteTimeout, DefaultWriteTimeout),
+		IdleTimeout:       orDefault(opts.IdleTimeout, DefaultIdleTimeout),
+		MaxHeaderBytes:    orDefault(opts.MaxHeaderBytes, DefaultMaxHeaderBytes),
+		ErrorLog:          newErrorLog(log, name),
+	}
+	return &Server{
+		name:            name,
+		srv:             srv,
+		tls:             opts.TLSConfig != nil,
+		shutdownTimeout: orDefault(opts.ShutdownTimeout, DefaultShutdownTimeout),
+		log:             log,
+	}
+}
+
+func orDefault[T int | int64 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Listen binds the server's address and returns the address bound, so callers learn
+// the port when Addr asked for port 0. It is idempotent: later calls return the same
+// address. It fails if the address cannot be bound or a TLS configuration provides no
+// certificate.
+func (s *Server) Listen() (net.Addr, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return s.ln.Addr(), nil
+	}
+	if s.served {
+		return nil, fmt.Errorf("httpserver %s: already stopped", s.name)
+	}
+	if c := s.srv.TLSConfig; s.tls && len(c.Certificates) == 0 && c.GetCertificate == nil && c.GetConfigForClient == nil {
+		return nil, fmt.Errorf("httpserver %s: TLS configuration has no certificate", s.name)
+	}
+	ln, err := net.Listen("tcp", s.srv.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("httpserver %s: %w", s.name, err)
+	}
+	s.ln = ln
+	return ln.Addr(), nil
+}
+
+// Serve binds (if [Server.Listen] has not) and serves until ctx is cancelled or
+// serving fails. On cancellation it stops accepting connections at once, lets
+// in-flight requests finish within Options.ShutdownTimeout, then closes whatever is
+// still open. It returns nil after a clean drain, an error wrapping
+// context.DeadlineExceeded if requests had to be cut off, and otherwise the error that
+// stopped serving. A server serves once.
+func (s *Server) Serve(ctx context.Context) error {
+	return s.serve(ctx, s.shutdownTimeout)
+}
+
+func (s *Server) serve(ctx context.Context, shutdownTimeout time.Duration) error {
+	if _, err := s.Listen(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.served {
+		s.mu.Unlock()
+		return fmt.Errorf("httpserver %s: already served", s.name)
+	}
+	s.served = true
+	ln := s.ln
+	s.mu.Unlock()
+
+	errc := make(chan error, 1)
+	go func() {
+		if s.tls {
+			errc <- s.srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- s.srv.Serve(ln)
+		}
+	}()
+	s.log.Info("listening", "server", s.name, "addr", ln.Addr().String(), "tls", s.tls)
+
+	select {
+	case err := <-errc:
+		_ = ln.Close() // ServeTLS returns some errors without closing it
+		return fmt.Errorf("httpserver %s: %w", s.name, err)
+	case <-ctx.Done():
+	}
+
+	s.log.Info("shutting down", "server", s.name, "timeout", shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	err := s.srv.Shutdown(sctx)
+	if err != nil {
+		_ = s.srv.Close()
+		err = fmt.Errorf("httpserver %s: requests still running after the %s shutdown timeout were cut off: %w",
+			s.name, shutdownTimeout, err)
+	}
+	<-errc // http.ErrServerClosed
+	s.log.Info("stopped", "server", s.name)
+	return err
+}
+
+// Close stops the server at once: it closes the listener and every connection without
+// draining. Use it for a server that was bound but will not be served.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	ln, served := s.ln, s.served
+	s.served = true
+	s.mu.Unlock()
+	if !served && ln != nil {
+		return ln.Close()
+	}
+	return s.srv.Close()
+}
+
+// Run serves every server until ctx is cancelled or one of them fails, then shuts all
+// of them down gracefully, each draining within shutdownTimeout (zero or negative:
+// each server's own Options.ShutdownTimeout). It binds every server first and, if one
+// cannot bind, closes the others and returns that error without serving. It returns
+// the first error any server returned, or nil after a clean stop.
+func Run(ctx context.Context, shutdownTimeout time.Duration, servers ...*Server) error {
+	for _, s := range servers {
+		if _, err := s.Listen(); err != nil {
+			for _, o := range servers {
+				_ = o.Close()
+			}
+			return err
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range servers {
+		timeout := shutdownTimeout
+		if timeout <= 0 {
+			timeout = s.shutdownTimeout
+		}
+		g.Go(func() error { return s.serve(gctx, timeout) })
+	}
+	return g.Wait()
+}

@@ -63,6 +63,8 @@ type Config struct {
 	MTLS       MTLS       `koanf:"mtls"`
 	Revocation Revocation `koanf:"revocation"`
 	Admin      Admin      `koanf:"admin"`
+	Keys       Keys       `koanf:"keys"`
+	Tokens     Tokens     `koanf:"tokens"`
 }
 
 // Default returns the built-in configuration: dev selects the development variant
@@ -82,6 +84,8 @@ func Default(dev bool) *Config {
 		MTLS:       MTLS{},
 		Revocation: defaultRevocation(),
 		Admin:      Admin{},
+		Keys:       defaultKeys(),
+		Tokens:     defaultTokens(),
 	}
 }
 
@@ -106,6 +110,8 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.MTLS.validate()...)
 	errs = append(errs, c.Revocation.validate()...)
 	errs = append(errs, c.Admin.validate()...)
+	errs = append(errs, c.Keys.validate(c.Tokens)...)
+	errs = append(errs, c.Tokens.validate()...)
 	return errors.Join(errs...)
 }
 

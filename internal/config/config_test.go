@@ -169,6 +169,14 @@ revocation:
   max_clock_skew: 1m
 admin:
   token: 0123456789abcdef0123456789abcdef
+keys:
+  dir: /etc/portcullis/keys
+  alg: PS256
+  retire_after: 2h
+tokens:
+  access_token_lifetime: 3m
+  max_clock_skew: 10s
+  deny_list_refresh: 1s
 `
 	got, err := Load(writeFile(t, file), nil)
 	if err != nil {
@@ -195,7 +203,9 @@ admin:
 			TrustedProxies: []string{"10.0.0.0/8", "2001:db8::/32"}},
 		Revocation: Revocation{OCSPTimeout: 2 * time.Second, CRLTimeout: 4 * time.Second, MaxCRLBytes: 5 << 20,
 			CacheSize: 500, MaxClockSkew: time.Minute},
-		Admin: Admin{Token: "0123456789abcdef0123456789abcdef"},
+		Admin:  Admin{Token: "0123456789abcdef0123456789abcdef"},
+		Keys:   Keys{Dir: "/etc/portcullis/keys", Alg: "PS256", RetireAfter: 2 * time.Hour},
+		Tokens: Tokens{AccessTokenLifetime: 3 * time.Minute, MaxClockSkew: 10 * time.Second, DenyListRefresh: time.Second},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load mismatch (-want +got):\n%s", diff)
@@ -217,6 +227,9 @@ func TestLoadBadFile(t *testing.T) {
 	}{
 		// Files are loaded in dev mode unless they start with a dev: line.
 		{"unknown key", "http:\n  raed_timeout: 5s\n", []string{"http.raed_timeout"}},
+		{"signing alg not allowed", "keys:\n  alg: RS256\n", []string{"keys.alg"}},
+		{"token lifetime too long", "tokens:\n  access_token_lifetime: 2h\n", []string{"keys.retire_after", "tokens.access_token_lifetime"}},
+		{"deny-list refresh too slow", "tokens:\n  deny_list_refresh: 10s\n", []string{"tokens.deny_list_refresh"}},
 		{"unknown section", "htp:\n  read_timeout: 5s\n", []string{"htp"}},
 		{"unknown anchor key", "trust:\n  anchors:\n    - name: a\n      file: a.pem\n      profile: plain\n      flie: b.pem\n",
 			[]string{"trust.anchors[0].flie"}},

@@ -1,0 +1,36 @@
+// Package jose is Portcullis's only door to JOSE: it signs and verifies compact
+// JWS/JWTs, holds the authorization server's signing keys, and parses clients'
+// JWK Sets. No other package imports a JOSE library; everything goes through the
+// small API here.
+//
+// It owns:
+//
+//   - The algorithm allow-list ([Allowed]): PS256 and ES256, plus EdDSA (Ed25519)
+//     under the FAPI 2.0 profile. "none", HS*, RS*, ES384 and every other value are
+//     refused with [ErrAlgNotAllowed] on every verification path, before any key is
+//     looked at (fapi.md FAPI1-AS-07, FAPI2-AS-41).
+//   - Key strength: RSA ≥ 2048 bits, EC on P-256 (P-224 and smaller are
+//     [ErrWeakKey]), Ed25519 (FAPI1-AS-06, FAPI2-AS-42).
+//   - The server's signing keys, [KeyStore]: states next → active → retired, kid =
+//     RFC 7638 thumbprint, rotation with a retirement delay, the public JWK Set for
+//     /jwks, loading from a key directory ([LoadKeyDir]) or generating one on first
+//     start in development ([LoadOrGenerate]).
+//   - Clients' keys: [ParseJWKS] for registered "jwks" and [RemoteJWKS] for
+//     "jwks_uri", each refusing private, symmetric and weak keys.
+//   - JWT signature verification, [VerifyJWT] (and [KeyStore.Verify] for our own
+//     tokens): compact serialisation only, strict base64url, no duplicate JSON
+//     member names, "crit" only when the caller declares it, "typ" checked, key
+//     chosen by "kid" and algorithm compatibility (FAPI1-AS-08).
+//
+// It refuses to: honour "jku", "x5u", "jwk" or "x5c" header parameters when
+// choosing a key; verify JWE, JSON-serialised or detached JWS; accept "b64":false;
+// fetch a jwks_uri over plain http or from a non-public address (unless a test
+// option says so); publish private key material.
+//
+// It does not check JWT claims (iss, sub, aud, exp, nbf, jti): callers decode
+// [Verified.Payload] into their own types and apply their rules (package token for
+// access tokens, clientauth for client assertions, par for request objects).
+//
+// Signature arithmetic is lestrrat-go/jwx's (jwsbb); parsing, key selection and
+// every policy decision are this package's, so that they are in one place.
+package jose

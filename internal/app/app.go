@@ -20,15 +20,21 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/portcullis/portcullis/internal/audit"
+	"github.com/portcullis/portcullis/internal/authz"
+	"github.com/portcullis/portcullis/internal/client"
+	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/httpserver"
+	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/mtls"
 	"github.com/portcullis/portcullis/internal/obs"
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/pki/revocation"
 	"github.com/portcullis/portcullis/internal/pki/sandbox"
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/token"
 )
 
 // App is a built Portcullis: its store, its listeners and everything between them.
@@ -44,10 +50,20 @@ type App struct {
 	Validator  *pki.Validator
 	Extractor  *mtls.Extractor
 
+	Audit      audit.Sink
+	Keys       *jose.KeyStore
+	DenyList   *token.DenyList
+	Tokens     *token.Issuer
+	Verifier   *token.Verifier
+	Clients    *client.Registry
+	ClientAuth *clientauth.Authenticator
+	AS         *authz.Server
+
 	https, ops *httpserver.Server
 	httpsMux   *http.ServeMux
 	opsHandler http.Handler
 	closers    []func() error
+	runners    []func(ctx context.Context) // background loops started by Run
 }
 
 // Options are the process-level inputs that do not belong in the configuration file.
@@ -106,6 +122,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 
 	a.httpsMux = http.NewServeMux()
 	a.httpsMux.Handle("/", notFound())
+	if err := a.buildAS(a.httpsMux); err != nil {
+		return nil, err
+	}
 
 	a.https = httpserver.New(httpserver.Options{
 		Name: "https", Addr: cfg.Listen.HTTPS,
@@ -298,6 +317,9 @@ func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go a.Store.RunSweeper(ctx, a.cfg.Database.SweepInterval)
+	for _, run := range a.runners {
+		go run(ctx)
+	}
 	return httpserver.Run(ctx, a.cfg.HTTP.ShutdownTimeout, a.https, a.ops)
 }
 

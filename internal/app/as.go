@@ -1,0 +1,94 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+
+	"github.com/portcullis/portcullis/internal/audit"
+	"github.com/portcullis/portcullis/internal/authz"
+	"github.com/portcullis/portcullis/internal/client"
+	"github.com/portcullis/portcullis/internal/clientauth"
+	"github.com/portcullis/portcullis/internal/jose"
+	"github.com/portcullis/portcullis/internal/token"
+)
+
+// buildAS constructs the authorization server: signing keys, access-token issuer and
+// verifier, the deny-list, the client registry, client authentication and the endpoints,
+// and mounts them (and the admin API) on the https mux.
+func (a *App) buildAS(mux *http.ServeMux) error {
+	cfg := a.cfg
+	keyOpts := jose.KeyStoreOptions{Clock: a.clock, RetireAfter: cfg.Keys.RetireAfter, SigningAlg: jose.Alg(cfg.Keys.Alg), Logger: a.logger}
+	dir := cfg.Keys.Dir
+	if dir == "" {
+		dir = filepath.Join(cfg.DataDir, "keys")
+	}
+	var err error
+	if cfg.Dev {
+		a.Keys, err = jose.LoadOrGenerate(dir, jose.Alg(cfg.Keys.Alg), keyOpts)
+	} else {
+		a.Keys, err = jose.LoadKeyDir(dir, keyOpts)
+	}
+	if err != nil {
+		return fmt.Errorf("keys.dir: %w", err)
+	}
+
+	a.DenyList, err = token.NewDenyList(token.DenyListOptions{
+		Source: a.Store, Clock: a.clock, Logger: a.logger, RefreshInterval: cfg.Tokens.DenyListRefresh,
+	})
+	if err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+	a.runners = append(a.runners, func(ctx context.Context) { _ = a.DenyList.Run(ctx) })
+
+	a.Tokens, err = token.NewIssuer(token.IssuerOptions{
+		Keys: a.Keys, Issuer: cfg.Issuer, AccessTokenLifetime: cfg.Tokens.AccessTokenLifetime,
+		Clock: a.clock, OpenBankingIntentID: true,
+	})
+	if err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+	a.Verifier, err = token.NewVerifier(token.VerifierOptions{
+		Keys: a.Keys, Issuer: cfg.Issuer, MaxClockSkew: cfg.Tokens.MaxClockSkew, Clock: a.clock, DenyList: a.DenyList,
+	})
+	if err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+
+	a.Audit = audit.Multi(audit.NewLogSink(a.logger), audit.NewStoreSink(a.Store, a.clock, a.logger))
+	a.Clients = client.NewRegistry(a.Store, client.RegistryOptions{
+		Validate: client.ValidateOptions{AllowLoopbackHTTPRedirect: cfg.Dev},
+		Audit: func(ctx context.Context, e client.Event) {
+			a.Audit.Record(ctx, audit.Event{Type: e.Type, ClientID: e.ClientID, Subject: e.Actor})
+		},
+	})
+
+	jwks := jose.NewRemoteJWKS(jose.RemoteJWKSOptions{Clock: a.clock, Logger: a.logger, AllowPrivateNetworks: cfg.Dev})
+	a.ClientAuth, err = clientauth.New(clientauth.Options{
+		Clients: a.Clients, JTIs: a.Store, JWKS: jwks, Clock: a.clock,
+		Issuer: cfg.Issuer, TokenEndpoint: cfg.Issuer + authz.PathToken,
+	})
+	if err != nil {
+		return fmt.Errorf("client authentication: %w", err)
+	}
+
+	a.AS, err = authz.New(authz.Options{
+		Issuer: cfg.Issuer, Keys: a.Keys, Tokens: a.Tokens, Verifier: a.Verifier, ClientAuth: a.ClientAuth,
+		Revocations: a.Store, DenyList: a.DenyList, Logger: a.logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		ScopesSupported: []string{"accounts", "payments", "fundsconfirmations"},
+		Audit: func(ctx context.Context, e authz.AuditEvent) {
+			a.Audit.Record(ctx, audit.Event{
+				Type: e.Type, ClientID: e.ClientID, InteractionID: e.InteractionID,
+				Data: map[string]any{"grant_type": e.GrantType, "jti": e.JTI, "use": string(e.Use),
+					"scope": e.Scopes, "consent_id": e.ConsentID, "cnf_x5t_s256": e.CertThumbprint},
+			})
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("authorization server: %w", err)
+	}
+	a.AS.Register(mux)
+	mux.Handle("/admin/", client.AdminHandler(a.Clients, cfg.Admin.Token.Reveal(), a.logger))
+	return nil
+}

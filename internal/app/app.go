@@ -130,7 +130,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		Name: "https", Addr: cfg.Listen.HTTPS,
 		Handler:           a.Extractor.Middleware(a.httpsMux),
 		Middleware:        obs.Middleware(a.logger, a.Metrics),
-		TLSConfig:         a.tlsConfig(serverCert, anchors),
+		TLSConfig:         a.tlsConfig(serverCert),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
 		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
@@ -276,12 +276,11 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 	return nil
 }
 
-func (a *App) tlsConfig(cert tls.Certificate, anchors []pki.Anchor) *tls.Config {
-	hints := x509.NewCertPool()
-	for _, an := range anchors {
-		hints.AddCert(an.Cert)
-	}
-	c := mtls.ServerTLSConfig(mtls.TLSOptions{Certificates: []tls.Certificate{cert}, ClientCAs: hints})
+func (a *App) tlsConfig(cert tls.Certificate) *tls.Config {
+	// No acceptable-CA hint list is sent in the CertificateRequest: Go and OpenSSL clients
+	// withhold a certificate that is not from a listed CA, which would make
+	// self_signed_tls_client_auth impossible. Trust is decided per request by pki anyway.
+	c := mtls.ServerTLSConfig(mtls.TLSOptions{Certificates: []tls.Certificate{cert}})
 	c.ClientAuth = a.cfg.TLS.ClientAuth.Type()
 	return c
 }

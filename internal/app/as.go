@@ -77,13 +77,7 @@ func (a *App) buildAS(mux *http.ServeMux) error {
 		Issuer: cfg.Issuer, Keys: a.Keys, Tokens: a.Tokens, Verifier: a.Verifier, ClientAuth: a.ClientAuth,
 		Revocations: a.Store, DenyList: a.DenyList, Logger: a.logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		ScopesSupported: []string{"accounts", "payments", "fundsconfirmations"},
-		Audit: func(ctx context.Context, e authz.AuditEvent) {
-			a.Audit.Record(ctx, audit.Event{
-				Type: e.Type, ClientID: e.ClientID, InteractionID: e.InteractionID,
-				Data: map[string]any{"grant_type": e.GrantType, "jti": e.JTI, "use": string(e.Use),
-					"scope": e.Scopes, "consent_id": e.ConsentID, "cnf_x5t_s256": e.CertThumbprint},
-			})
-		},
+		Audit:           a.Audit,
 	})
 	if err != nil {
 		return fmt.Errorf("authorization server: %w", err)

@@ -1,11 +1,12 @@
 // Package oauth owns the wire shape of the authorization server's errors (RFC 6749 §5.2,
 // RFC 6750 §3.1, RFC 7591 §3.2.2, RFC 9101, RFC 9126) and the parsing of OAuth form requests.
 //
-// Every endpoint handler returns an error; [Write] renders it. Domain errors from the packages
+// Every endpoint handler returns an error; [WriteError] renders it. Domain errors from the packages
 // below (client authentication, tokens, storage) are mapped to wire errors in exactly one
 // place, [FromError], so an unknown failure always becomes a bare server_error with no detail,
 // while its cause is logged with the interaction id. Descriptions sent to the client are
-// restricted to the RFC 6749 error_description character set.
+// restricted to the RFC 6749 error_description character set. [ParseForm] reads request
+// bodies, [ParseScope] scope parameters.
 package oauth
 
 import (

@@ -1,0 +1,43 @@
+package authz
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/portcullis/portcullis/internal/clientauth"
+	"github.com/portcullis/portcullis/internal/mtls"
+	"github.com/portcullis/portcullis/internal/obs"
+)
+
+// authenticate authenticates the client of r at endpoint ep (RFC 6749 §2.3, RFC 8705 §2,
+// OIDC Core §9) with the form parameters and the certificate the caller presented, the same
+// way at every endpoint. The decision is clientauth's; its *clientauth.Error becomes 401
+// invalid_client through oauth.FromError, anything else 500. A request that did not pass
+// through the mtls Extractor is a wiring error (500), never an anonymous client.
+func (s *Server) authenticate(r *http.Request, form url.Values, ep clientauth.Endpoint) (*clientauth.Result, error) {
+	chain, chainErr := mtls.PresentedChain(r)
+	if errors.Is(chainErr, mtls.ErrNoExtractor) {
+		return nil, fmt.Errorf("authz: %w", chainErr)
+	}
+	id, idErr := mtls.ClientIdentity(r)
+	_, authzHeader := r.Header["Authorization"]
+	res, err := s.auth.Authenticate(r.Context(), clientauth.Request{
+		Form:                form,
+		AuthorizationHeader: authzHeader,
+		Identity:            id,
+		IdentityErr:         idErr,
+		PresentedChain:      chain,
+		Endpoint:            ep,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res == nil || res.Client == nil {
+		return nil, errors.New("authz: client authentication returned no client")
+	}
+	obs.Annotate(r.Context(), slog.String("client_id", res.Client.ID), slog.String("client_auth_method", res.Method))
+	return res, nil
+}

@@ -1,0 +1,114 @@
+package oauth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/client"
+	"github.com/portcullis/portcullis/internal/clientauth"
+	"github.com/portcullis/portcullis/internal/jose"
+	"github.com/portcullis/portcullis/internal/mtls"
+	"github.com/portcullis/portcullis/internal/oauth"
+	"github.com/portcullis/portcullis/internal/pki"
+	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/token"
+)
+
+func TestFromError(t *testing.T) {
+	// A client authentication failure as clientauth returns it, wrapping a store replay.
+	replay := clientAuthError(t)
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		code   string
+		desc   string // "" = not checked
+	}{
+		{"wire error as is", oauth.InvalidGrant("code expired"), 400, "invalid_grant", "code expired"},
+		{"wrapped wire error", fmt.Errorf("grant: %w", oauth.InvalidScope("no")), 400, "invalid_scope", "no"},
+		{"client authentication", replay, 401, "invalid_client", "client authentication required"},
+		{"wrapped client authentication", fmt.Errorf("x: %w", replay), 401, "invalid_client", ""},
+		{"deadline", fmt.Errorf("db: %w", context.DeadlineExceeded), 503, "temporarily_unavailable", ""},
+		{"canceled", context.Canceled, 503, "temporarily_unavailable", ""},
+		{"deny-list stale", fmt.Errorf("%w: old", token.ErrRevocationStateUnavailable), 503, "temporarily_unavailable", ""},
+		{"token expired", fmt.Errorf("%w: at x", token.ErrExpired), 401, "invalid_token", ""},
+		{"token revoked", token.ErrRevoked, 401, "invalid_token", ""},
+		{"token bad signature", token.ErrBadSignature, 401, "invalid_token", ""},
+		{"token malformed", token.ErrMalformed, 401, "invalid_token", ""},
+		{"token certificate mismatch", token.ErrCertificateMismatch, 401, "invalid_token", ""},
+		{"token wrong audience", token.ErrWrongAudience, 401, "invalid_token", ""},
+		{"no client certificate", mtls.ErrNoClientCertificate, 401, "invalid_client", "client certificate required"},
+		{"malformed forwarded certificate", fmt.Errorf("%w: x", mtls.ErrMalformedHeader), 401, "invalid_client", "client certificate invalid"},
+		{"certificate refused by pki", &pki.ValidationError{Reason: pki.ErrExpired}, 401, "invalid_client", "client certificate invalid"},
+		{"code consumed", fmt.Errorf("consume: %w", store.ErrConsumed), 400, "invalid_grant", ""},
+		{"code not found", store.ErrNotFound, 400, "invalid_grant", ""},
+		{"refresh token revoked", store.ErrRevoked, 400, "invalid_grant", ""},
+		{"store expired", store.ErrExpired, 400, "invalid_grant", ""},
+		{"store invalid input", store.ErrInvalidInput, 400, "invalid_request", ""},
+		// Deliberately unmapped: context decides, a forgotten wrap fails closed.
+		{"bare store replay", store.ErrReplay, 500, "server_error", "internal error"},
+		{"token unbound at issuance", token.ErrUnbound, 500, "server_error", "internal error"},
+		{"token invalid claims", token.ErrInvalidClaims, 500, "server_error", "internal error"},
+		{"jose error", jose.ErrKeyConfig, 500, "server_error", "internal error"},
+		{"unknown", errors.New("disk on fire"), 500, "server_error", "internal error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := oauth.FromError(tt.err)
+			if e.Status != tt.status || e.Code != tt.code {
+				t.Fatalf("FromError = %d %s, want %d %s", e.Status, e.Code, tt.status, tt.code)
+			}
+			if tt.desc != "" && e.Description != tt.desc {
+				t.Errorf("description %q, want %q", e.Description, tt.desc)
+			}
+			var want *oauth.Error
+			if !errors.As(tt.err, &want) && !errors.Is(e, tt.err) {
+				t.Errorf("the cause %v is not kept for the log", tt.err)
+			}
+		})
+	}
+	if oauth.FromError(nil) != nil {
+		t.Error("FromError(nil) != nil")
+	}
+}
+
+// clientAuthError returns a real *clientauth.Error: an authentication with no credentials.
+func clientAuthError(t *testing.T) error {
+	t.Helper()
+	a, err := clientauth.New(clientauth.Options{Clients: noClients{}, JTIs: noJTIs{}, Issuer: "https://as.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Authenticate(context.Background(), clientauth.Request{Endpoint: clientauth.EndpointToken})
+	var ce *clientauth.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("Authenticate without credentials = %v, want a *clientauth.Error", err)
+	}
+	return err
+}
+
+type noClients struct{}
+
+func (noClients) Get(context.Context, string) (*client.Client, error) { return nil, client.ErrNotFound }
+
+type noJTIs struct{}
+
+func (noJTIs) UseJTI(context.Context, string, string, time.Time) error { return store.ErrReplay }
+
+// TestWriteErrorFromDomain: what reaches the wire for a domain error is the code and a
+// sanitised description, never the cause.
+func TestWriteErrorFromDomain(t *testing.T) {
+	rec := httptest.NewRecorder()
+	oauth.WriteError(rec, oauth.FromError(fmt.Errorf("query failed: password=\"s3cret\": %w", errors.New("boom"))))
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d", rec.Code)
+	}
+	if got, want := rec.Body.String(), `{"error":"server_error","error_description":"internal error"}`+"\n"; got != want {
+		t.Errorf("body %q, want %q", got, want)
+	}
+}

@@ -19,6 +19,16 @@
 // revocation checker does, package revocation); log (it returns errors; the caller
 // logs and audits).
 //
+// Validation runs per request (a resumed TLS session must not skip it), so the
+// [Validator] caches successes: keyed by SHA-256 over the purpose and the exact DER
+// of every presented certificate, for at most Options.CacheTTL (default
+// [DefaultCacheTTL], at most [MaxCacheTTL]) and never past the earliest notAfter of
+// the chain, in a bounded LRU (Options.CacheSize). A cache hit does not ask the
+// revocation checker, so a certificate revoked at its CA is refused within CacheTTL
+// plus the revocation checker's own caching window; [Validator.Invalidate] drops
+// every entry. Failures are never cached: a refused chain is checked in full every
+// time it is presented, so a transient "could not check" never sticks.
+//
 // Errors: every refusal is a *ValidationError whose Reason is one sentinel of this
 // package (errors.Is(err, pki.ErrExpired)); its Err carries the cause, so
 // errors.Is(err, eidas.ErrRoleNameMismatch) and errors.As(err, &revocation's typed

@@ -43,6 +43,10 @@ const (
 // (client authentication, token binding, the gateway's role check, client registration)
 // consumes. It is only ever produced by a successful validation: holding one means the
 // chain, validity period, key usage, PSD2 profile and revocation checks all passed.
+//
+// [Validator.Validate] returns a new Identity on every call, a copy when it comes from
+// the validated-chain cache, so a caller may modify its own; the certificates it points
+// to are shared and must not be modified.
 type Identity struct {
 	Leaf  *x509.Certificate
 	Chain []*x509.Certificate // leaf first, ending with the trust anchor

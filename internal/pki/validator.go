@@ -48,6 +48,25 @@ type Options struct {
 	// MaxChainLen bounds both the presented chain and the verified chain (anchor
 	// included). Zero means DefaultMaxChainLen; negative is an error.
 	MaxChainLen int
+
+	// CacheTTL is how long a successful validation of a (purpose, presented chain)
+	// is reused instead of validating again. Zero means [DefaultCacheTTL]; negative
+	// disables the cache (every Validate runs every check); above [MaxCacheTTL] is
+	// an error. An entry also ends at the earliest notAfter of the presented and
+	// verified certificates, so the cache never outlives a certificate.
+	//
+	// Revocation freshness: a cached result is reused for at most CacheTTL without
+	// asking the revocation checker, so a certificate revoked at its CA is refused
+	// within CacheTTL plus the revocation checker's own caching window (the OCSP
+	// answer's or CRL's nextUpdate, see package revocation). Under a soft-fail
+	// anchor, an acceptance made while no revocation status was obtainable is
+	// cached like any other. [Validator.Invalidate] drops every entry at once.
+	// Failures are never cached.
+	CacheTTL time.Duration
+	// CacheSize bounds the number of cached validations; the least recently used
+	// is dropped first. Zero means [DefaultCacheSize]; negative disables the
+	// cache.
+	CacheSize int
 }
 
 // Validator validates presented certificate chains against configured trust anchors.
@@ -60,18 +79,23 @@ type Validator struct {
 	revocation    RevocationChecker
 	clock         clock.Clock
 	maxChainLen   int
+	cache         *chainCache // nil when disabled
 }
 
 // NewValidator checks opts and builds the certificate pools. It fails when there is
 // no anchor, an anchor is invalid (no name, no or a non-CA certificate, unknown
 // profile), the same anchor certificate is configured twice, an intermediate is nil
-// or not a CA certificate, or MaxChainLen is negative.
+// or not a CA certificate, MaxChainLen is negative, or CacheTTL exceeds
+// [MaxCacheTTL].
 func NewValidator(opts Options) (*Validator, error) {
 	if len(opts.Anchors) == 0 {
 		return nil, errors.New("pki: no trust anchor configured")
 	}
 	if opts.MaxChainLen < 0 {
 		return nil, fmt.Errorf("pki: MaxChainLen %d is negative", opts.MaxChainLen)
+	}
+	if opts.CacheTTL > MaxCacheTTL {
+		return nil, fmt.Errorf("pki: CacheTTL %s exceeds %s", opts.CacheTTL, MaxCacheTTL)
 	}
 	v := &Validator{
 		anchors:     slices.Clone(opts.Anchors),
@@ -86,6 +110,16 @@ func NewValidator(opts Options) (*Validator, error) {
 	}
 	if v.maxChainLen == 0 {
 		v.maxChainLen = DefaultMaxChainLen
+	}
+	if opts.CacheTTL >= 0 && opts.CacheSize >= 0 {
+		ttl, size := opts.CacheTTL, opts.CacheSize
+		if ttl == 0 {
+			ttl = DefaultCacheTTL
+		}
+		if size == 0 {
+			size = DefaultCacheSize
+		}
+		v.cache = newChainCache(ttl, size)
 	}
 	for i := range v.anchors {
 		a := &v.anchors[i]
@@ -130,8 +164,9 @@ func (p Purpose) String() string {
 // (pki.md §1, §2). The checks run in this order, and the first failure is returned as
 // a *[ValidationError] with that Reason:
 //
-//  1. the chain is not empty and holds no nil ([ErrNoCertificate]) and is at most
-//     MaxChainLen long ([ErrChainTooLong]);
+//  1. the chain is not empty and holds no nil and no certificate without its DER
+//     encoding (Raw) ([ErrNoCertificate]) and is at most MaxChainLen long
+//     ([ErrChainTooLong]);
 //  2. every presented certificate is within its validity period ([ErrExpired],
 //     [ErrNotYetValid]) — checked before path building so that the reason is exact;
 //  3. the leaf chains to a configured anchor, through presented or configured
@@ -158,6 +193,18 @@ func (p Purpose) String() string {
 //
 // A purpose other than PurposeTransport and PurposeSigning is a programming error and
 // returns ErrInvalidPurpose.
+//
+// Unless Options.CacheTTL or CacheSize disables it, a success is cached under the
+// purpose and the exact DER of every presented certificate, and a later call with
+// the same purpose and the same bytes returns the cached result without running
+// steps 2–7 for as long as Options.CacheTTL describes (which bounds how late a
+// revocation is noticed). Step 1 always runs, and failures are never cached. The
+// cache key is each certificate's Raw: the certificates must be as
+// x509.ParseCertificate (or crypto/tls) returned them, not modified since.
+//
+// Every call returns a new Identity that the caller may modify; the certificates it
+// points to are shared (its Leaf and the presented ones in Chain are the caller's
+// own chain elements) and must not be modified.
 func (v *Validator) Validate(ctx context.Context, chain []*x509.Certificate, purpose Purpose) (*Identity, error) {
 	if purpose != PurposeTransport && purpose != PurposeSigning {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidPurpose, purpose)
@@ -172,9 +219,31 @@ func (v *Validator) Validate(ctx context.Context, chain []*x509.Certificate, pur
 		if c == nil {
 			return nil, fail(ErrNoCertificate, nil, errors.New("nil certificate in chain"))
 		}
+		if len(c.Raw) == 0 {
+			// Not a parsed certificate: it has no thumbprint and no cache key.
+			return nil, fail(ErrNoCertificate, c, errors.New("certificate without its DER encoding"))
+		}
 	}
-	leaf := chain[0]
 	now := v.clock.Now()
+	if v.cache == nil {
+		return v.validate(ctx, chain, purpose, now)
+	}
+	key := newCacheKey(purpose, chain)
+	cached, gen := v.cache.get(key, chain, now)
+	if cached != nil {
+		return cached, nil
+	}
+	id, err := v.validate(ctx, chain, purpose, now)
+	if err != nil {
+		return nil, err
+	}
+	v.cache.put(key, id, chain, now, gen)
+	return id, nil
+}
+
+// validate runs steps 2–7 of Validate on a chain that passed step 1.
+func (v *Validator) validate(ctx context.Context, chain []*x509.Certificate, purpose Purpose, now time.Time) (*Identity, error) {
+	leaf := chain[0]
 
 	for _, c := range chain {
 		if err := checkValidity(c, now); err != nil {
@@ -196,7 +265,7 @@ func (v *Validator) Validate(ctx context.Context, chain []*x509.Certificate, pur
 		Chain:          verified,
 		DNSNames:       slices.Clone(leaf.DNSNames),
 		EmailAddresses: slices.Clone(leaf.EmailAddresses),
-		IPAddresses:    slices.Clone(leaf.IPAddresses),
+		IPAddresses:    cloneIPs(leaf.IPAddresses), // x509 parses them as sub-slices of leaf.Raw
 		Thumbprint:     Thumbprint(leaf),
 		Profile:        anchor.Profile,
 		Anchor:         anchor.Name,
@@ -220,6 +289,25 @@ func (v *Validator) Validate(ctx context.Context, chain []*x509.Certificate, pur
 		}
 	}
 	return id, nil
+}
+
+// Invalidate drops every cached validation result, so that the next Validate of any
+// chain runs every check again (for instance after revoking a certificate, or in
+// tests). A validation already running when Invalidate is called does not cache its
+// result. Without a cache it does nothing.
+func (v *Validator) Invalidate() {
+	if v.cache != nil {
+		v.cache.invalidate()
+	}
+}
+
+// CacheStats returns the validated-chain cache's counters; all zero when the cache
+// is disabled.
+func (v *Validator) CacheStats() CacheStats {
+	if v.cache == nil {
+		return CacheStats{}
+	}
+	return v.cache.statistics()
 }
 
 // checkValidity applies RFC 5280 §4.1.2.5: notBefore <= now <= notAfter.

@@ -324,6 +324,11 @@ func TestValidateRejects(t *testing.T) {
 	tests := []row{
 		{name: "empty chain", chain: func(*testing.T) []*x509.Certificate { return nil }, want: pki.ErrNoCertificate, certIdx: -1},
 		{name: "nil certificate", chain: func(t *testing.T) []*x509.Certificate { return append(e.eidasCA.QWAC(t).Chain, nil) }, want: pki.ErrNoCertificate, certIdx: -1},
+		{name: "certificate without DER", chain: func(t *testing.T) []*x509.Certificate {
+			c := *e.eidasCA.QWAC(t).Cert
+			c.Raw = nil
+			return []*x509.Certificate{&c}
+		}, want: pki.ErrNoCertificate},
 		{name: "chain too long", chain: func(t *testing.T) []*x509.Certificate {
 			c := e.eidasCA.QWAC(t).Chain
 			return append(c, c[1], c[1], c[1], c[1], c[1])
@@ -572,6 +577,7 @@ func TestNewValidatorErrors(t *testing.T) {
 		{"nil intermediate", pki.Options{Anchors: []pki.Anchor{e.eidasAnchor}, Intermediates: []*x509.Certificate{nil}}},
 		{"intermediate not a CA", pki.Options{Anchors: []pki.Anchor{e.eidasAnchor}, Intermediates: []*x509.Certificate{leaf.Cert}}},
 		{"negative MaxChainLen", pki.Options{Anchors: []pki.Anchor{e.eidasAnchor}, MaxChainLen: -1}},
+		{"CacheTTL above MaxCacheTTL", pki.Options{Anchors: []pki.Anchor{e.eidasAnchor}, CacheTTL: pki.MaxCacheTTL + time.Nanosecond}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

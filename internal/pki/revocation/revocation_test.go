@@ -30,8 +30,7 @@ type pkiEnv struct {
 	crlRevoked []x509.RevocationListEntry
 	crlDown    bool
 	crlNumber  int64
-	ocspHold   chan struct{} // when non-nil, the OCSP handler waits for it to close
-	ocspGate   func()        // when non-nil, called before answering
+	ocspGate   func() // when non-nil, called before answering
 	crlGate    func()
 }
 

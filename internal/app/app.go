@@ -94,6 +94,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if err := a.openStore(ctx); err != nil {
 		return nil, err
 	}
+	a.Audit = audit.Multi(audit.NewLogSink(a.logger), audit.NewStoreSink(a.Store, a.clock, a.logger))
 
 	// The ops listener is bound first: in dev mode the sandbox CA writes its address
 	// into every certificate (OCSP and CRL URLs).
@@ -268,12 +269,33 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 		TrustedProxies: a.cfg.MTLS.Proxies(),
 		Logger:         a.logger,
 		Registerer:     a.Metrics.Registry(),
+		Audit:          a.auditCertificate,
 	})
 	if err != nil {
 		return fmt.Errorf("mtls: %w", err)
 	}
 	a.Extractor = ext
 	return nil
+}
+
+// auditCertificate records the transport layer's security events: certificates refused by
+// validation and forwarded-certificate headers from untrusted addresses.
+func (a *App) auditCertificate(ctx context.Context, ev mtls.AuditEvent) {
+	typ := audit.TypeCertificateRejected
+	if ev.Kind == mtls.AuditUntrustedForwardedCert {
+		typ = audit.TypeForwardedCertUntrustedSource
+	}
+	data := map[string]any{"remote_addr": ev.RemoteAddr, "source": ev.Source.String()}
+	if ev.Header != "" {
+		data["header"] = ev.Header
+	}
+	if ev.Thumbprint != "" {
+		data["x5t#S256"] = ev.Thumbprint
+	}
+	if ev.Err != nil {
+		data["reason"] = ev.Err.Error()
+	}
+	a.Audit.Record(ctx, audit.Event{Type: typ, Data: data})
 }
 
 func (a *App) tlsConfig(cert tls.Certificate) *tls.Config {

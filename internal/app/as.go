@@ -56,7 +56,6 @@ func (a *App) buildAS(mux *http.ServeMux) error {
 		return fmt.Errorf("tokens: %w", err)
 	}
 
-	a.Audit = audit.Multi(audit.NewLogSink(a.logger), audit.NewStoreSink(a.Store, a.clock, a.logger))
 	a.Clients = client.NewRegistry(a.Store, client.RegistryOptions{
 		Validate: client.ValidateOptions{AllowLoopbackHTTPRedirect: cfg.Dev},
 		Audit: func(ctx context.Context, e client.Event) {

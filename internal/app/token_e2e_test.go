@@ -13,11 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/pki/dn"
 	"github.com/portcullis/portcullis/internal/pki/eidas"
 	"github.com/portcullis/portcullis/internal/pki/sandbox"
+	"github.com/portcullis/portcullis/internal/store"
 )
 
 // mtlsClient is an HTTP client presenting cert, trusting the dev server's sandbox CA.
@@ -108,6 +110,14 @@ func TestDevTokenEndpointOverSandboxPKI(t *testing.T) {
 	}
 	if code, body := post(mtlsClient(t, a.Sandbox.RootCertificate(), revoked)); code != http.StatusUnauthorized || body["error"] != "invalid_client" {
 		t.Errorf("revoked certificate: %d %v, want 401 invalid_client", code, body)
+	}
+
+	// Both the issuance and the refused certificate are in the audit trail.
+	for _, typ := range []string{audit.TypeTokenIssued, audit.TypeCertificateRejected} {
+		events, err := a.Store.ListAudit(ctx, store.AuditFilter{Type: typ})
+		if err != nil || len(events) == 0 {
+			t.Errorf("audit %s: %d events, err %v", typ, len(events), err)
+		}
 	}
 }
 

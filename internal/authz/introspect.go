@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -10,43 +9,14 @@ import (
 	"github.com/portcullis/portcullis/internal/token"
 )
 
-// introspection is the RFC 7662 §2.2 response. An inactive token is {"active":false} and
-// nothing else: no member says why.
+// introspection is the RFC 7662 §2.2 response: active, token_type and, for an active token,
+// the token's own claims (token.ClaimsSet, including cnf.x5t#S256, RFC 8705 §3.2, and the
+// Portcullis claims aut, consent_id, acr, auth_time). An inactive token is {"active":false}
+// and nothing else: no member says why.
 type introspection struct {
-	Active    bool          `json:"active"`
-	Scope     string        `json:"scope,omitempty"`
-	ClientID  string        `json:"client_id,omitempty"`
-	TokenType string        `json:"token_type,omitempty"`
-	Exp       int64         `json:"exp,omitempty"`
-	Iat       int64         `json:"iat,omitempty"`
-	Nbf       int64         `json:"nbf,omitempty"`
-	Sub       string        `json:"sub,omitempty"`
-	Aud       audience      `json:"aud,omitempty"`
-	Iss       string        `json:"iss,omitempty"`
-	JTI       string        `json:"jti,omitempty"`
-	Cnf       *confirmation `json:"cnf,omitempty"`
-	// The Portcullis claims of the token (package token): application or customer token,
-	// the consent it is bound to, and for customer tokens how the customer authenticated.
-	Aut       token.Use `json:"aut,omitempty"`
-	ConsentID string    `json:"consent_id,omitempty"`
-	ACR       string    `json:"acr,omitempty"`
-	AuthTime  int64     `json:"auth_time,omitempty"`
-}
-
-// confirmation is the RFC 8705 §3.2 cnf member.
-type confirmation struct {
-	X5tS256 string `json:"x5t#S256"`
-}
-
-// audience is aud: a string when there is one value, else an array (RFC 7662 §2.2,
-// RFC 7519 §4.1.3).
-type audience []string
-
-func (a audience) MarshalJSON() ([]byte, error) {
-	if len(a) == 1 {
-		return json.Marshal(a[0])
-	}
-	return json.Marshal([]string(a))
+	Active    bool   `json:"active"`
+	TokenType string `json:"token_type,omitempty"`
+	*token.ClaimsSet
 }
 
 // handleIntrospect is the introspection endpoint (RFC 7662). The caller authenticates
@@ -79,25 +49,5 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error 
 	case err != nil, at.ClientID != res.Client.ID:
 		return writeJSON(w, introspection{Active: false}, true)
 	}
-	out := introspection{
-		Active:    true,
-		Scope:     oauth.FormatScope(at.Scopes),
-		ClientID:  at.ClientID,
-		TokenType: "Bearer",
-		Exp:       at.ExpiresAt.Unix(),
-		Iat:       at.IssuedAt.Unix(),
-		Nbf:       at.NotBefore.Unix(),
-		Sub:       at.Subject,
-		Aud:       audience(at.Audience),
-		Iss:       at.Issuer,
-		JTI:       at.JTI,
-		Cnf:       &confirmation{X5tS256: at.CertThumbprint},
-		Aut:       at.Use,
-		ConsentID: at.ConsentID,
-		ACR:       at.ACR,
-	}
-	if !at.AuthTime.IsZero() {
-		out.AuthTime = at.AuthTime.Unix()
-	}
-	return writeJSON(w, out, true)
+	return writeJSON(w, introspection{Active: true, TokenType: "Bearer", ClaimsSet: at.ClaimsSet()}, true)
 }

@@ -22,12 +22,12 @@
 // client_secret_jwt), public clients, and requests that name the client in several ways that
 // disagree (FAPI1-AS-04). It does not decide whether a certificate is trustworthy (package pki
 // did), nor bind tokens to certificates (package token uses [Result.Certificate]), nor render
-// the wire error (the endpoint does, through [WireError]).
+// the wire error (the authorization server does, through oauth.FromError).
 //
 // Every authentication failure is an [*Error] with one of the sentinel reasons of this package
-// and maps to 401 invalid_client. An error that is not an *Error means "could not check" (the
-// client or jti store did not answer, a wiring mistake) and maps to 500 server_error: the
-// request is refused either way.
+// and maps to 401 invalid_client. An error that is not an *Error matches [ErrInternal]: it
+// means "could not check" (the client or jti store did not answer, a wiring mistake) and maps
+// to 500 server_error. The request is refused either way.
 package clientauth
 
 import (
@@ -233,8 +233,8 @@ type Result struct {
 }
 
 // Authenticate authenticates the client of req. It returns the client, or an [*Error] (401
-// invalid_client) naming why the client is not authenticated, or another error when the
-// decision could not be made (500). The checks, in order:
+// invalid_client) naming why the client is not authenticated, or an error matching
+// [ErrInternal] when the decision could not be made (500). The checks, in order:
 //
 //  1. No Authorization header, no client_secret, no authentication parameter sent twice
 //     ([ErrInvalidRequest]).
@@ -255,6 +255,16 @@ type Result struct {
 //     period and not found revoked, and that matches the registration
 //     ([ErrSubjectMismatch]).
 func (a *Authenticator) Authenticate(ctx context.Context, req Request) (*Result, error) {
+	res, err := a.authenticate(ctx, req)
+	var e *Error
+	if err != nil && !errors.As(err, &e) {
+		return nil, &internalError{err}
+	}
+	return res, err
+}
+
+// authenticate is Authenticate without the marking of its "could not check" errors.
+func (a *Authenticator) authenticate(ctx context.Context, req Request) (*Result, error) {
 	if !req.Endpoint.valid() {
 		return nil, fmt.Errorf("clientauth: invalid endpoint %q", req.Endpoint)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/pki/pkitest"
 	"github.com/portcullis/portcullis/internal/pki/revocation"
+	"github.com/portcullis/portcullis/internal/store"
 )
 
 const (
@@ -170,8 +171,25 @@ var (
 		Reason: 1, Source: revocation.SourceOCSP}}
 )
 
+// ToWire is how the authorization server puts an error of Authenticate on the wire:
+// oauth.FromError's status and code, and its description as oauth.WriteError sends it
+// (oauth.SanitizeDescription). Package oauth imports this package, so this package's own
+// tests cannot import it; TestMain in wire_test.go (package clientauth_test, in the same
+// test binary) sets ToWire before any test runs.
+var ToWire func(err error) (status int, code, description string)
+
+// toWire calls ToWire, failing the test if TestMain did not set it.
+func toWire(t *testing.T, err error) (status int, code, description string) {
+	t.Helper()
+	if ToWire == nil {
+		t.Fatal("ToWire is not set (TestMain in wire_test.go)")
+	}
+	return ToWire(err)
+}
+
 // checkFailure asserts that err is an *Error with reason want that goes on the wire as 401
-// invalid_client with a description in the RFC 6749 charset.
+// invalid_client with its own non-empty description, which is already in the RFC 6749
+// charset (sanitising it changes nothing).
 func checkFailure(t *testing.T, res *Result, err error, want error) {
 	t.Helper()
 	if res != nil {
@@ -184,22 +202,15 @@ func checkFailure(t *testing.T, res *Result, err error, want error) {
 	if !errors.Is(err, want) || e.Reason != want {
 		t.Errorf("Authenticate error = %v, want reason %v", err, want)
 	}
-	status, code, desc := WireError(err)
+	status, code, desc := toWire(t, err)
 	if status != http.StatusUnauthorized || code != "invalid_client" {
-		t.Errorf("WireError = %d %s, want 401 invalid_client", status, code)
+		t.Errorf("oauth.FromError = %d %s, want 401 invalid_client", status, code)
 	}
-	if desc == "" {
-		t.Errorf("WireError description empty")
-	}
-	for i := 0; i < len(desc); i++ {
-		if b := desc[i]; b < 0x20 || b > 0x7e || b == '"' || b == '\\' {
-			t.Errorf("description %q leaves the RFC 6749 charset", desc)
-		}
+	if desc == "" || desc != e.Description {
+		t.Errorf("wire description %q, want the error's description %q, non-empty and in the RFC 6749 charset", desc, e.Description)
 	}
 }
 
-// TestAuthenticateRefuses is acceptance 1 at this level: one row per way a client can fail
-// to authenticate, each asserting the typed reason and its wire mapping (401 invalid_client).
 func TestAuthenticateRefuses(t *testing.T) {
 	f := newFixture(t)
 	c1 := func() map[string]any { return f.claims("fapi1-client", issuer) }
@@ -469,6 +480,17 @@ func TestAuthenticateCouldNotCheck(t *testing.T) {
 		{"jti store down", func(f *fixture) { f.jtis.fail = down }, func(f *fixture) Request {
 			return Request{Form: assertionForm(f.es256().sign(t, f.claims("fapi1-client", issuer)), ""), IdentityErr: noCert, Endpoint: EndpointToken}
 		}},
+		// What the dependency's error wraps does not change the answer: not 503 for a
+		// context error, not 400 for a store input error.
+		{"client registry times out", func(f *fixture) { f.clients.fail = fmt.Errorf("client: get: %w", context.DeadlineExceeded) }, func(f *fixture) Request {
+			return Request{Form: idForm("tls-client"), Identity: identityOf(t, f.tlsLeaf), Endpoint: EndpointToken}
+		}},
+		{"jti store refuses its input", func(f *fixture) { f.jtis.fail = fmt.Errorf("store: %w", store.ErrInvalidInput) }, func(f *fixture) Request {
+			return Request{Form: assertionForm(f.es256().sign(t, f.claims("fapi1-client", issuer)), ""), IdentityErr: noCert, Endpoint: EndpointToken}
+		}},
+		{"jti store canceled", func(f *fixture) { f.jtis.fail = context.Canceled }, func(f *fixture) Request {
+			return Request{Form: assertionForm(f.es256().sign(t, f.claims("fapi1-client", issuer)), ""), IdentityErr: noCert, Endpoint: EndpointToken}
+		}},
 		{"mtls middleware missing", nil, func(f *fixture) Request {
 			return Request{Form: idForm("tls-client"), IdentityErr: mtls.ErrNoExtractor, Endpoint: EndpointToken}
 		}},
@@ -484,12 +506,12 @@ func TestAuthenticateCouldNotCheck(t *testing.T) {
 			}
 			res, err := f.auth.Authenticate(context.Background(), tt.req(f))
 			var e *Error
-			if res != nil || err == nil || errors.As(err, &e) {
-				t.Fatalf("Authenticate = %v, %v; want a non-*Error failure", res, err)
+			if res != nil || err == nil || errors.As(err, &e) || !errors.Is(err, ErrInternal) {
+				t.Fatalf("Authenticate = %v, %v; want a non-*Error failure matching ErrInternal", res, err)
 			}
-			status, code, desc := WireError(err)
+			status, code, desc := toWire(t, err)
 			if status != http.StatusInternalServerError || code != "server_error" || strings.Contains(desc, "database") {
-				t.Errorf("WireError = %d %s %q", status, code, desc)
+				t.Errorf("oauth.FromError = %d %s %q", status, code, desc)
 			}
 		})
 	}
@@ -520,14 +542,6 @@ func TestNewOptions(t *testing.T) {
 				t.Errorf("New = %v, want ok=%v", err, tt.ok)
 			}
 		})
-	}
-}
-
-func TestWireErrorSanitises(t *testing.T) {
-	err := fail(ErrAssertionInvalid, "bad \"quote\" \\ and ünïcode\n")
-	status, code, desc := WireError(fmt.Errorf("wrapped: %w", err))
-	if status != 401 || code != "invalid_client" || desc != "bad  quote    and   n  code " {
-		t.Errorf("WireError = %d %s %q", status, code, desc)
 	}
 }
 

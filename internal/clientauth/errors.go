@@ -1,14 +1,11 @@
 package clientauth
 
-import (
-	"errors"
-	"net/http"
-)
+import "errors"
 
 // Reasons a client failed to authenticate. Every error [Authenticator.Authenticate] returns
 // for a client that did not prove who it is is an [*Error] whose Reason is exactly one of
 // these (errors.Is works on the *Error directly). They all go on the wire as HTTP 401
-// invalid_client ([WireError], fapi.md §1).
+// invalid_client (oauth.FromError, fapi.md §1).
 var (
 	// ErrInvalidRequest: the authentication parameters themselves are unusable: a
 	// client_secret or an Authorization header was sent (client secrets do not exist here,
@@ -64,6 +61,22 @@ var (
 	ErrSubjectMismatch = errors.New("clientauth: client certificate does not match the client")
 )
 
+// ErrInternal is matched (errors.Is) by every error [Authenticator.Authenticate] returns that
+// is not an [*Error]: the decision could not be made — the client registry or the jti store
+// did not answer, the context ended, or the caller is miswired (no mtls Extractor, an invalid
+// [Endpoint]). It is "could not check", never "checked and bad": it goes on the wire as 500
+// server_error with no detail (oauth.FromError), whatever else the cause matches (a store or
+// context error), and the request is refused.
+var ErrInternal = errors.New("clientauth: client authentication could not be completed")
+
+// internalError marks a failure of Authenticate that is not the client's: it matches
+// [ErrInternal] and unwraps to the cause, and reads as the cause alone.
+type internalError struct{ err error }
+
+func (e *internalError) Error() string        { return e.err.Error() }
+func (e *internalError) Unwrap() error        { return e.err }
+func (e *internalError) Is(target error) bool { return target == ErrInternal }
+
 // Error is a failed client authentication: Reason is one of the sentinel errors of this
 // package; Description is a short client-facing text in the RFC 6749 error_description
 // character set (no quote, no backslash, ASCII only) that reveals nothing beyond the reason;
@@ -97,34 +110,4 @@ func fail(reason error, desc string) *Error {
 
 func failWith(reason error, desc string, cause error) *Error {
 	return &Error{Reason: reason, Description: desc, cause: cause}
-}
-
-// WireError maps an error of [Authenticator.Authenticate] to its RFC 6749 §5.2 response: an
-// [*Error] anywhere in err's chain is 401 invalid_client with its sanitised Description;
-// anything else (the client or jti store could not answer, the context ended) is
-// 500 server_error with a fixed description — the cause is for the caller's log only.
-//
-// A 401 for a request that used the Authorization header must also carry a
-// WWW-Authenticate header (RFC 6749 §5.2); that is the renderer's job.
-func WireError(err error) (status int, code, description string) {
-	var e *Error
-	if errors.As(err, &e) {
-		return http.StatusUnauthorized, "invalid_client", sanitize(e.Description)
-	}
-	return http.StatusInternalServerError, "server_error", "internal error"
-}
-
-// sanitize restricts s to the RFC 6749 error_description character set (%x20-21 / %x23-5B /
-// %x5D-7E) and 200 bytes.
-func sanitize(s string) string {
-	const max = 200
-	b := make([]byte, 0, min(len(s), max))
-	for i := 0; i < len(s) && len(b) < max; i++ {
-		c := s[i]
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			c = ' '
-		}
-		b = append(b, c)
-	}
-	return string(b)
 }

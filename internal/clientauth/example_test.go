@@ -1,7 +1,6 @@
 package clientauth_test
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/http"
 
@@ -11,7 +10,8 @@ import (
 )
 
 // A token endpoint authenticates the client from the parsed form and the request's
-// certificate, and renders a failure through WireError.
+// certificate, and renders a failure through oauth.FromError: 401 invalid_client for an
+// *clientauth.Error, 500 server_error for anything else.
 func ExampleAuthenticator_Authenticate() {
 	var auth *clientauth.Authenticator // from clientauth.New
 	var log *slog.Logger
@@ -34,11 +34,7 @@ func ExampleAuthenticator_Authenticate() {
 		})
 		if err != nil {
 			log.Info("client authentication failed", "err", err) // the cause: logs only
-			status, code, desc := clientauth.WireError(err)
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(status)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+			oauth.WriteError(w, oauth.FromError(err))
 			return
 		}
 		// res.Client is the authenticated client; res.Certificate the leaf to bind tokens to.

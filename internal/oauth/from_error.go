@@ -17,6 +17,7 @@ import (
 //
 //	*Error                                         itself
 //	*clientauth.Error (any reason)                 401 invalid_client, its description
+//	clientauth.ErrInternal                         500 server_error, no detail
 //	context.DeadlineExceeded, context.Canceled     503 temporarily_unavailable
 //	token.ErrRevocationStateUnavailable            503 temporarily_unavailable
 //	token.ErrMalformed, ErrBadSignature,           401 invalid_token (RFC 6750 §3.1)
@@ -30,6 +31,11 @@ import (
 //	  ErrRevoked
 //	store.ErrInvalidInput                          400 invalid_request
 //	anything else                                  500 server_error, no detail
+//
+// Client authentication's own "could not check" errors (clientauth.ErrInternal: the client
+// registry or the jti store did not answer, the context ended, a wiring mistake) stay 500
+// whatever they wrap, as clientauth documents: a store or context error underneath never
+// turns them into a grant, input or availability error.
 //
 // The store rule exists for the grants, whose single-use artefacts (codes, refresh tokens)
 // are the only store records a token request redeems; an endpoint for which another code
@@ -52,6 +58,9 @@ func FromError(err error) *Error {
 	var ce *clientauth.Error
 	if errors.As(err, &ce) {
 		return InvalidClient(ce.Description).WithCause(err)
+	}
+	if errors.Is(err, clientauth.ErrInternal) {
+		return ServerError(err)
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):

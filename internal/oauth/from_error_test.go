@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -75,6 +76,104 @@ func TestFromError(t *testing.T) {
 	if oauth.FromError(nil) != nil {
 		t.Error("FromError(nil) != nil")
 	}
+}
+
+// TestFromErrorClientAuthentication: every error clientauth.Authenticate can return goes on
+// the wire as clientauth documents it: an *clientauth.Error, whatever its reason, as 401
+// invalid_client with its own description (in the RFC 6749 charset already); anything else
+// (clientauth.ErrInternal) as 500 server_error with no detail, even when what it wraps is a
+// context or store error that the rules for other packages would map to 503 or 400.
+func TestFromErrorClientAuthentication(t *testing.T) {
+	reasons := []error{
+		clientauth.ErrInvalidRequest, clientauth.ErrNoCredentials, clientauth.ErrUnknownClient,
+		clientauth.ErrMethodMismatch, clientauth.ErrClientIDMismatch, clientauth.ErrAssertionInvalid,
+		clientauth.ErrAlgNotAllowed, clientauth.ErrUnknownKey, clientauth.ErrBadSignature,
+		clientauth.ErrKeysUnavailable, clientauth.ErrAudience, clientauth.ErrExpired,
+		clientauth.ErrIssuedInFuture, clientauth.ErrReplay, clientauth.ErrNoCertificate,
+		clientauth.ErrCertificateInvalid, clientauth.ErrSubjectMismatch,
+	}
+	for _, reason := range reasons {
+		t.Run(reason.Error(), func(t *testing.T) {
+			err := fmt.Errorf("authz: %w", &clientauth.Error{Reason: reason, Description: "client authentication failed"})
+			e := oauth.FromError(err)
+			if e.Status != http.StatusUnauthorized || e.Code != oauth.CodeInvalidClient || e.Description != "client authentication failed" {
+				t.Errorf("FromError = %d %s %q, want 401 invalid_client %q", e.Status, e.Code, e.Description, "client authentication failed")
+			}
+			if !errors.Is(e, reason) {
+				t.Errorf("the cause %v is not kept for the log", err)
+			}
+		})
+	}
+
+	tlsClient := &client.Client{ID: "tls-client", TokenEndpointAuthMethod: client.AuthTLSClientAuth}
+	down := errors.New("database unreachable")
+	tests := []struct {
+		name     string
+		registry fixedClients
+		req      clientauth.Request
+		status   int
+		code     string
+	}{
+		{"client secret", fixedClients{}, clientauth.Request{Form: url.Values{"client_id": {"c"}, "client_secret": {"s"}}, Endpoint: clientauth.EndpointToken}, 401, "invalid_client"},
+		{"no credentials", fixedClients{}, clientauth.Request{Endpoint: clientauth.EndpointToken}, 401, "invalid_client"},
+		{"unknown client", fixedClients{err: client.ErrNotFound}, clientauth.Request{Form: url.Values{"client_id": {"c"}}, Endpoint: clientauth.EndpointToken}, 401, "invalid_client"},
+		{"no certificate", fixedClients{c: tlsClient}, clientauth.Request{Form: url.Values{"client_id": {"tls-client"}}, IdentityErr: mtls.ErrNoClientCertificate, Endpoint: clientauth.EndpointToken}, 401, "invalid_client"},
+		{"certificate refused by pki", fixedClients{c: tlsClient}, clientauth.Request{Form: url.Values{"client_id": {"tls-client"}}, IdentityErr: &pki.ValidationError{Reason: pki.ErrExpired}, Endpoint: clientauth.EndpointToken}, 401, "invalid_client"},
+		{"registry down", fixedClients{err: down}, clientauth.Request{Form: url.Values{"client_id": {"c"}}, Endpoint: clientauth.EndpointToken}, 500, "server_error"},
+		{"registry deadline", fixedClients{err: fmt.Errorf("db: %w", context.DeadlineExceeded)}, clientauth.Request{Form: url.Values{"client_id": {"c"}}, Endpoint: clientauth.EndpointToken}, 500, "server_error"},
+		{"registry canceled", fixedClients{err: context.Canceled}, clientauth.Request{Form: url.Values{"client_id": {"c"}}, Endpoint: clientauth.EndpointToken}, 500, "server_error"},
+		{"registry store not found", fixedClients{err: fmt.Errorf("client: get c: %w", store.ErrNotFound)}, clientauth.Request{Form: url.Values{"client_id": {"c"}}, Endpoint: clientauth.EndpointToken}, 500, "server_error"},
+		{"registry store invalid input", fixedClients{err: fmt.Errorf("client: get c: %w", store.ErrInvalidInput)}, clientauth.Request{Form: url.Values{"client_id": {"c"}}, Endpoint: clientauth.EndpointToken}, 500, "server_error"},
+		{"mtls middleware missing", fixedClients{c: tlsClient}, clientauth.Request{Form: url.Values{"client_id": {"tls-client"}}, IdentityErr: mtls.ErrNoExtractor, Endpoint: clientauth.EndpointToken}, 500, "server_error"},
+		{"no endpoint", fixedClients{}, clientauth.Request{Form: url.Values{"client_id": {"c"}}}, 500, "server_error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := clientauth.New(clientauth.Options{Clients: tt.registry, JTIs: noJTIs{}, Issuer: "https://as.example.com"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := a.Authenticate(context.Background(), tt.req)
+			if res != nil || err == nil {
+				t.Fatalf("Authenticate = %v, %v; want a failure", res, err)
+			}
+			var ce *clientauth.Error
+			if isClientErr := errors.As(err, &ce); isClientErr == errors.Is(err, clientauth.ErrInternal) {
+				t.Fatalf("Authenticate error %v: *clientauth.Error %v, ErrInternal %v; want exactly one", err, isClientErr, !isClientErr)
+			}
+			e := oauth.FromError(err)
+			if e.Status != tt.status || e.Code != tt.code {
+				t.Fatalf("FromError = %d %s, want %d %s", e.Status, e.Code, tt.status, tt.code)
+			}
+			switch {
+			case ce != nil && (e.Description == "" || e.Description != ce.Description):
+				t.Errorf("description %q, want the client authentication's %q", e.Description, ce.Description)
+			case ce == nil && e.Description != "internal error":
+				t.Errorf("description %q, want %q", e.Description, "internal error")
+			case oauth.SanitizeDescription(e.Description) != e.Description:
+				t.Errorf("description %q leaves the RFC 6749 charset", e.Description)
+			}
+			if !errors.Is(e, err) {
+				t.Errorf("the cause %v is not kept for the log", err)
+			}
+		})
+	}
+}
+
+// fixedClients is a client registry that answers every lookup with c or err.
+type fixedClients struct {
+	c   *client.Client
+	err error
+}
+
+func (f fixedClients) Get(context.Context, string) (*client.Client, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	if f.c == nil {
+		return nil, client.ErrNotFound
+	}
+	return f.c, nil
 }
 
 // clientAuthError returns a real *clientauth.Error: an authentication with no credentials.

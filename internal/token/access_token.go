@@ -34,7 +34,7 @@ const (
 )
 
 // AccessToken is the content of a Portcullis access token: a JWT in the RFC 9068
-// shape, certificate-bound (RFC 8705 §3). Claims on the wire:
+// shape, certificate-bound (RFC 8705 §3). Claims on the wire ([AccessToken.ClaimsSet]):
 //
 //	iss, sub, aud (string or array), client_id, scope (space-separated), jti,
 //	iat, nbf, exp (NumericDate), aut ("APPLICATION" | "APPLICATION_USER"),
@@ -88,11 +88,14 @@ func (at *AccessToken) clone() *AccessToken {
 	return &c
 }
 
-// wireClaims is the JSON claims set.
-type wireClaims struct {
+// ClaimsSet is an access token's JWT Claims Set as it goes on the wire (RFC 9068 §2.2,
+// RFC 8705 §3.1, the claims listed on [AccessToken]). It is also the description of an
+// active token in an RFC 7662 §2.2 introspection response, whose members are the token's
+// claims: a verified token has every member that is not omitempty, so none is empty.
+type ClaimsSet struct {
 	Iss        string        `json:"iss"`
 	Sub        string        `json:"sub"`
-	Aud        audience      `json:"aud"`
+	Aud        Audience      `json:"aud"`
 	ClientID   string        `json:"client_id"`
 	Scope      string        `json:"scope,omitempty"`
 	JTI        string        `json:"jti"`
@@ -100,35 +103,39 @@ type wireClaims struct {
 	Nbf        int64         `json:"nbf"`
 	Exp        int64         `json:"exp"`
 	Aut        Use           `json:"aut"`
-	Cnf        *confirmation `json:"cnf,omitempty"`
+	Cnf        *Confirmation `json:"cnf,omitempty"`
 	ConsentID  string        `json:"consent_id,omitempty"`
 	OBIntentID string        `json:"openbanking_intent_id,omitempty"`
 	ACR        string        `json:"acr,omitempty"`
 	AuthTime   int64         `json:"auth_time,omitempty"`
 }
 
-type confirmation struct {
+// Confirmation is the cnf claim of a certificate-bound token (RFC 8705 §3.1).
+type Confirmation struct {
 	X5tS256 string `json:"x5t#S256"`
 }
 
-// audience is "aud": a string or an array of strings (RFC 7519 §4.1.3).
-type audience []string
+// Audience is "aud": a string when there is one value, else an array of strings
+// (RFC 7519 §4.1.3, RFC 7662 §2.2). Decoding accepts either.
+type Audience []string
 
-func (a audience) MarshalJSON() ([]byte, error) {
+// MarshalJSON writes a single audience as a string, several as an array.
+func (a Audience) MarshalJSON() ([]byte, error) {
 	if len(a) == 1 {
 		return json.Marshal(a[0])
 	}
 	return json.Marshal([]string(a))
 }
 
-func (a *audience) UnmarshalJSON(b []byte) error {
+// UnmarshalJSON reads a string or an array of strings.
+func (a *Audience) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		*a = audience{s}
+		*a = Audience{s}
 		return nil
 	}
 	var l []string
@@ -139,16 +146,15 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (at *AccessToken) wire(obIntent bool) wireClaims {
-	w := wireClaims{
-		Iss: at.Issuer, Sub: at.Subject, Aud: audience(at.Audience), ClientID: at.ClientID,
+// ClaimsSet returns the claims of at as they go on the wire, without
+// openbanking_intent_id (the issuer adds it when configured to, fapi.md OB-04).
+func (at *AccessToken) ClaimsSet() *ClaimsSet {
+	w := &ClaimsSet{
+		Iss: at.Issuer, Sub: at.Subject, Aud: Audience(slices.Clone(at.Audience)), ClientID: at.ClientID,
 		Scope: strings.Join(at.Scopes, " "), JTI: at.JTI,
 		Iat: at.IssuedAt.Unix(), Nbf: at.NotBefore.Unix(), Exp: at.ExpiresAt.Unix(),
-		Aut: at.Use, Cnf: &confirmation{X5tS256: at.CertThumbprint},
+		Aut: at.Use, Cnf: &Confirmation{X5tS256: at.CertThumbprint},
 		ConsentID: at.ConsentID, ACR: at.ACR,
-	}
-	if obIntent {
-		w.OBIntentID = at.ConsentID
 	}
 	if !at.AuthTime.IsZero() {
 		w.AuthTime = at.AuthTime.Unix()
@@ -160,7 +166,7 @@ func (at *AccessToken) wire(obIntent bool) wireClaims {
 // every claim Portcullis always issues is present and consistent. Missing binding
 // is ErrUnbound; anything else wrong is ErrMalformed.
 func decodeClaims(payload []byte) (*AccessToken, error) {
-	var w wireClaims
+	var w ClaimsSet
 	if err := json.Unmarshal(payload, &w); err != nil {
 		return nil, fmt.Errorf("%w: claims: %v", ErrMalformed, err)
 	}

@@ -103,6 +103,35 @@ func TestAccessTokenWireFormat(t *testing.T) {
 	}
 }
 
+// TestClaimsSet: the claims set of a verified token (what introspection returns) is the
+// token's signed claims set, less openbanking_intent_id.
+func TestClaimsSet(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	for _, c := range []Claims{appClaims(), userClaims()} {
+		t.Run(string(c.Use), func(t *testing.T) {
+			raw, _ := f.issue(t, c)
+			at, err := f.verifier.Verify(context.Background(), raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var signed map[string]any
+			mustDecode(t, strings.Split(raw, ".")[1], &signed)
+			delete(signed, "openbanking_intent_id")
+			b, err := json.Marshal(at.ClaimsSet())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]any
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(signed, got); diff != "" {
+				t.Errorf("ClaimsSet (-signed +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func mustDecode(t testing.TB, seg string, v any) {
 	t.Helper()
 	b, err := base64.RawURLEncoding.DecodeString(seg)

@@ -1,16 +1,14 @@
 package token
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"fmt"
 )
 
 // CheckBinding checks that the client certificate of the request is the one the
 // token is bound to (RFC 8705 §3: cnf.x5t#S256 equals base64url SHA-256 of the
 // certificate's DER; fapi.md FAPI1-RS-02, FAPI2-RS-03). presented is that value for
-// the request's certificate (pki.Identity.Thumbprint, or [Thumbprint]).
+// the request's certificate (pki.Identity.Thumbprint, or pki.Thumbprint of the leaf).
 //
 // It returns ErrUnbound if the token has no binding and ErrCertificateMismatch if
 // no certificate was presented or it is another one. The comparison is constant
@@ -26,11 +24,4 @@ func CheckBinding(at *AccessToken, presented string) error {
 		return ErrCertificateMismatch
 	}
 	return nil
-}
-
-// Thumbprint returns the RFC 8705 x5t#S256 value of a DER certificate:
-// base64url(SHA-256(der)), unpadded.
-func Thumbprint(der []byte) string {
-	h := sha256.Sum256(der)
-	return base64.RawURLEncoding.EncodeToString(h[:])
 }

@@ -2,12 +2,14 @@ package token_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/jose"
+	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/token"
 )
@@ -31,7 +33,9 @@ func Example() {
 	iss, _ := token.NewIssuer(token.IssuerOptions{Keys: keys, Issuer: "https://as.bank.example", Clock: clk})
 	ver, _ := token.NewVerifier(token.VerifierOptions{Keys: keys, Issuer: "https://as.bank.example", Clock: clk, DenyList: deny})
 
-	cert := token.Thumbprint([]byte("DER of the client certificate"))
+	// The x5t#S256 of the client certificate (pki.Identity.Thumbprint of the request's
+	// validated identity).
+	cert := pki.Thumbprint(&x509.Certificate{Raw: []byte("DER of the client certificate")})
 	raw, _, err := iss.Issue(ctx, token.Claims{ClientID: "tpp-1", Use: token.UseApplication, Scopes: []string{"accounts"}, CertThumbprint: cert})
 	if err != nil {
 		panic(err)
@@ -43,7 +47,7 @@ func Example() {
 	}
 	fmt.Println(at.ClientID, at.Use, at.HasScope("accounts"))
 	fmt.Println(token.CheckBinding(at, cert) == nil)
-	fmt.Println(errors.Is(token.CheckBinding(at, token.Thumbprint([]byte("another certificate"))), token.ErrCertificateMismatch))
+	fmt.Println(errors.Is(token.CheckBinding(at, pki.Thumbprint(&x509.Certificate{Raw: []byte("another certificate")})), token.ErrCertificateMismatch))
 	// Output:
 	// tpp-1 APPLICATION true
 	// true

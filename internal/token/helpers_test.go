@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/jose"
+	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -20,8 +22,8 @@ const issuer = "https://as.bank.example"
 
 var (
 	t0        = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	certA     = Thumbprint([]byte("client certificate A"))
-	certB     = Thumbprint([]byte("client certificate B"))
+	certA     = pki.Thumbprint(&x509.Certificate{Raw: []byte("client certificate A")})
+	certB     = pki.Thumbprint(&x509.Certificate{Raw: []byte("client certificate B")})
 	keysOnce  sync.Once
 	testKeys  []*jose.SigningKey
 	testKeysE error

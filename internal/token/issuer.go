@@ -141,7 +141,11 @@ func (i *Issuer) Issue(ctx context.Context, c Claims) (string, *AccessToken, err
 			at.AuthTime = c.AuthTime.Truncate(time.Second).UTC()
 		}
 	}
-	payload, err := json.Marshal(at.wire(i.obIntent))
+	claims := at.ClaimsSet()
+	if i.obIntent {
+		claims.OBIntentID = at.ConsentID
+	}
+	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", nil, fmt.Errorf("token: encoding claims: %w", err)
 	}

@@ -6,11 +6,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +18,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/portcullis/portcullis/internal/pki"
+	"github.com/portcullis/portcullis/internal/pki/dn"
 	"github.com/portcullis/portcullis/internal/pki/eidas"
 )
 
@@ -189,8 +189,8 @@ func ParseRoles(s string) ([]eidas.Role, error) {
 // profile is a validated IssueOptions turned into certificate content.
 type profile struct {
 	kind         Kind
-	subject      pkix.RDNSequence
 	subjectDER   []byte
+	subjectDN    string // RFC 4514 rendering of subjectDER, for the issuance database
 	days         int
 	keyType      KeyType
 	keyUsage     x509.KeyUsage
@@ -350,6 +350,7 @@ func newProfile(kind Kind, o IssueOptions) (*profile, error) {
 	}
 
 	// Subject in the order of the PSD2 examples: C, O, organizationIdentifier, CN.
+	var subject pkix.RDNSequence
 	for _, a := range []struct {
 		field, value string
 		oid          asn1.ObjectIdentifier
@@ -368,11 +369,14 @@ func newProfile(kind Kind, o IssueOptions) (*profile, error) {
 		if a.field == "Country" && (len(a.value) != 2 || !isUpper(a.value)) {
 			return nil, optionErr("Country", "%q is not a two-letter ISO 3166 code in upper case", truncate(a.value))
 		}
-		p.subject = append(p.subject, []pkix.AttributeTypeAndValue{{Type: a.oid, Value: a.value}})
+		subject = append(subject, []pkix.AttributeTypeAndValue{{Type: a.oid, Value: a.value}})
 	}
 	var err error
-	if p.subjectDER, err = asn1.Marshal(p.subject); err != nil {
+	if p.subjectDER, err = asn1.Marshal(subject); err != nil {
 		return nil, fmt.Errorf("sandbox: encode subject: %w", err)
+	}
+	if p.subjectDN, err = dn.Render(p.subjectDER); err != nil {
+		return nil, fmt.Errorf("sandbox: render subject: %w", err)
 	}
 	return p, nil
 }
@@ -483,13 +487,6 @@ func (is *Issued) WriteFiles(prefix string) error {
 	return nil
 }
 
-// Thumbprint returns base64url(SHA-256(cert DER)) without padding: the RFC 8705
-// x5t#S256 value a certificate-bound token carries.
-func Thumbprint(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.Raw)
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
 // maxSerialAttempts bounds the retries when a random serial collides with an issued one.
 const maxSerialAttempts = 8
 
@@ -539,7 +536,7 @@ func (ca *CA) issueLocked(p *profile, key crypto.Signer) (*Issued, error) {
 	if p.qcStatements != nil {
 		tmpl.ExtraExtensions = []pkix.Extension{{Id: eidas.OIDQCStatements, Value: p.qcStatements}}
 	}
-	cert, rec, err := ca.signAndRecordLocked(tmpl, p.kind, formatName(p.subject), key)
+	cert, rec, err := ca.signAndRecordLocked(tmpl, p.kind, p.subjectDN, key)
 	if err != nil {
 		return nil, err
 	}
@@ -598,7 +595,7 @@ func (ca *CA) recordLocked(tmpl *x509.Certificate, kind Kind, subject string, ke
 		Subject:    subject,
 		NotBefore:  cert.NotBefore.UTC(),
 		NotAfter:   cert.NotAfter.UTC(),
-		Thumbprint: Thumbprint(cert),
+		Thumbprint: pki.Thumbprint(cert),
 	}
 	db.add(rec)
 	if err := ca.writeDBLocked(db); err != nil {

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/portcullis/portcullis/internal/pki"
+	"github.com/portcullis/portcullis/internal/pki/dn"
 	"github.com/portcullis/portcullis/internal/pki/eidas"
 )
 
@@ -228,7 +230,7 @@ func TestIssueProfiles(t *testing.T) {
 			}
 			rec := recs[len(recs)-1]
 			want := Record{Serial: c.SerialNumber.Text(16), Kind: tt.kind, Subject: tt.subject,
-				NotBefore: c.NotBefore, NotAfter: c.NotAfter, Thumbprint: Thumbprint(c)}
+				NotBefore: c.NotBefore, NotAfter: c.NotAfter, Thumbprint: pki.Thumbprint(c)}
 			if diff := cmp.Diff(want, rec); diff != "" {
 				t.Errorf("record (-want +got):\n%s", diff)
 			}
@@ -476,5 +478,35 @@ func TestSubjectEncoding(t *testing.T) {
 	want := []string{"2.5.4.6=GB", "2.5.4.10=Example TPP Ltd", "2.5.4.97=PSDGB-FCA-123456", "2.5.4.3=PSDGB-FCA-123456"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("subject (-want +got):\n%s", diff)
+	}
+}
+
+// TestRecordSubject: the issuance database names a certificate's subject exactly as
+// package dn renders the certificate's RawSubject (the rendering tls_client_auth_subject_dn
+// is compared with), escaping included: RFC 4514 specials with a backslash, a leading '#'
+// and every byte of a non-ASCII character as \XX, as OpenSSL's RFC2253 output does.
+func TestRecordSubject(t *testing.T) {
+	ca, _ := newTestCA(t)
+	tests := []struct {
+		name string
+		opts IssueOptions
+		want string
+	}{
+		{"specials", IssueOptions{CommonName: "#1 client", OrgName: `A+B; "C" <D>`, Country: "GB"},
+			`CN=\#1 client,O=A\+B\; \"C\" \<D\>,C=GB`},
+		{"non-ASCII", IssueOptions{CommonName: "client", OrgName: "Bäckerei Müller", Country: "DE"},
+			`CN=client,O=B\C3\A4ckerei M\C3\BCller,C=DE`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			is := mustIssue(t, ca, KindClient, tt.opts)
+			rendered, err := dn.Render(is.Certificate.RawSubject)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if is.Record.Subject != tt.want || rendered != tt.want {
+				t.Errorf("record subject %q, dn.Render %q; want %q", is.Record.Subject, rendered, tt.want)
+			}
+		})
 	}
 }

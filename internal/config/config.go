@@ -65,6 +65,7 @@ type Config struct {
 	Admin      Admin      `koanf:"admin"`
 	Keys       Keys       `koanf:"keys"`
 	Tokens     Tokens     `koanf:"tokens"`
+	Consent    Consent    `koanf:"consent"`
 }
 
 // Default returns the built-in configuration: dev selects the development variant
@@ -86,6 +87,7 @@ func Default(dev bool) *Config {
 		Admin:      Admin{},
 		Keys:       defaultKeys(),
 		Tokens:     defaultTokens(),
+		Consent:    defaultConsent(),
 	}
 }
 
@@ -112,6 +114,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Admin.validate()...)
 	errs = append(errs, c.Keys.validate(c.Tokens)...)
 	errs = append(errs, c.Tokens.validate()...)
+	errs = append(errs, c.Consent.validate()...)
 	return errors.Join(errs...)
 }
 

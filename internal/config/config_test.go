@@ -177,6 +177,10 @@ tokens:
   access_token_lifetime: 3m
   max_clock_skew: 10s
   deny_list_refresh: 1s
+consent:
+  webhook_url: https://consents.bank.internal/validate
+  webhook_timeout: 1s
+  webhook_secret: consent-webhook-secret-value
 `
 	got, err := Load(writeFile(t, file), nil)
 	if err != nil {
@@ -206,6 +210,8 @@ tokens:
 		Admin:  Admin{Token: "0123456789abcdef0123456789abcdef"},
 		Keys:   Keys{Dir: "/etc/portcullis/keys", Alg: "PS256", RetireAfter: 2 * time.Hour},
 		Tokens: Tokens{AccessTokenLifetime: 3 * time.Minute, MaxClockSkew: 10 * time.Second, DenyListRefresh: time.Second},
+		Consent: Consent{WebhookURL: "https://consents.bank.internal/validate", WebhookTimeout: time.Second,
+			WebhookSecret: "consent-webhook-secret-value"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load mismatch (-want +got):\n%s", diff)
@@ -227,6 +233,7 @@ func TestLoadBadFile(t *testing.T) {
 	}{
 		// Files are loaded in dev mode unless they start with a dev: line.
 		{"unknown key", "http:\n  raed_timeout: 5s\n", []string{"http.raed_timeout"}},
+		{"consent webhook not a URL", "consent:\n  webhook_url: ftp://x\n", []string{"consent.webhook_url"}},
 		{"signing alg not allowed", "keys:\n  alg: RS256\n", []string{"keys.alg"}},
 		{"token lifetime too long", "tokens:\n  access_token_lifetime: 2h\n", []string{"keys.retire_after", "tokens.access_token_lifetime"}},
 		{"deny-list refresh too slow", "tokens:\n  deny_list_refresh: 10s\n", []string{"tokens.deny_list_refresh"}},

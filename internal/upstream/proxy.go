@@ -1,0 +1,279 @@
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Errors passed to [Options].ErrorHandler. Each error matches exactly one of them
+// and wraps the transport's cause (for logs only).
+var (
+	// ErrUnavailable: the upstream could not be reached or did not answer properly
+	// (connection refused or reset, TLS failure, malformed answer, an attempted
+	// protocol switch). The gateway answers 502.
+	ErrUnavailable = errors.New("upstream: unavailable")
+	// ErrTimeout: the route's timeout or the transport's response-header timeout
+	// passed. The gateway answers 504.
+	ErrTimeout = errors.New("upstream: timeout")
+	// ErrCanceled: the caller went away before the upstream answered.
+	ErrCanceled = errors.New("upstream: request canceled by the caller")
+)
+
+// Transport defaults.
+const (
+	DefaultMaxIdleConnsPerHost   = 64
+	DefaultDialTimeout           = 5 * time.Second
+	DefaultTLSHandshakeTimeout   = 5 * time.Second
+	DefaultResponseHeaderTimeout = 30 * time.Second
+	DefaultIdleConnTimeout       = 90 * time.Second
+)
+
+// TransportOptions configures [NewTransport]. Zero fields take the defaults above.
+type TransportOptions struct {
+	MaxIdleConnsPerHost   int
+	MaxConnsPerHost       int // zero: unlimited
+	DialTimeout           time.Duration
+	TLSHandshakeTimeout   time.Duration
+	ResponseHeaderTimeout time.Duration
+	IdleConnTimeout       time.Duration
+	// TLSClientConfig is used for https upstreams (e.g. the bank's CA in RootCAs,
+	// a client certificate for mTLS to the bank). Nil means TLS 1.2+ with the
+	// system roots. A MinVersion below TLS 1.2 is raised to it.
+	TLSClientConfig *tls.Config
+}
+
+// NewTransport returns the connection pool for upstream calls: HTTP/1.1 keep-alive
+// (and HTTP/2 for https upstreams that offer it), bounded dial, handshake and
+// response-header waits, no proxy from the environment, and no transparent
+// compression (bodies pass through byte for byte).
+func NewTransport(o TransportOptions) *http.Transport {
+	tc := o.TLSClientConfig
+	if tc == nil {
+		tc = &tls.Config{}
+	} else {
+		tc = tc.Clone()
+	}
+	if tc.MinVersion < tls.VersionTLS12 {
+		tc.MinVersion = tls.VersionTLS12
+	}
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: orDefault(o.DialTimeout, DefaultDialTimeout), KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tc,
+		TLSHandshakeTimeout:   orDefault(o.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout),
+		ResponseHeaderTimeout: orDefault(o.ResponseHeaderTimeout, DefaultResponseHeaderTimeout),
+		IdleConnTimeout:       orDefault(o.IdleConnTimeout, DefaultIdleConnTimeout),
+		MaxIdleConns:          0, // bounded per host below
+		MaxIdleConnsPerHost:   orDefault(o.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost),
+		MaxConnsPerHost:       o.MaxConnsPerHost,
+		ForceAttemptHTTP2:     true,
+		DisableCompression:    true,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// strippedHeaders are removed from every forwarded request, besides the
+// X-Portcullis-* prefix and the hop-by-hop headers ReverseProxy removes itself:
+// credentials, forwarded-certificate headers (the list package mtls strips, kept
+// here too so that the upstream boundary does not depend on the listener's
+// configuration) and identity headers other gateways use, which a bank might read.
+var strippedHeaders = []string{
+	"Proxy-Authorization",
+	"Connection", "Upgrade", // no protocol switching through the gateway
+	"X-Forwarded-Client-Cert", "X-Ssl-Client-Cert", "X-Ssl-Client-Escaped-Cert", "X-Ssl-Cert",
+	"X-Client-Cert", "X-Client-Certificate", "Ssl-Client-Cert", "Client-Cert", "Client-Cert-Chain",
+	"X-Amzn-Mtls-Clientcert", "X-Amzn-Mtls-Clientcert-Leaf", "X-Amzn-Mtls-Clientcert-Chain",
+	"X-Arr-Clientcert", "X-Forwarded-Tls-Client-Cert", "X-Forwarded-Tls-Client-Cert-Info",
+	"X-Ssl-Client-Verify", "X-Ssl-Client-Dn", "X-Ssl-Client-S-Dn", "X-Ssl-Client-I-Dn",
+	"X-Client-Id", "X-Client-Dn", "X-Consumer-Id", "X-Consumer-Username", "X-Consumer-Custom-Id",
+	"X-Consent-Id", "X-Psu-Id", "X-User-Id", "X-User", "X-Remote-User", "Remote-User",
+	"X-Authenticated-User", "X-Authenticated-Userid", "X-Forwarded-User", "X-Forwarded-Email",
+	"X-Auth-Request-User", "X-Auth-Request-Email", "X-Jwt-Assertion", "X-Wso2-Jwt",
+	"X-Forwarded-Prefix", "X-Forwarded-Port", "X-Forwarded-Server", "X-Real-Ip", "X-Original-Forwarded-For",
+	"X-Original-Uri", "X-Original-Method", "X-Original-Url", "X-Rewrite-Url", "X-Forwarded-Uri", "X-Forwarded-Method",
+	"X-Envoy-Original-Path", "X-Envoy-Original-Url",
+}
+
+// copyBuffers recycles the 32 KiB buffers ReverseProxy copies bodies through
+// (otherwise one allocation per request, the largest by far).
+var copyBuffers = &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+
+type bufferPool struct{ pool sync.Pool }
+
+func (p *bufferPool) Get() []byte  { return *(p.pool.Get().(*[]byte)) }
+func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
+
+// Options configures a [Proxy].
+type Options struct {
+	// Identity writes the caller's identity onto every forwarded request. Required.
+	Identity *Identifier
+	// Transport carries the requests. Nil means NewTransport(TransportOptions{}).
+	// Share one between proxies to share connections.
+	Transport http.RoundTripper
+	// PassAuthorization forwards the caller's Authorization header. Off by default:
+	// the upstream receives the verified identity, not the TPP's bearer token, so
+	// the token is not exposed to (or replayable by) anything behind Portcullis.
+	PassAuthorization bool
+	// StripHeaders are further inbound headers to remove (e.g. a custom
+	// forwarded-certificate header configured on the listener).
+	StripHeaders []string
+	// ErrorHandler renders a failed forward; err matches ErrUnavailable,
+	// ErrTimeout, ErrCanceled or ErrIdentity. Required (the gateway's renderer).
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	// Logger receives ReverseProxy's own messages (aborted copies). Nil discards.
+	Logger *slog.Logger
+}
+
+// Target is where one request goes.
+type Target struct {
+	// URL is the upstream base: scheme, host and optional path prefix, to which the
+	// request's path and query are appended.
+	URL *url.URL
+	// Timeout bounds the whole exchange, from dialling to the end of the response
+	// body. Zero means no bound beyond the transport's own timeouts; the gateway
+	// always sets one.
+	Timeout time.Duration
+}
+
+// Proxy forwards requests to upstreams. Safe for concurrent use.
+type Proxy struct {
+	rp       *httputil.ReverseProxy
+	identity *Identifier
+	passAuth bool
+	strip    map[string]bool // canonical names
+	onError  func(http.ResponseWriter, *http.Request, error)
+}
+
+// forward is the per-request state the Rewrite hook reads.
+type forward struct {
+	target  *url.URL
+	headers http.Header // identity headers to set
+}
+
+type forwardKey struct{}
+
+// New checks o and returns a Proxy.
+func New(o Options) (*Proxy, error) {
+	if o.Identity == nil {
+		return nil, errors.New("upstream: Options.Identity is required")
+	}
+	if o.ErrorHandler == nil {
+		return nil, errors.New("upstream: Options.ErrorHandler is required")
+	}
+	p := &Proxy{identity: o.Identity, passAuth: o.PassAuthorization, onError: o.ErrorHandler, strip: make(map[string]bool)}
+	for _, h := range append(append([]string(nil), strippedHeaders...), o.StripHeaders...) {
+		if h == "" || strings.ContainsAny(h, " :\r\n") {
+			return nil, fmt.Errorf("upstream: Options.StripHeaders: invalid header name %q", h)
+		}
+		p.strip[textproto.CanonicalMIMEHeaderKey(h)] = true
+	}
+	tr := o.Transport
+	if tr == nil {
+		tr = NewTransport(TransportOptions{})
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		BufferPool:     copyBuffers,
+		Transport:      tr,
+		ModifyResponse: modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return p, nil
+}
+
+// Forward sends r to t with id's identity and copies the answer to w. Failures go
+// to the ErrorHandler. r's body is streamed; r must have passed every check of the
+// gateway (Forward does not check anything).
+func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t Target, id *Identity) {
+	if t.URL == nil {
+		p.onError(w, r, fmt.Errorf("%w: no upstream URL", ErrUnavailable))
+		return
+	}
+	h := make(http.Header, 12)
+	if err := p.identity.Set(h, id, r.Method, r.URL.EscapedPath()); err != nil {
+		p.onError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	if t.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.Timeout)
+		defer cancel()
+	}
+	ctx = context.WithValue(ctx, forwardKey{}, &forward{target: t.URL, headers: h})
+	p.rp.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// rewrite builds the outbound request: target URL, stripped headers, this hop's
+// X-Forwarded-*, then the identity.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	fw := pr.In.Context().Value(forwardKey{}).(*forward)
+	pr.SetURL(fw.target)
+	h := pr.Out.Header
+	for k := range h {
+		if ck := textproto.CanonicalMIMEHeaderKey(k); p.strip[ck] || strings.HasPrefix(ck, identityPrefix) {
+			delete(h, k)
+		}
+	}
+	if !p.passAuth {
+		delete(h, "Authorization")
+	}
+	pr.SetXForwarded()
+	for k, v := range fw.headers {
+		h[k] = v
+	}
+}
+
+// modifyResponse refuses protocol switches and drops the upstream's
+// x-fapi-interaction-id: the response carries the gateway's (already set).
+func modifyResponse(res *http.Response) error {
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		return fmt.Errorf("%w: upstream tried to switch protocols", ErrUnavailable)
+	}
+	res.Header.Del(HeaderFAPIInteractionID)
+	return nil
+}
+
+// errorHandler classifies a transport failure and hands it to the gateway.
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	p.onError(w, r, classify(r.Context(), err))
+}
+
+func classify(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrTimeout), errors.Is(err, ErrCanceled):
+		return err
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	case errors.Is(ctx.Err(), context.Canceled):
+		return fmt.Errorf("%w: %w", ErrCanceled, err)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,7 @@ import (
 	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/gateway"
 	"github.com/portcullis/portcullis/internal/httpserver"
 	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/mtls"
@@ -58,12 +60,15 @@ type App struct {
 	Clients    *client.Registry
 	ClientAuth *clientauth.Authenticator
 	AS         *authz.Server
+	Gateway    *gateway.Gateway
+	BankURL    *url.URL // dev mode: the sandbox bank behind the gateway
 
 	https, ops *httpserver.Server
 	httpsMux   *http.ServeMux
 	opsHandler http.Handler
 	closers    []func() error
 	runners    []func(ctx context.Context) // background loops started by Run
+	servers    []*httpserver.Server        // further listeners (the sandbox bank)
 }
 
 // Options are the process-level inputs that do not belong in the configuration file.
@@ -122,8 +127,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	}
 
 	a.httpsMux = http.NewServeMux()
-	a.httpsMux.Handle("/", notFound())
 	if err := a.buildAS(a.httpsMux); err != nil {
+		return nil, err
+	}
+	if err := a.buildGateway(a.httpsMux); err != nil {
 		return nil, err
 	}
 
@@ -341,7 +348,7 @@ func (a *App) Run(ctx context.Context) error {
 	for _, run := range a.runners {
 		go run(ctx)
 	}
-	return httpserver.Run(ctx, a.cfg.HTTP.ShutdownTimeout, a.https, a.ops)
+	return httpserver.Run(ctx, a.cfg.HTTP.ShutdownTimeout, append([]*httpserver.Server{a.https, a.ops}, a.servers...)...)
 }
 
 // Close releases everything New opened.
@@ -369,15 +376,14 @@ func (a *App) Banner(w io.Writer) {
 		fmt.Fprintf(w, "  OCSP / CRL        %s/ocsp  %s/issuing.crl\n", a.Sandbox.BaseURL(), a.Sandbox.BaseURL())
 		fmt.Fprintf(w, "\nFirst call:\n")
 		fmt.Fprintf(w, "  portcullis pki issue qwac --dir %s --out tpp --org-id PSDGB-FCA-123456 --roles AISP,PISP\n", dir)
-		fmt.Fprintf(w, "  curl --cacert %s --cert tpp.crt --key tpp.key https://localhost:%d/.well-known/openid-configuration\n",
+		fmt.Fprintf(w, "  portcullis client add --data-dir %s --id tpp --auth tls_client_auth --grant-type client_credentials --scope payments \\\n", a.cfg.DataDir)
+		fmt.Fprintf(w, "    --subject-dn \"$(openssl x509 -in tpp.crt -noout -subject -nameopt RFC2253 | sed 's/^subject=//')\"\n")
+		fmt.Fprintf(w, "  curl --cacert %s --cert tpp.crt --key tpp.key https://localhost:%d/token -d grant_type=client_credentials -d client_id=tpp -d scope=payments\n",
 			filepath.Join(dir, sandbox.FileRootCert), https.(*net.TCPAddr).Port)
+		if a.BankURL != nil {
+			fmt.Fprintf(w, "  curl --cacert %s --cert tpp.crt --key tpp.key -H \"Authorization: Bearer $TOKEN\" https://localhost:%d/open-banking/v3.1/pisp/domestic-payments/p-1\n",
+				filepath.Join(dir, sandbox.FileRootCert), https.(*net.TCPAddr).Port)
+			fmt.Fprintf(w, "  sandbox bank      %s (reachable only through the gateway)\n", a.BankURL)
+		}
 	}
-}
-
-func notFound() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = io.WriteString(w, `{"error":"not_found"}`+"\n")
-	})
 }

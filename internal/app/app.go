@@ -136,8 +136,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 
 	a.https = httpserver.New(httpserver.Options{
 		Name: "https", Addr: cfg.Listen.HTTPS,
-		Handler:           a.Extractor.Middleware(a.httpsMux),
-		Middleware:        obs.Middleware(a.logger, a.Metrics),
+		Handler: a.httpsMux,
+		// The certificate extractor is outermost (nothing may rewrite RemoteAddr before it);
+		// obs sits directly around the body limit and the mux, so that it sees the very
+		// request the mux records its route pattern on (metrics and logs by route).
+		Middleware: func(h http.Handler) http.Handler {
+			return a.Extractor.Middleware(obs.Middleware(a.logger, a.Metrics)(h))
+		},
 		TLSConfig:         a.tlsConfig(serverCert),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
 		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,

@@ -78,12 +78,19 @@ func TestOpsEndpoints(t *testing.T) {
 	if code, body := get(t, ops+"/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz = %d %q, want 200", code, body)
 	}
-	// One request through the https listener so the request metrics have a sample.
+	// One request through the https listener so the request metrics have a sample,
+	// labelled with its route pattern (not "unmatched").
+	hc := mtlsClient(t, a.Sandbox.RootCertificate(), nil)
+	resp, err := hc.Get("https://" + a.HTTPSAddr().String() + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	code, body := get(t, ops+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics = %d", code)
 	}
-	for _, want := range []string{"portcullis_"} {
+	for _, want := range []string{"portcullis_http_requests_total{", `route="GET /.well-known/openid-configuration"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

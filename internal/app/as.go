@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/authz"
@@ -33,6 +34,25 @@ func (a *App) buildAS(mux *http.ServeMux) error {
 	if err != nil {
 		return fmt.Errorf("keys.dir: %w", err)
 	}
+
+	// Retired keys past their retirement time are dropped from the files once a minute
+	// (they already stopped verifying and left /jwks at that time).
+	a.runners = append(a.runners, func(ctx context.Context) {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if dropped, err := a.Keys.Prune(); err != nil {
+					a.logger.Error("keys: prune", "err", err)
+				} else if len(dropped) > 0 {
+					a.logger.Info("keys: retired keys removed", "kids", dropped)
+				}
+			}
+		}
+	})
 
 	a.DenyList, err = token.NewDenyList(token.DenyListOptions{
 		Source: a.Store, Clock: a.clock, Logger: a.logger, RefreshInterval: cfg.Tokens.DenyListRefresh,

@@ -147,12 +147,22 @@ const identityHeaderPrefix = "X-Portcullis-"
 // X-Portcullis-* header. Keys of h must be in canonical form (as net/http
 // delivers them); others are dropped too.
 func RequestHeaders(h http.Header) http.Header {
+	n := 0
+	for _, v := range h {
+		n += len(v)
+	}
+	vals := make([]string, 0, n) // one backing array for every copied value
 	out := make(http.Header, len(h))
 	for k, v := range h {
 		if withheldHeaders[k] || strings.HasPrefix(k, identityHeaderPrefix) || http.CanonicalHeaderKey(k) != k {
 			continue
 		}
-		out[k] = append([]string(nil), v...)
+		if len(v) == 0 {
+			out[k] = nil
+			continue
+		}
+		vals = append(vals, v...)
+		out[k] = vals[len(vals)-len(v) : len(vals) : len(vals)] // capped: appending copies
 	}
 	return out
 }

@@ -340,6 +340,19 @@ func TestRequestHeaders(t *testing.T) {
 	if in["Accept"][0] != "application/json" {
 		t.Error("RequestHeaders shares value slices with its input")
 	}
+	// The copies share one backing array: appending to one must not overwrite
+	// another's values.
+	got = RequestHeaders(in)
+	for k := range got {
+		got[k] = append(got[k], "appended")
+		want[k] = append(want[k], "appended")
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("appending to %s changed other headers (-want +got):\n%s", k, diff)
+		}
+	}
+	if got := RequestHeaders(http.Header{"Accept": nil}); got["Accept"] != nil || len(got) != 1 {
+		t.Errorf("RequestHeaders of a header without values = %#v", got)
+	}
 }
 
 func TestDecisionCheck(t *testing.T) {

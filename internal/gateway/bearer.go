@@ -20,7 +20,7 @@ import (
 //
 // Size is bounded by the server's header limit and by the verifier's token limit.
 func bearerToken(r *http.Request) (string, error) {
-	if r.URL.Query().Has("access_token") {
+	if r.URL.RawQuery != "" && r.URL.Query().Has("access_token") {
 		return "", ErrTokenInQuery
 	}
 	vals := r.Header.Values("Authorization")
@@ -42,16 +42,21 @@ func bearerToken(r *http.Request) (string, error) {
 	return tok, nil
 }
 
+// b64TokenChars marks the characters of an RFC 6750 b64token before its "="
+// padding (one table lookup per byte: tokens are about a kilobyte).
+var b64TokenChars = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+	}
+	return t
+}()
+
 // isB64Token reports whether s matches 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" /
 // "+" / "/" ) *"=" (RFC 6750 §2.1).
 func isB64Token(s string) bool {
 	i := 0
-	for i < len(s) {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
-			break
-		}
+	for i < len(s) && b64TokenChars[s[i]] {
 		i++
 	}
 	if i == 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -57,6 +58,27 @@ func TestBearerToken(t *testing.T) {
 				t.Fatalf("bearerToken = %q, %v; want %q", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// b64TokenRE is RFC 6750 §2.1's b64token, the reference for isB64Token.
+var b64TokenRE = regexp.MustCompile(`^[A-Za-z0-9\-._~+/]+=*$`)
+
+// TestIsB64Token checks isB64Token against the grammar for every byte alone,
+// before padding, after padding and inside padding.
+func TestIsB64Token(t *testing.T) {
+	for c := range 256 {
+		b := string([]byte{byte(c)})
+		for _, s := range []string{b, b + "=", "a" + b, "a" + b + "=", "a=" + b, b + "a=="} {
+			if got, want := isB64Token(s), b64TokenRE.MatchString(s); got != want {
+				t.Errorf("isB64Token(%q) = %v, want %v", s, got, want)
+			}
+		}
+	}
+	for _, s := range []string{"", "=", "==", "a==", "eyJhbGciOi.eyJzdWIi.c2ln"} {
+		if got, want := isB64Token(s), b64TokenRE.MatchString(s); got != want {
+			t.Errorf("isB64Token(%q) = %v, want %v", s, got, want)
+		}
 	}
 }
 

@@ -4,14 +4,19 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/consent"
+	"github.com/portcullis/portcullis/internal/httpserver"
 	"github.com/portcullis/portcullis/internal/mtls"
 	"github.com/portcullis/portcullis/internal/obs"
 	"github.com/portcullis/portcullis/internal/upstream"
@@ -19,16 +24,38 @@ import (
 
 // Benchmarks for acceptance criterion 4 (BENCHMARKS.md). Run in one go:
 //
-//	go test -run '^$' -bench 'Direct|Gateway|Validate' -benchtime 3s ./internal/gateway/
+//	go test -run '^$' -bench 'Direct|Gateway|ProxyFloor|Validate' -benchtime 3s ./internal/gateway/
 //
-// BenchmarkDirect calls the sandbox bank directly (plain HTTP on loopback, as the
-// gateway reaches it); BenchmarkGateway makes the same call through the gateway:
-// mTLS from the client (per-request certificate validation with a cached OCSP
-// answer), a cached access token, the in-memory consent validator, and the
-// forward over a kept-alive upstream connection. Both use one kept-alive client
-// connection and report latency percentiles; the *Parallel variants measure
-// throughput with 16 × GOMAXPROCS concurrent clients. BenchmarkValidate* measure the
-// validation chain alone (no network), with and without the verified-token cache.
+// Everything runs in one process on one machine: the benchmark's HTTP client, the
+// gateway and the sandbox bank share its CPUs (on a 2-core box the client's own
+// TLS and HTTP work takes a large share of them, for the direct calls and the
+// gateway alike).
+//
+// The listeners are built as internal/app builds them (fixtureOpts.production):
+// obs.Middleware with a JSON logger at info level (into io.Discard: the encoding
+// is paid, the write is not) and Prometheus metrics, httpserver's body limit, the
+// mtls extractor; the bank as app.startSandboxBank serves it.
+//
+//   - BenchmarkDirect calls the sandbox bank directly over plain HTTP on loopback,
+//     as the gateway reaches it, with the identity headers the gateway would set.
+//   - BenchmarkDirectTLS is the same call with the bank behind TLS (HTTP/1.1, no
+//     client certificate), the fair baseline: a production bank API is TLS.
+//   - BenchmarkGateway makes the same call through the gateway: TLS with a client
+//     certificate, per-request certificate validation (validated-chain cache warm,
+//     OCSP answer cached), a cached access token, the in-memory consent validator,
+//     the request log line and metrics, and the forward over a kept-alive upstream
+//     connection.
+//   - BenchmarkProxyFloor makes the same call through a bare httputil.ReverseProxy
+//     on the same TLS listener configuration, without any of the gateway's work:
+//     the cost of one more HTTP hop on this machine, which bounds the gateway's
+//     throughput from above.
+//
+// Each uses one kept-alive client connection and reports p50/p90/p99 latency and
+// requests/s; the *Parallel variants measure throughput (and latency under load)
+// with benchParallelism × GOMAXPROCS concurrent clients, each on its own kept-alive
+// connection. BenchmarkValidate* measure the validation chain alone (no network),
+// with and without the verified-token cache. BenchmarkUpstreamProtocol compares
+// HTTP/1.1 and HTTP/2 from the gateway to a TLS upstream.
 
 // benchParallelism × GOMAXPROCS concurrent clients drive the *Parallel benchmarks,
 // enough to keep the CPUs busy despite the round-trip latency.
@@ -39,14 +66,22 @@ var allowAll = consent.ValidatorFunc(func(context.Context, consent.Request) (con
 	return consent.Decision{Valid: true}, nil
 })
 
-// latencies records per-request durations and reports p50/p99 and requests/s.
+// latencies records per-request durations and reports p50/p90/p99 and requests/s.
+// The *Parallel benchmarks give each goroutine its own and merge them (add).
 type latencies struct {
+	mu    sync.Mutex
 	d     []time.Duration
 	start time.Time
 }
 
-func newLatencies(b *testing.B) *latencies {
-	return &latencies{d: make([]time.Duration, 0, b.N), start: time.Now()}
+func newLatencies(n int) *latencies {
+	return &latencies{d: make([]time.Duration, 0, n), start: time.Now()}
+}
+
+func (l *latencies) add(d []time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d...)
+	l.mu.Unlock()
 }
 
 func (l *latencies) report(b *testing.B) {
@@ -99,97 +134,198 @@ func gatewayRequest(b *testing.B, f *fixture) *http.Request {
 	return req
 }
 
-func BenchmarkDirect(b *testing.B) {
-	f := newFixture(b, fixtureOpts{validator: allowAll})
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-	req := directRequest(b, f)
-	resp, err := client.Do(req)
-	drain(b, resp, err, 200) // warm the connection
-	b.ResetTimer()
-	l := newLatencies(b)
-	for b.Loop() {
-		t0 := time.Now()
-		resp, err := client.Do(req)
-		drain(b, resp, err, 200)
-		l.d = append(l.d, time.Since(t0))
-	}
-	l.report(b)
+// benchTarget is what one benchmark calls: a client and its request.
+type benchTarget struct {
+	client *http.Client
+	req    *http.Request
 }
 
-// BenchmarkDirectTLS is BenchmarkDirect with the bank behind TLS (no client
-// certificate), to tell the cost of TLS from the cost of the gateway.
-func BenchmarkDirectTLS(b *testing.B) {
-	f := newFixture(b, fixtureOpts{validator: allowAll})
+// directTarget calls the bank over plain HTTP.
+func directTarget(b *testing.B, f *fixture) benchTarget {
+	return benchTarget{client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, req: directRequest(b, f)}
+}
+
+// directTLSTarget calls the bank behind a TLS listener of its own (the gateway's
+// server certificate, HTTP/1.1).
+func directTLSTarget(b *testing.B, f *fixture) benchTarget {
 	srv := httptest.NewUnstartedServer(f.bank.Config.Handler)
 	srv.TLS = &tls.Config{Certificates: f.proxySrv.TLS.Certificates, NextProtos: []string{"http/1.1"}}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshakes cut short at Close
 	srv.StartTLS()
 	b.Cleanup(srv.Close)
-	client := f.clients["none"]
 	req := directRequest(b, f)
 	req.URL.Scheme, req.URL.Host = "https", srv.Listener.Addr().String()
-	resp, err := client.Do(req)
-	drain(b, resp, err, 200)
+	client := f.clients["none"]
+	client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
+	return benchTarget{client: client, req: req}
+}
+
+// gatewayTarget calls the bank through the gateway with client certificate A.
+func gatewayTarget(b *testing.B, f *fixture) benchTarget {
+	client := f.clients["A"]
+	client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
+	return benchTarget{client: client, req: gatewayRequest(b, f)}
+}
+
+// floorTarget calls the bank through a bare httputil.ReverseProxy on a TLS
+// listener configured as the gateway's (client certificate A): no obs, no mtls,
+// no checks, no identity. It measures what one more HTTP hop costs on this
+// machine, the floor under any gateway built on net/http.
+func floorTarget(b *testing.B, f *fixture) benchTarget {
+	up, err := url.Parse(f.bank.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(up); pr.SetXForwarded() },
+		Transport:  upstream.NewTransport(upstream.TransportOptions{}),
+		BufferPool: floorBuffers{},
+	}
+	srv := httptest.NewUnstartedServer(rp)
+	srv.TLS = f.proxySrv.TLS.Clone()
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	b.Cleanup(srv.Close)
+	// The bank's identity headers come from the client: the bare proxy sets none.
+	req := directRequest(b, f)
+	req.URL.Scheme, req.URL.Host = "https", srv.Listener.Addr().String()
+	t := gatewayTarget(b, f)
+	t.req = req
+	return t
+}
+
+// floorBuffers is the bare proxy's copy-buffer pool (the gateway's has one too).
+type floorBuffers struct{}
+
+var floorPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (floorBuffers) Get() []byte  { return *(floorPool.Get().(*[]byte)) }
+func (floorBuffers) Put(b []byte) { floorPool.Put(&b) }
+
+// runSerial makes the call b.N times on one kept-alive connection.
+func runSerial(b *testing.B, t benchTarget) {
+	resp, err := t.client.Do(t.req)
+	drain(b, resp, err, 200) // warm: TLS session, caches, upstream connection
+	b.ReportAllocs()
 	b.ResetTimer()
-	l := newLatencies(b)
+	l := newLatencies(b.N)
 	for b.Loop() {
 		t0 := time.Now()
-		resp, err := client.Do(req)
+		resp, err := t.client.Do(t.req)
 		drain(b, resp, err, 200)
 		l.d = append(l.d, time.Since(t0))
 	}
 	l.report(b)
 }
 
-func BenchmarkGateway(b *testing.B) {
-	f := newFixture(b, fixtureOpts{validator: allowAll})
-	client := f.clients["A"]
-	req := gatewayRequest(b, f)
-	resp, err := client.Do(req)
-	drain(b, resp, err, 200) // warm: TLS session, token cache, OCSP cache, upstream connection
+// runParallel makes the call b.N times from benchParallelism × GOMAXPROCS
+// goroutines, each on its own kept-alive connection once warm.
+func runParallel(b *testing.B, t benchTarget) {
+	resp, err := t.client.Do(t.req)
+	drain(b, resp, err, 200)
+	b.SetParallelism(benchParallelism)
+	b.ReportAllocs()
 	b.ResetTimer()
-	l := newLatencies(b)
-	for b.Loop() {
-		t0 := time.Now()
-		resp, err := client.Do(req)
-		drain(b, resp, err, 200)
-		l.d = append(l.d, time.Since(t0))
-	}
+	l := newLatencies(b.N)
+	b.RunParallel(func(pb *testing.PB) {
+		d := make([]time.Duration, 0, 1024)
+		for pb.Next() {
+			t0 := time.Now()
+			resp, err := t.client.Do(t.req)
+			drain(b, resp, err, 200)
+			d = append(d, time.Since(t0))
+		}
+		l.add(d)
+	})
 	l.report(b)
+}
+
+func benchFixture(b *testing.B) *fixture {
+	return newFixture(b, fixtureOpts{validator: allowAll, production: true})
+}
+
+func BenchmarkDirect(b *testing.B) {
+	f := benchFixture(b)
+	runSerial(b, directTarget(b, f))
 }
 
 func BenchmarkDirectParallel(b *testing.B) {
-	f := newFixture(b, fixtureOpts{validator: allowAll})
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	req := directRequest(b, f)
-	start := time.Now()
-	b.SetParallelism(benchParallelism)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := client.Do(req)
-			drain(b, resp, err, 200)
-		}
-	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+	f := benchFixture(b)
+	runParallel(b, directTarget(b, f))
+}
+
+func BenchmarkDirectTLS(b *testing.B) {
+	f := benchFixture(b)
+	runSerial(b, directTLSTarget(b, f))
+}
+
+func BenchmarkDirectTLSParallel(b *testing.B) {
+	f := benchFixture(b)
+	runParallel(b, directTLSTarget(b, f))
+}
+
+func BenchmarkGateway(b *testing.B) {
+	f := benchFixture(b)
+	runSerial(b, gatewayTarget(b, f))
 }
 
 func BenchmarkGatewayParallel(b *testing.B) {
-	f := newFixture(b, fixtureOpts{validator: allowAll})
-	client := f.clients["A"]
-	client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
-	req := gatewayRequest(b, f)
-	resp, err := client.Do(req)
-	drain(b, resp, err, 200)
-	start := time.Now()
-	b.SetParallelism(benchParallelism)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := client.Do(req)
-			drain(b, resp, err, 200)
+	f := benchFixture(b)
+	runParallel(b, gatewayTarget(b, f))
+}
+
+func BenchmarkProxyFloor(b *testing.B) {
+	f := benchFixture(b)
+	runSerial(b, floorTarget(b, f))
+}
+
+func BenchmarkProxyFloorParallel(b *testing.B) {
+	f := benchFixture(b)
+	runParallel(b, floorTarget(b, f))
+}
+
+// BenchmarkUpstreamProtocol compares HTTP/1.1 and HTTP/2 from the gateway to a
+// TLS upstream that offers both (upstream.TransportOptions.HTTP2), with the
+// parallel load of BenchmarkGatewayParallel.
+func BenchmarkUpstreamProtocol(b *testing.B) {
+	for _, h2 := range []bool{false, true} {
+		name := "http1.1"
+		if h2 {
+			name = "h2"
 		}
-	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+		b.Run(name, func(b *testing.B) {
+			f := benchFixture(b)
+			bankSrv := httptest.NewUnstartedServer(f.bank.Config.Handler)
+			bankSrv.TLS = &tls.Config{Certificates: f.proxySrv.TLS.Certificates}
+			bankSrv.EnableHTTP2 = true
+			bankSrv.Config.ErrorLog = log.New(io.Discard, "", 0)
+			bankSrv.StartTLS()
+			b.Cleanup(bankSrv.Close)
+			up, err := url.Parse(bankSrv.URL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			tr := upstream.NewTransport(upstream.TransportOptions{HTTP2: h2, TLSClientConfig: &tls.Config{RootCAs: f.ca.Pool()}})
+			g, err := New(Options{Routes: DefaultSandboxRoutes(up), Verifier: f.verifier, ConsentValidator: allowAll, Transport: tr})
+			if err != nil {
+				b.Fatal(err)
+			}
+			e, err := mtls.NewExtractor(mtls.Options{Validator: f.certVal})
+			if err != nil {
+				b.Fatal(err)
+			}
+			logger := obs.NewLogger(io.Discard, "info")
+			srv := httptest.NewUnstartedServer(obs.Middleware(logger, obs.NewMetrics())(
+				httpserver.LimitBody(httpserver.DefaultMaxBodyBytes, e.Middleware(g))))
+			srv.TLS = f.proxySrv.TLS.Clone()
+			srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+			srv.StartTLS()
+			b.Cleanup(srv.Close)
+			t := gatewayTarget(b, f)
+			t.req.URL.Host = srv.Listener.Addr().String()
+			runParallel(b, t)
+		})
+	}
 }
 
 // benchmarkValidate runs the whole chain in ext-authz (check) mode in memory: the

@@ -189,7 +189,9 @@ func (x *exchange) readBody(max int64) error {
 		return nil
 	}
 	x.bodyRead = true
-	if x.r.Body == nil || x.r.Body == http.NoBody {
+	// A server request declaring Content-Length 0 has no body (one of unknown
+	// length has -1); only http.MaxBytesReader's wrapper stands in for it.
+	if x.r.Body == nil || x.r.Body == http.NoBody || x.r.ContentLength == 0 {
 		return nil
 	}
 	if x.r.ContentLength > max {
@@ -211,12 +213,11 @@ func (x *exchange) readBody(max int64) error {
 
 // tokenClaims renders the verified token as its JWT claims (for validators).
 func tokenClaims(at *token.AccessToken) map[string]any {
-	m := map[string]any{
-		"iss": at.Issuer, "sub": at.Subject, "aud": at.Audience, "client_id": at.ClientID,
-		"scope": strings.Join(at.Scopes, " "), "jti": at.JTI,
-		"iat": at.IssuedAt.Unix(), "nbf": at.NotBefore.Unix(), "exp": at.ExpiresAt.Unix(),
-		"aut": string(at.Use), "cnf": map[string]any{"x5t#S256": at.CertThumbprint},
-	}
+	m := make(map[string]any, 14) // every claim below: no growth
+	m["iss"], m["sub"], m["aud"], m["client_id"] = at.Issuer, at.Subject, at.Audience, at.ClientID
+	m["scope"], m["jti"] = strings.Join(at.Scopes, " "), at.JTI
+	m["iat"], m["nbf"], m["exp"] = at.IssuedAt.Unix(), at.NotBefore.Unix(), at.ExpiresAt.Unix()
+	m["aut"], m["cnf"] = string(at.Use), map[string]any{"x5t#S256": at.CertThumbprint}
 	if at.ConsentID != "" {
 		m["consent_id"] = at.ConsentID
 	}

@@ -41,6 +41,9 @@ type TransportConfig struct {
 	TLSHandshakeTimeout   time.Duration `koanf:"tls_handshake_timeout"`
 	ResponseHeaderTimeout time.Duration `koanf:"response_header_timeout"`
 	IdleConnTimeout       time.Duration `koanf:"idle_conn_timeout"`
+	// HTTP2 offers HTTP/2 to https upstreams; off, upstream calls use HTTP/1.1
+	// keep-alive (see upstream.TransportOptions.HTTP2).
+	HTTP2 bool `koanf:"http2"`
 }
 
 // Apply checks c and writes it into o: the routes (appended to o.Routes, consent
@@ -93,6 +96,7 @@ func (c Config) Apply(o *Options, validators map[string]consent.Validator) error
 			MaxIdleConnsPerHost: u.MaxIdleConnsPerHost, MaxConnsPerHost: u.MaxConnsPerHost,
 			DialTimeout: u.DialTimeout, TLSHandshakeTimeout: u.TLSHandshakeTimeout,
 			ResponseHeaderTimeout: u.ResponseHeaderTimeout, IdleConnTimeout: u.IdleConnTimeout,
+			HTTP2: u.HTTP2,
 		})
 	}
 	return nil

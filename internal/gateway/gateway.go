@@ -218,7 +218,9 @@ func withInteractionID(w http.ResponseWriter, r *http.Request) *http.Request {
 		id = obs.InteractionID(r.Context())
 		r.Header.Set(obs.HeaderInteractionID, id)
 	}
-	w.Header().Set(obs.HeaderInteractionID, id)
+	if v := w.Header()[obs.HeaderInteractionID]; len(v) != 1 || v[0] != id { // obs.Middleware set it already
+		w.Header().Set(obs.HeaderInteractionID, id)
+	}
 	return r
 }
 
@@ -259,20 +261,16 @@ func (g *Gateway) routeHandler(cr *compiledRoute, mode string) http.Handler {
 			if len(x.decision.ModifiedPayload) > 0 {
 				body = x.decision.ModifiedPayload
 			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.Body = http.NoBody
+			if len(body) > 0 {
+				r.Body = io.NopCloser(bytes.NewReader(body))
+			}
 			r.ContentLength = int64(len(body))
 			r.TransferEncoding = nil // the transport writes Content-Length from ContentLength
 		}
-		r = r.WithContext(context.WithValue(ctx, forwardingKey{}, forwarding{route: cr.Name, clientID: x.at.ClientID}))
 		g.proxy.Forward(w, r, upstream.Target{URL: cr.Upstream, Timeout: cr.Timeout}, id)
 	})
 }
-
-// forwarding names the route and client of a request being forwarded, for the
-// upstream error renderer.
-type forwarding struct{ route, clientID string }
-
-type forwardingKey struct{}
 
 // identity is what the upstream is told about a request that passed every stage.
 func (x *exchange) identity(ctx context.Context) *upstream.Identity {
@@ -290,6 +288,9 @@ func (x *exchange) identity(ctx context.Context) *upstream.Identity {
 // upstreamError is the proxy's ErrorHandler: the same renderer as every refusal.
 // (r may be the outbound request; its context derives from the inbound one.)
 func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
-	f, _ := r.Context().Value(forwardingKey{}).(forwarding)
-	g.reject(w, r, modeProxy, f.route, f.clientID, err)
+	var route, clientID string
+	if id := upstream.ForwardedIdentity(r.Context()); id != nil {
+		route, clientID = id.Route, id.ClientID
+	}
+	g.reject(w, r, modeProxy, route, clientID, err)
 }

@@ -575,7 +575,8 @@ func TestUpstreamFailures(t *testing.T) {
 			if got.status != tt.status || got.ob.Code != tt.code || got.header.Get("X-Fapi-Interaction-Id") != testInteractionID {
 				t.Fatalf("%d %s", got.status, got.body)
 			}
-			if evs := f.audit.since(n); len(evs) != 1 || !errors.Is(evs[0].Err, tt.err) || evs[0].Route != strings.TrimPrefix(tt.path, "/") {
+			if evs := f.audit.since(n); len(evs) != 1 || !errors.Is(evs[0].Err, tt.err) || evs[0].Route != strings.TrimPrefix(tt.path, "/") ||
+				evs[0].ClientID != "tpp-1" {
 				t.Errorf("audit = %+v", evs)
 			}
 		})

@@ -27,6 +27,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/consent"
+	"github.com/portcullis/portcullis/internal/httpserver"
 	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/mtls"
 	"github.com/portcullis/portcullis/internal/obs"
@@ -119,10 +120,17 @@ type countingUpstream struct {
 	body []byte
 }
 
-func newCountingUpstream(t testing.TB, clk clock.Clock) *countingUpstream {
+func newCountingUpstream(t testing.TB, clk clock.Clock, production bool) *countingUpstream {
 	t.Helper()
 	u := &countingUpstream{}
 	b := bank.New(clk)
+	if production {
+		// As app.startSandboxBank serves it: the bank behind httpserver's body
+		// limit, nothing recorded.
+		u.Server = httptest.NewServer(httpserver.LimitBody(httpserver.DefaultMaxBodyBytes, b))
+		t.Cleanup(u.Close)
+		return u
+	}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.n.Add(1)
 		body, _ := io.ReadAll(r.Body)
@@ -175,6 +183,11 @@ type fixtureOpts struct {
 	noPeers   bool  // no ext-authz peers
 	// routes replaces the sandbox route table (bank is the sandbox bank's URL).
 	routes func(bank *url.URL) []Route
+	// production serves the listeners as internal/app does: obs.Middleware with a
+	// JSON logger at info level (writing to io.Discard) and Prometheus metrics,
+	// httpserver's body limit, the mtls extractor; and the bank as
+	// app.startSandboxBank does, without the recording wrapper (bank.n stays 0).
+	production bool
 }
 
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
@@ -235,16 +248,21 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	}
 
 	// The bank and the gateway.
-	f.bank = newCountingUpstream(t, f.clk)
+	f.bank = newCountingUpstream(t, f.clk, o.production)
 	up, _ := url.Parse(f.bank.URL)
 	var cv consent.Validator = f.consent
 	if o.validator != nil {
 		cv = o.validator
 	}
+	logger, middleware := slog.New(slog.DiscardHandler), obs.Middleware(slog.New(slog.DiscardHandler), nil)
+	if o.production {
+		logger = obs.NewLogger(io.Discard, "info")
+		middleware = obs.Middleware(logger, obs.NewMetrics())
+	}
 	opts := Options{
 		Routes: DefaultSandboxRoutes(up), Verifier: f.verifier, ConsentValidator: cv,
 		ExtAuthzPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
-		Logger:        slog.New(slog.DiscardHandler), Audit: f.audit.record, MaxBodyBytes: o.maxBody,
+		Logger:        logger, Audit: f.audit.record, MaxBodyBytes: o.maxBody,
 	}
 	if o.routes != nil {
 		opts.Routes = o.routes(up)
@@ -270,7 +288,11 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		mux.Handle("/", f.gw)
 		mux.Handle(ExtAuthzPath, f.gw.ExtAuthz())
 		mux.Handle(ExtAuthzPath+"/", f.gw.ExtAuthz())
-		srv := httptest.NewUnstartedServer(obs.Middleware(slog.New(slog.DiscardHandler), nil)(e.Middleware(mux)))
+		var h http.Handler = e.Middleware(mux)
+		if o.production {
+			h = httpserver.LimitBody(httpserver.DefaultMaxBodyBytes, h)
+		}
+		srv := httptest.NewUnstartedServer(middleware(h))
 		srv.TLS = mtls.ServerTLSConfig(mtls.TLSOptions{Certificates: []tls.Certificate{serverLeaf.TLS}})
 		srv.TLS.NextProtos = []string{"http/1.1"}
 		srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshakes cut short at Close

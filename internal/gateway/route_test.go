@@ -131,6 +131,16 @@ func TestConfigApply(t *testing.T) {
 		o.MaxBodyBytes != 4096 || o.Transport == nil {
 		t.Errorf("Apply = %+v", o)
 	}
+	for _, h2 := range []bool{false, true} {
+		var o Options
+		if err := (Config{Upstream: TransportConfig{MaxIdleConnsPerHost: 8, HTTP2: h2}}).Apply(&o, nil); err != nil {
+			t.Fatal(err)
+		}
+		tr, ok := o.Transport.(*http.Transport)
+		if !ok || tr.MaxIdleConnsPerHost != 8 || tr.Protocols == nil || !tr.Protocols.HTTP1() || tr.Protocols.HTTP2() != h2 {
+			t.Errorf("upstream http2 %v: transport %+v", h2, o.Transport)
+		}
+	}
 	if err := (Config{}).Apply(&Options{}, nil); err != nil {
 		t.Errorf("zero Config: %v", err)
 	}

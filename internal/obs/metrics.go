@@ -79,7 +79,7 @@ func (m *Metrics) Handler() http.Handler {
 // observe records one served request.
 func (m *Metrics) observe(pattern, method string, code int, d time.Duration) {
 	route := m.routeLabel(pattern)
-	m.requests.WithLabelValues(route, methodLabel(method), strconv.Itoa(code)).Inc()
+	m.requests.WithLabelValues(route, methodLabel(method), codeLabel(code)).Inc()
 	m.duration.WithLabelValues(route, outcome(code)).Observe(d.Seconds())
 }
 
@@ -109,11 +109,30 @@ func methodLabel(method string) string {
 	return "OTHER"
 }
 
+// codeLabels are the code label values of the statuses 100 to 599, made once so
+// that recording a request allocates no label string.
+var codeLabels = func() (l [500]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(100 + i)
+	}
+	return l
+}()
+
+// codeLabel is the code label: the status code in decimal.
+func codeLabel(code int) string {
+	if code >= 100 && code < 600 {
+		return codeLabels[code-100]
+	}
+	return strconv.Itoa(code)
+}
+
+// outcomes are the status class labels, by code/100.
+var outcomes = [...]string{1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+
 // outcome is the status class label: "1xx" to "5xx".
 func outcome(code int) string {
-	switch {
-	case code >= 100 && code < 600:
-		return strconv.Itoa(code/100) + "xx"
+	if code >= 100 && code < 600 {
+		return outcomes[code/100]
 	}
 	return "other"
 }

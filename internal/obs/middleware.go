@@ -39,7 +39,9 @@ func Middleware(logger *slog.Logger, m *Metrics) func(http.Handler) http.Handler
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			st := &state{requestID: newUUID(), interactionID: interactionID(r.Header)}
-			r.Header.Set(HeaderInteractionID, st.interactionID)
+			if v := r.Header[HeaderInteractionID]; len(v) != 1 || v[0] != st.interactionID {
+				r.Header.Set(HeaderInteractionID, st.interactionID) // a replaced or missing caller's value
+			}
 			w.Header().Set(HeaderInteractionID, st.interactionID)
 			rec := &recorder{ResponseWriter: w}
 			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, st))

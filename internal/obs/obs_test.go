@@ -392,9 +392,14 @@ func TestRouteLabelBounded(t *testing.T) {
 	if got := m.routeLabel(""); got != RouteUnmatched {
 		t.Errorf("empty pattern = %q", got)
 	}
-	for code, want := range map[int]string{101: "1xx", 200: "2xx", 302: "3xx", 404: "4xx", 503: "5xx", 0: "other", 999: "other"} {
+	for code, want := range map[int]string{101: "1xx", 200: "2xx", 302: "3xx", 404: "4xx", 503: "5xx", 599: "5xx", 0: "other", 99: "other", 600: "other", 999: "other"} {
 		if got := outcome(code); got != want {
 			t.Errorf("outcome(%d) = %q, want %q", code, got, want)
+		}
+	}
+	for code, want := range map[int]string{100: "100", 200: "200", 404: "404", 599: "599", 0: "0", 99: "99", 600: "600", 999: "999", -1: "-1"} {
+		if got := codeLabel(code); got != want {
+			t.Errorf("codeLabel(%d) = %q, want %q", code, got, want)
 		}
 	}
 }

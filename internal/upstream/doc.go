@@ -21,9 +21,10 @@
 //     the load balancer in front of Portcullis), -Host and -Proto the host and
 //     scheme the request reached Portcullis with. Inbound values are discarded,
 //     never appended to.
-//   - [NewTransport] is the shared connection pool: kept-alive connections
-//     (MaxIdleConnsPerHost), dial, TLS-handshake and response-header timeouts, no
-//     proxy from the environment, bodies passed through without re-compression.
+//   - [NewTransport] is the shared connection pool: kept-alive HTTP/1.1
+//     connections (MaxIdleConnsPerHost; HTTP/2 to https upstreams on request),
+//     dial, TLS-handshake and response-header timeouts, no proxy from the
+//     environment, bodies passed through without re-compression.
 //     Each forward is also bounded by its route's timeout ([Target].Timeout),
 //     which covers the whole exchange, body streaming included.
 //   - Failures are typed for the gateway's one error renderer: [ErrUnavailable]

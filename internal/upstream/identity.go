@@ -186,33 +186,51 @@ func (i *Identifier) Set(h http.Header, id *Identity, method, path string) error
 			delete(h, k)
 		}
 	}
-	if id.InteractionID != "" {
-		h.Set(HeaderFAPIInteractionID, id.InteractionID)
-	}
 	if i.mode == IdentityJWT {
 		jwt, err := i.sign(id, method, path)
 		if err != nil {
 			return err
 		}
+		if id.InteractionID != "" {
+			h.Set(HeaderFAPIInteractionID, id.InteractionID)
+		}
 		h.Set(HeaderIdentity, jwt)
 		return nil
 	}
-	set := func(k, v string) {
-		if v != "" {
-			h.Set(k, v)
-		}
-	}
-	set(HeaderRoute, id.Route)
-	set(HeaderClientID, id.ClientID)
-	set(HeaderConsentID, id.ConsentID)
-	set(HeaderPSUID, id.PSUID)
-	set(HeaderRoles, strings.Join(id.Roles, ","))
-	set(HeaderScope, strings.Join(id.Scopes, " "))
-	set(HeaderTokenUse, id.TokenUse)
-	set(HeaderOrgID, id.OrgID)
-	set(HeaderCertThumbprint, id.CertThumbprint)
-	set(HeaderInteractionID, id.InteractionID)
+	hw := headerWriter{h: h, vals: make([]string, 0, identityHeaders)}
+	hw.set(HeaderFAPIInteractionID, id.InteractionID)
+	hw.set(HeaderRoute, id.Route)
+	hw.set(HeaderClientID, id.ClientID)
+	hw.set(HeaderConsentID, id.ConsentID)
+	hw.set(HeaderPSUID, id.PSUID)
+	hw.set(HeaderRoles, strings.Join(id.Roles, ","))
+	hw.set(HeaderScope, strings.Join(id.Scopes, " "))
+	hw.set(HeaderTokenUse, id.TokenUse)
+	hw.set(HeaderOrgID, id.OrgID)
+	hw.set(HeaderCertThumbprint, id.CertThumbprint)
+	hw.set(HeaderInteractionID, id.InteractionID)
 	return nil
+}
+
+// identityHeaders is the most headers Set writes in headers mode.
+const identityHeaders = 11
+
+// headerWriter sets headers whose names are canonical constants, with their
+// values in one backing array (one allocation instead of one per header); each
+// value slice is capped so that appending to one cannot overwrite the next.
+type headerWriter struct {
+	h    http.Header
+	vals []string
+}
+
+// set is h.Set(k, v) for a canonical k, skipping empty values.
+func (w *headerWriter) set(k, v string) {
+	if v == "" {
+		return
+	}
+	w.vals = append(w.vals, v)
+	n := len(w.vals)
+	w.h[k] = w.vals[n-1 : n : n]
 }
 
 func (i *Identifier) sign(id *Identity, method, path string) (string, error) {

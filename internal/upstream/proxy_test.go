@@ -3,6 +3,7 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
@@ -70,15 +71,17 @@ func (u *recordingUpstream) lastRequest(t *testing.T) (*http.Request, []byte) {
 	return u.last, u.body
 }
 
-// errSink records the error a Proxy hands to its ErrorHandler.
+// errSink records the error a Proxy hands to its ErrorHandler, and the identity
+// its request carries.
 type errSink struct {
 	mu  sync.Mutex
 	err error
+	id  *Identity
 }
 
-func (s *errSink) handle(w http.ResponseWriter, _ *http.Request, err error) {
+func (s *errSink) handle(w http.ResponseWriter, r *http.Request, err error) {
 	s.mu.Lock()
-	s.err = err
+	s.err, s.id = err, ForwardedIdentity(r.Context())
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusBadGateway)
 }
@@ -87,6 +90,12 @@ func (s *errSink) get() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
+}
+
+func (s *errSink) identity() *Identity {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.id
 }
 
 func newProxy(t *testing.T, o Options) (*Proxy, *errSink) {
@@ -248,6 +257,42 @@ func TestForwardPathPrefixAndBody(t *testing.T) {
 	}
 }
 
+// TestTransportProtocols: to an https upstream that offers HTTP/2, the transport
+// speaks HTTP/1.1 unless TransportOptions.HTTP2 is set, even when the caller's
+// TLS config lists "h2".
+func TestTransportProtocols(t *testing.T) {
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Proto)
+	}))
+	up.EnableHTTP2 = true
+	up.StartTLS()
+	t.Cleanup(up.Close)
+	roots := up.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	tests := []struct {
+		name       string
+		http2      bool
+		nextProtos []string
+		want       string
+	}{
+		{name: "default", want: "HTTP/1.1"},
+		{name: "caller offers h2", nextProtos: []string{"h2", "http/1.1"}, want: "HTTP/1.1"},
+		{name: "HTTP2 on", http2: true, want: "HTTP/2.0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := NewTransport(TransportOptions{HTTP2: tt.http2, TLSClientConfig: &tls.Config{RootCAs: roots, NextProtos: tt.nextProtos}})
+			t.Cleanup(tr.CloseIdleConnections)
+			p, sink := newProxy(t, Options{Transport: tr})
+			rec := httptest.NewRecorder()
+			p.Forward(rec, httptest.NewRequest(http.MethodGet, "https://gw.example/a", nil),
+				Target{URL: mustURL(t, up.URL), Timeout: 5 * time.Second}, sampleIdentity())
+			if err := sink.get(); err != nil || rec.Code != 200 || rec.Body.String() != tt.want {
+				t.Fatalf("upstream saw %q (%d, %v), want %s", rec.Body.String(), rec.Code, err, tt.want)
+			}
+		})
+	}
+}
+
 // TestForwardConnectionReuse: sequential forwards share one kept-alive connection.
 func TestForwardConnectionReuse(t *testing.T) {
 	up := newRecordingUpstream(t)
@@ -271,8 +316,10 @@ func TestForwardErrors(t *testing.T) {
 		handler func(release <-chan struct{}) func(http.ResponseWriter, *http.Request)
 		closed  bool // upstream is down
 		cancel  bool // the caller goes away
+		noURL   bool // Target.URL is nil
 		want    error
 	}{
+		{name: "no upstream URL", noURL: true, want: ErrUnavailable},
 		{name: "connection refused", closed: true, want: ErrUnavailable},
 		{name: "timeout", handler: func(release <-chan struct{}) func(http.ResponseWriter, *http.Request) {
 			return func(_ http.ResponseWriter, r *http.Request) {
@@ -318,6 +365,9 @@ func TestForwardErrors(t *testing.T) {
 			if tt.closed {
 				up.Close()
 			}
+			if tt.noURL {
+				target = nil
+			}
 			p, sink := newProxy(t, Options{})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -332,9 +382,16 @@ func TestForwardErrors(t *testing.T) {
 				}
 			}
 			rec := httptest.NewRecorder()
-			p.Forward(rec, in, Target{URL: target, Timeout: 200 * time.Millisecond}, sampleIdentity())
+			id := sampleIdentity()
+			p.Forward(rec, in, Target{URL: target, Timeout: 200 * time.Millisecond}, id)
 			if err := sink.get(); !errors.Is(err, tt.want) {
 				t.Fatalf("error = %v, want %v", err, tt.want)
+			}
+			if got := sink.identity(); got != id {
+				t.Errorf("ForwardedIdentity in the ErrorHandler = %v, want the forwarded identity", got)
+			}
+			if got := ForwardedIdentity(in.Context()); got != nil {
+				t.Errorf("ForwardedIdentity of the caller's context = %v, want nil", got)
 			}
 		})
 	}
@@ -455,5 +512,35 @@ func TestNewOptions(t *testing.T) {
 	}
 	if _, err := New(Options{Identity: idf, ErrorHandler: eh, StripHeaders: []string{"Bad Header"}}); err == nil {
 		t.Error("New with an invalid StripHeaders name succeeded")
+	}
+}
+
+// TestIdentityHeadersIndependent: headers mode writes every value under its
+// canonical name, each in a slice of its own: appending to one header's values
+// (as a later h.Add would) leaves the others alone.
+func TestIdentityHeadersIndependent(t *testing.T) {
+	idf, err := NewIdentifier(IdentityOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	if err := idf.Set(h, sampleIdentity(), http.MethodGet, "/a"); err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != identityHeaders {
+		t.Errorf("%d headers set, want %d: %v", len(h), identityHeaders, h)
+	}
+	want := h.Clone()
+	for k := range h {
+		if ck := http.CanonicalHeaderKey(k); ck != k {
+			t.Errorf("header name %q is not canonical (%q)", k, ck)
+		}
+	}
+	for k := range h {
+		h[k] = append(h[k], "appended")
+		want[k] = append(want[k], "appended")
+		if diff := cmp.Diff(want, h); diff != "" {
+			t.Fatalf("appending to %s changed other headers (-want +got):\n%s", k, diff)
+		}
 	}
 }

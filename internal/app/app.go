@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/authz"
@@ -39,6 +40,10 @@ import (
 	"github.com/portcullis/portcullis/internal/token"
 )
 
+// auditCloseTimeout bounds how long Close waits for the audit events still queued to be
+// written to the database.
+const auditCloseTimeout = 15 * time.Second
+
 // App is a built Portcullis: its store, its listeners and everything between them.
 type App struct {
 	cfg    *config.Config
@@ -53,6 +58,7 @@ type App struct {
 	Extractor  *mtls.Extractor
 
 	Audit      audit.Sink
+	AuditStore *audit.BatchStoreSink // Audit's database half: batched, off the request path
 	Keys       *jose.KeyStore
 	DenyList   *token.DenyList
 	Tokens     *token.Issuer
@@ -99,7 +105,22 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if err := a.openStore(ctx); err != nil {
 		return nil, err
 	}
-	a.Audit = audit.Multi(audit.NewLogSink(a.logger), audit.NewStoreSink(a.Store, a.clock, a.logger))
+	// The store sink writes off the request path, in batches; Close (a closer, run before
+	// the store's) writes what is still queued at shutdown.
+	a.AuditStore, err = audit.NewBatchStoreSink(a.Store, a.clock, a.logger, audit.BatchOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	a.closers = append(a.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), auditCloseTimeout)
+		defer cancel()
+		if err := a.AuditStore.Close(ctx); err != nil {
+			a.logger.Error("audit events not all written at shutdown", slog.String("error", err.Error()))
+			return err
+		}
+		return nil
+	})
+	a.Audit = audit.Multi(audit.NewLogSink(a.logger), a.AuditStore)
 
 	// The ops listener is bound first: in dev mode the sandbox CA writes its address
 	// into every certificate (OCSP and CRL URLs).

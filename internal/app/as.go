@@ -78,6 +78,10 @@ func (a *App) buildAS(mux *http.ServeMux) error {
 
 	a.Clients = client.NewRegistry(a.Store, client.RegistryOptions{
 		Validate: client.ValidateOptions{AllowLoopbackHTTPRedirect: cfg.Dev},
+		// Changes made on another node (or by `portcullis client` against the same
+		// database) take effect here within this TTL; local ones at once.
+		CacheTTL: client.DefaultCacheTTL,
+		Clock:    a.clock,
 		Audit: func(ctx context.Context, e client.Event) {
 			a.Audit.Record(ctx, audit.Event{Type: e.Type, ClientID: e.ClientID, Subject: e.Actor})
 		},

@@ -112,7 +112,11 @@ func TestDevTokenEndpointOverSandboxPKI(t *testing.T) {
 		t.Errorf("revoked certificate: %d %v, want 401 invalid_client", code, body)
 	}
 
-	// Both the issuance and the refused certificate are in the audit trail.
+	// Both the issuance and the refused certificate are in the audit trail (written in
+	// batches: Flush waits for what was recorded).
+	if err := a.AuditStore.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	for _, typ := range []string{audit.TypeTokenIssued, audit.TypeCertificateRejected} {
 		events, err := a.Store.ListAudit(ctx, store.AuditFilter{Type: typ})
 		if err != nil || len(events) == 0 {

@@ -4,9 +4,12 @@
 // separate from the request log (STYLE.md "Config, time, logs").
 //
 // An [Event] goes to a [Sink]: [NewLogSink] writes it as a JSON line marked
-// "audit":true, [NewStoreSink] appends it to the database's audit trail, [Multi] does
-// both. Recording never fails the request that caused the event and never blocks it
-// for long: sinks report their own failures to their logger.
+// "audit":true, [NewStoreSink] appends it to the database's audit trail in the caller's
+// goroutine, [NewBatchStoreSink] queues it and appends it in batches (group commit) off
+// the request path, [Multi] sends it to several. Recording never fails the request that
+// caused the event and never blocks it for long: sinks report their own failures to
+// their logger, and no sink drops an event without logging it (short of a crash, which
+// loses what [NewBatchStoreSink] still had queued: see there).
 //
 // Events must never carry secrets: no tokens, codes, assertions, passwords or full
 // software statements in Data. Identify things by id (client id, consent id, token
@@ -15,6 +18,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/portcullis/portcullis/internal/obs"
 )
@@ -48,6 +52,20 @@ type Event struct {
 	Data map[string]any
 }
 
+// encodedRecorder is implemented by the sinks of this package: Record with e.Data already
+// encoded as data (by [Multi], once for all its sinks), or data nil to encode it anew.
+type encodedRecorder interface {
+	recordEncoded(ctx context.Context, e Event, data json.RawMessage)
+}
+
+// encodeData returns e's Data as JSON: data when [Multi] encoded it, else a fresh encoding.
+func encodeData(e Event, data json.RawMessage) (json.RawMessage, error) {
+	if data != nil {
+		return data, nil
+	}
+	return json.Marshal(e.Data)
+}
+
 // Sink records events. Record must not fail the caller and must return promptly; it
 // reports its own failures (to a logger).
 type Sink interface {
@@ -76,7 +94,17 @@ func Multi(sinks ...Sink) Sink {
 type multi []Sink
 
 func (m multi) Record(ctx context.Context, e Event) {
+	var data json.RawMessage
+	if len(m) > 1 && len(e.Data) > 0 {
+		// Encoded once for the sinks of this package; on failure each sink meets (and
+		// logs) it itself.
+		data, _ = json.Marshal(e.Data)
+	}
 	for _, s := range m {
+		if r, ok := s.(encodedRecorder); ok && data != nil {
+			r.recordEncoded(ctx, e, data)
+			continue
+		}
 		s.Record(ctx, e)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,4 +168,32 @@ func TestMulti(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	Multi().Record(context.Background(), Event{Type: TypeTokenIssued}) // empty: no-op
+}
+
+// TestMultiSharesEncoding: Data encoded once by Multi reaches every sink as the same JSON
+// that each would have written alone, with JSON and text log handlers alike.
+func TestMultiSharesEncoding(t *testing.T) {
+	e := Event{Type: TypeTokenIssued, ClientID: "tpp-1",
+		Data: map[string]any{"jti": "at-1", "scope": "accounts payments", "exp": 1764064800, "x5t#S256": "abc"}}
+	const wantData = `{"exp":1764064800,"jti":"at-1","scope":"accounts payments","x5t#S256":"abc"}`
+
+	var jsonLogs, textLogs bytes.Buffer
+	a := &fakeAppender{}
+	Multi(NewLogSink(obs.NewLogger(&jsonLogs, "info")), NewStoreSink(a, clock.NewFake(time.Unix(0, 0)), slog.New(slog.DiscardHandler))).
+		Record(requestCtx(), e)
+	Multi(NewLogSink(slog.New(slog.NewTextHandler(&textLogs, nil))), Discard).Record(requestCtx(), e)
+
+	if len(a.got) != 1 || string(a.got[0].Data) != wantData {
+		t.Fatalf("stored data = %v, want %s", a.got, wantData)
+	}
+	var line struct{ Data json.RawMessage }
+	if err := json.Unmarshal(jsonLogs.Bytes(), &line); err != nil {
+		t.Fatal(err)
+	}
+	if string(line.Data) != wantData {
+		t.Errorf("JSON log data = %s, want %s", line.Data, wantData)
+	}
+	if want := strconv.Quote(wantData); !strings.Contains(textLogs.String(), "data="+want) {
+		t.Errorf("text log line %q lacks data=%s", textLogs.String(), want)
+	}
 }

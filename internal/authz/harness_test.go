@@ -213,6 +213,10 @@ type asOptions struct {
 	// manualDenyList leaves the deny-list to explicit Refresh calls (no background Run),
 	// for tests that make it stale on purpose.
 	manualDenyList bool
+	// production wires the server as package app does, for benchmarks: the client
+	// registry's read cache (client.DefaultCacheTTL), and the audit log sink plus the batch
+	// store sink instead of the in-memory auditLog (whose events the test then cannot see).
+	production bool
 }
 
 // newTestAS builds a fixture, a SQLite store with the fixture's clients, and a server.
@@ -254,6 +258,9 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 	t.Helper()
 	as := &testAS{f: f, store: st, audit: &auditLog{}, logs: &lockedBuffer{}}
 	logger := obs.NewLogger(as.logs, "debug")
+	if o.production {
+		logger = obs.NewLogger(io.Discard, "info") // as shipped; a benchmark's lines are not kept
+	}
 
 	checker := revocation.New(revocation.Options{Clock: f.clk})
 	t.Cleanup(checker.Close)
@@ -306,8 +313,23 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 	if as.verifier, err = token.NewVerifier(token.VerifierOptions{Keys: as.keys, Issuer: as.issuer, Clock: f.clk, DenyList: as.deny}); err != nil {
 		t.Fatal(err)
 	}
+	regOpts := client.RegistryOptions{}
+	var auditSink audit.Sink = as.audit
+	if o.production {
+		regOpts = client.RegistryOptions{CacheTTL: client.DefaultCacheTTL, Clock: f.clk}
+		batch, err := audit.NewBatchStoreSink(st, f.clk, logger, audit.BatchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := batch.Close(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+		auditSink = audit.Multi(audit.NewLogSink(logger), batch)
+	}
 	auth, err := clientauth.New(clientauth.Options{
-		Clients:       client.NewRegistry(st, client.RegistryOptions{}),
+		Clients:       client.NewRegistry(st, regOpts),
 		JTIs:          st,
 		Issuer:        as.issuer,
 		TokenEndpoint: as.issuer + authz.PathToken,
@@ -324,7 +346,7 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 		ClientAuth:      auth,
 		Revocations:     st,
 		DenyList:        as.deny,
-		Audit:           as.audit,
+		Audit:           auditSink,
 		Logger:          logger,
 		ScopesSupported: o.scopesSupported,
 	})

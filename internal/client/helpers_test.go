@@ -79,6 +79,16 @@ type fakeStore struct {
 	clients map[string]store.Client
 	now     time.Time
 	fail    error
+	gets    int // GetClient calls
+	// afterGet, when set, runs after GetClient has read its answer and before it returns it.
+	afterGet func()
+}
+
+// getCount returns the number of GetClient calls so far.
+func (f *fakeStore) getCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.gets
 }
 
 func newFakeStore() *fakeStore {
@@ -100,8 +110,17 @@ func (f *fakeStore) CreateClient(_ context.Context, c store.Client) error {
 }
 
 func (f *fakeStore) GetClient(_ context.Context, id string) (store.Client, error) {
+	c, err := f.getClient(id)
+	if f.afterGet != nil {
+		f.afterGet()
+	}
+	return c, err
+}
+
+func (f *fakeStore) getClient(id string) (store.Client, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.gets++
 	if f.fail != nil {
 		return store.Client{}, f.fail
 	}

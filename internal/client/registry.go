@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/pki/dn"
 	"github.com/portcullis/portcullis/internal/store"
 )
@@ -59,11 +60,39 @@ type RegistryOptions struct {
 	// Audit, when set, is called after every successful change; it owns the durability of
 	// the record (and logs its own failures). Nil records nothing.
 	Audit func(ctx context.Context, e Event)
+	// CacheTTL, when positive, lets [Registry.Get] answer from a read cache for up to this
+	// long after it read the client from the store (at most [MaxCacheTTL]; longer is
+	// clamped). Zero or negative means no cache: every Get reads the store. The server uses
+	// [DefaultCacheTTL].
+	//
+	// The trade-off: a change made through this Registry (Add, Update, Remove) takes effect
+	// here at once, but a change made elsewhere — another node sharing the database, or the
+	// `portcullis client` command run against it — is seen only once the cached entry
+	// expires. A client removed or re-keyed on another node may still authenticate here
+	// for up to CacheTTL. Lookups that fail (unknown client, corrupt record, store error)
+	// are never cached, so a newly registered client works at once everywhere.
+	CacheTTL time.Duration
+	// Clock is the cache's source of now. Nil means clock.Real.
+	Clock clock.Clock
 }
+
+// Bounds of the read cache (see [RegistryOptions.CacheTTL]).
+const (
+	// DefaultCacheTTL is the cache lifetime the server runs with: the longest a change made
+	// on another node goes unseen.
+	DefaultCacheTTL = 5 * time.Second
+	// MaxCacheTTL is the longest CacheTTL a Registry uses.
+	MaxCacheTTL = time.Minute
+)
+
+// maxCached bounds the read cache; when full it is emptied.
+const maxCached = 4096
 
 // Registry is the set of registered clients, kept in a [Store]. It is safe for concurrent use
 // as far as the store is. Every client it returns has passed [Client.ValidateWith], and is the
-// caller's own copy.
+// caller's own copy. With [RegistryOptions.CacheTTL] set, [Registry.Get] — the token
+// endpoint's lookup — answers from a short-lived read cache; see CacheTTL for what that means
+// across nodes.
 type Registry struct {
 	store Store
 	opts  RegistryOptions
@@ -73,6 +102,20 @@ type Registry struct {
 	// used only while the stored document is byte-for-byte the same.
 	mu        sync.Mutex
 	validated map[string]validatedEntry
+
+	// cache is the read cache of Get (nil when RegistryOptions.CacheTTL is not positive).
+	// gen counts local changes: a store read that began before a change is not cached, so a
+	// concurrent Get cannot put back what Update or Remove just invalidated.
+	cacheMu sync.RWMutex
+	cache   map[string]cachedClient
+	gen     uint64
+	ttl     time.Duration
+	clk     clock.Clock
+}
+
+type cachedClient struct {
+	client  *Client // never handed out: Get returns clones
+	expires time.Time
 }
 
 type validatedEntry struct {
@@ -86,7 +129,15 @@ const maxValidated = 4096
 
 // NewRegistry returns a registry over s.
 func NewRegistry(s Store, opts RegistryOptions) *Registry {
-	return &Registry{store: s, opts: opts, validated: map[string]validatedEntry{}}
+	r := &Registry{store: s, opts: opts, validated: map[string]validatedEntry{}, clk: opts.Clock}
+	if opts.CacheTTL > 0 {
+		r.ttl = min(opts.CacheTTL, MaxCacheTTL)
+		r.cache = map[string]cachedClient{}
+	}
+	if r.clk == nil {
+		r.clk = clock.Real{}
+	}
+	return r
 }
 
 type actorKey struct{}
@@ -115,7 +166,9 @@ func (r *Registry) Add(ctx context.Context, c *Client) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.store.CreateClient(ctx, store.Client{ID: nc.ID, Metadata: raw}); err != nil {
+	err = r.store.CreateClient(ctx, store.Client{ID: nc.ID, Metadata: raw})
+	r.invalidate(nc.ID)
+	if err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
 			return nil, fmt.Errorf("%w: %s", ErrExists, nc.ID)
 		}
@@ -136,7 +189,9 @@ func (r *Registry) Update(ctx context.Context, c *Client) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.store.UpdateClient(ctx, store.Client{ID: nc.ID, Metadata: raw}); err != nil {
+	err = r.store.UpdateClient(ctx, store.Client{ID: nc.ID, Metadata: raw})
+	r.invalidate(nc.ID) // whatever the outcome: a failed call may still have committed
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, nc.ID)
 		}
@@ -231,10 +286,24 @@ func sameCertificateRule(a, b *Client) bool {
 }
 
 // Get returns the client registered under id. Errors: [ErrNotFound]; [ErrCorrupt] when the
-// stored record does not validate; otherwise a store failure.
+// stored record does not validate; otherwise a store failure. With a read cache
+// ([RegistryOptions.CacheTTL]) it answers from the cache while the entry is fresh, without
+// reading the store; the client returned is the caller's own copy either way.
 func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
 	if !ValidID(id) {
 		return nil, ErrNotFound
+	}
+	var now time.Time
+	var gen uint64
+	if r.cache != nil {
+		now = r.clk.Now()
+		r.cacheMu.RLock()
+		e, ok := r.cache[id]
+		gen = r.gen
+		r.cacheMu.RUnlock()
+		if ok && now.Before(e.expires) {
+			return e.client.Clone(), nil
+		}
 	}
 	sc, err := r.store.GetClient(ctx, id)
 	if err != nil {
@@ -243,7 +312,40 @@ func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
 		}
 		return nil, fmt.Errorf("client: get %s: %w", id, err)
 	}
-	return r.decode(sc)
+	c, err := r.decode(sc)
+	if err != nil {
+		return nil, err
+	}
+	if r.cache != nil {
+		r.remember(c, gen, now)
+	}
+	return c, nil
+}
+
+// remember caches a copy of c, read from the store after time now, unless a local change
+// happened since the read began (gen).
+func (r *Registry) remember(c *Client, gen uint64, now time.Time) {
+	r.cacheMu.Lock()
+	defer r.cacheMu.Unlock()
+	if r.gen != gen {
+		return
+	}
+	if len(r.cache) >= maxCached {
+		clear(r.cache)
+	}
+	// The entry's life counts from before the store read, so it never outlives the TTL.
+	r.cache[c.ID] = cachedClient{client: c.Clone(), expires: now.Add(r.ttl)}
+}
+
+// invalidate drops id from the read cache and makes reads in flight uncacheable.
+func (r *Registry) invalidate(id string) {
+	if r.cache == nil {
+		return
+	}
+	r.cacheMu.Lock()
+	r.gen++
+	delete(r.cache, id)
+	r.cacheMu.Unlock()
 }
 
 // List returns every registered client, ordered by identifier. A stored record that does not
@@ -270,7 +372,9 @@ func (r *Registry) Remove(ctx context.Context, id string) error {
 	if !ValidID(id) {
 		return ErrNotFound
 	}
-	if err := r.store.DeleteClient(ctx, id); err != nil {
+	err := r.store.DeleteClient(ctx, id)
+	r.invalidate(id) // whatever the outcome: a failed call may still have committed
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("%w: %s", ErrNotFound, id)
 		}

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/store/storetest"
 )
@@ -311,3 +313,192 @@ func TestRegistryCopiesAndFollowsStore(t *testing.T) {
 }
 
 var _ Store = (*store.Store)(nil)
+
+// newCachedRegistry is a registry with a read cache of ttl on a fake clock.
+func newCachedRegistry(s Store, ttl time.Duration) (*Registry, *clock.Fake) {
+	clk := clock.NewFake(fixedTime)
+	return NewRegistry(s, RegistryOptions{CacheTTL: ttl, Clock: clk}), clk
+}
+
+// TestRegistryCache: within the TTL, Get answers from the cache (one store read) with a copy
+// of its own; a change on another node is seen once the entry expires, a change through the
+// registry itself at once; failed lookups are never cached.
+func TestRegistryCache(t *testing.T) {
+	ctx := context.Background()
+	const ttl = 5 * time.Second
+	tpp := func(dns string) *Client {
+		return &Client{ID: "tpp", TokenEndpointAuthMethod: AuthTLSClientAuth, TLSClientAuthSANDNS: dns,
+			GrantTypes: []string{GrantClientCredentials}, Scope: ScopeList{"accounts"}}
+	}
+	get := func(t *testing.T, reg *Registry, want string) {
+		t.Helper()
+		c, err := reg.Get(ctx, "tpp")
+		if err != nil || c.TLSClientAuthSANDNS != want {
+			t.Fatalf("Get = %v, %v; want the client with SAN %q", c, err, want)
+		}
+	}
+
+	t.Run("hits, copies and expiry", func(t *testing.T) {
+		s := newFakeStore()
+		reg, clk := newCachedRegistry(s, ttl)
+		other, _ := newTestRegistry(s) // another node
+		if _, err := other.Add(ctx, tpp("a.example")); err != nil {
+			t.Fatal(err)
+		}
+		first, err := reg.Get(ctx, "tpp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		first.Scope[0] = "payments" // the caller's copy
+		first.TLSClientAuthSANDNS = "evil.example"
+		reads := s.getCount()
+		get(t, reg, "a.example")
+		if again, _ := reg.Get(ctx, "tpp"); again.Scope[0] != "accounts" {
+			t.Errorf("a caller's change leaked into the cache: %v", again.Scope)
+		}
+		if n := s.getCount() - reads; n != 0 {
+			t.Errorf("%d store reads within the TTL, want 0", n)
+		}
+
+		// Another node re-keys the client: unseen until the entry expires.
+		if _, err := other.Update(ctx, tpp("b.example")); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(ttl - time.Millisecond)
+		get(t, reg, "a.example")
+		clk.Advance(time.Millisecond)
+		get(t, reg, "b.example")
+
+		// Another node removes it: it authenticates here for at most the TTL.
+		if err := other.Remove(ctx, "tpp"); err != nil {
+			t.Fatal(err)
+		}
+		get(t, reg, "b.example")
+		clk.Advance(ttl)
+		if _, err := reg.Get(ctx, "tpp"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Get after the TTL of a client removed elsewhere = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("local changes are seen at once", func(t *testing.T) {
+		s := newFakeStore()
+		reg, _ := newCachedRegistry(s, ttl)
+		if _, err := reg.Add(ctx, tpp("a.example")); err != nil {
+			t.Fatal(err)
+		}
+		get(t, reg, "a.example")
+		if _, err := reg.Update(ctx, tpp("b.example")); err != nil {
+			t.Fatal(err)
+		}
+		get(t, reg, "b.example")
+		if err := reg.Remove(ctx, "tpp"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.Get(ctx, "tpp"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Get after Remove = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("failures are not cached", func(t *testing.T) {
+		s := newFakeStore()
+		reg, _ := newCachedRegistry(s, ttl)
+		other, _ := newTestRegistry(s)
+		if _, err := reg.Get(ctx, "tpp"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get of an unknown client = %v, want ErrNotFound", err)
+		}
+		if _, err := other.Add(ctx, tpp("a.example")); err != nil {
+			t.Fatal(err)
+		}
+		get(t, reg, "a.example") // registered elsewhere: found at once
+
+		s2 := newFakeStore()
+		reg2, _ := newCachedRegistry(s2, ttl)
+		s2.fail = errDatabaseDown
+		if _, err := reg2.Get(ctx, "tpp"); !errors.Is(err, errDatabaseDown) {
+			t.Fatalf("Get with the store down = %v, want the store error", err)
+		}
+		s2.fail = nil
+		if _, err := reg2.Add(ctx, tpp("a.example")); err != nil {
+			t.Fatal(err)
+		}
+		get(t, reg2, "a.example")
+
+		// A corrupt record is refused every time, not remembered as anything.
+		s3 := newFakeStore()
+		s3.clients["tpp"] = store.Client{ID: "tpp", Metadata: json.RawMessage(`{"token_endpoint_auth_method":"none"}`)}
+		reg3, _ := newCachedRegistry(s3, ttl)
+		for range 2 {
+			if _, err := reg3.Get(ctx, "tpp"); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Get of a corrupt record = %v, want ErrCorrupt", err)
+			}
+		}
+		if n := s3.getCount(); n != 2 {
+			t.Errorf("%d store reads for two Gets of a corrupt record, want 2", n)
+		}
+	})
+
+	t.Run("TTL is clamped", func(t *testing.T) {
+		s := newFakeStore()
+		reg, clk := newCachedRegistry(s, time.Hour)
+		other, _ := newTestRegistry(s)
+		if _, err := other.Add(ctx, tpp("a.example")); err != nil {
+			t.Fatal(err)
+		}
+		get(t, reg, "a.example")
+		if _, err := other.Update(ctx, tpp("b.example")); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(MaxCacheTTL)
+		get(t, reg, "b.example")
+	})
+
+	t.Run("no cache without a TTL", func(t *testing.T) {
+		s := newFakeStore()
+		reg, _ := newCachedRegistry(s, 0)
+		if _, err := reg.Add(ctx, tpp("a.example")); err != nil {
+			t.Fatal(err)
+		}
+		reads := s.getCount()
+		get(t, reg, "a.example")
+		get(t, reg, "a.example")
+		if n := s.getCount() - reads; n != 2 {
+			t.Errorf("%d store reads for two Gets without a cache, want 2", n)
+		}
+	})
+}
+
+// TestRegistryCacheRemoveDuringRead: a Get that read the store before a local Remove
+// cannot put the removed client back into the cache.
+func TestRegistryCacheRemoveDuringRead(t *testing.T) {
+	ctx := context.Background()
+	s := newFakeStore()
+	reg, _ := newCachedRegistry(s, DefaultCacheTTL)
+	if _, err := reg.Add(ctx, &Client{ID: "tpp", TokenEndpointAuthMethod: AuthTLSClientAuth, TLSClientAuthSANDNS: "a.example",
+		GrantTypes: []string{GrantClientCredentials}}); err != nil {
+		t.Fatal(err)
+	}
+	reg.invalidate("tpp") // the entry Add cached is gone: the next Get reads the store
+
+	read, resume := make(chan struct{}), make(chan struct{})
+	s.afterGet = func() { close(read); <-resume }
+	done := make(chan error, 1)
+	go func() {
+		c, err := reg.Get(ctx, "tpp") // reads the client, then waits
+		if err == nil && c.ID != "tpp" {
+			err = errors.New("wrong client")
+		}
+		done <- err
+	}()
+	<-read
+	s.afterGet = nil
+	if err := reg.Remove(ctx, "tpp"); err != nil {
+		t.Fatal(err)
+	}
+	close(resume)
+	if err := <-done; err != nil {
+		t.Fatalf("the Get in flight = %v, want the client it read", err)
+	}
+	if _, err := reg.Get(ctx, "tpp"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after Remove = %v, want ErrNotFound: a read in flight re-cached the removed client", err)
+	}
+}

@@ -151,6 +151,7 @@ type Authenticator struct {
 	lifetime time.Duration
 	skew     time.Duration
 	inline   inlineSets
+	subjects subjectMatches
 }
 
 // New checks o and returns an Authenticator. Errors name the offending field.

@@ -585,3 +585,35 @@ func TestFailedAssertionKeepsJTI(t *testing.T) {
 		t.Fatalf("genuine assertion with the same jti: %v", err)
 	}
 }
+
+// TestTLSClientAuthSubjectCache: the cached subject DN comparison gives, every time, the answer
+// a fresh comparison gives — for the same certificate under a changed registration too.
+func TestTLSClientAuthSubjectCache(t *testing.T) {
+	f := newFixture(t)
+	defer func() { f.clients.clients["tls-client"].TLSClientAuthSubjectDN = registeredDN }()
+	auth := func(dnRule string, leaf *x509.Certificate) error {
+		f.clients.clients["tls-client"].TLSClientAuthSubjectDN = dnRule
+		_, err := f.auth.Authenticate(context.Background(), Request{Form: idForm("tls-client"), Identity: identityOf(t, leaf), Endpoint: EndpointToken})
+		return err
+	}
+	otherDN := "CN=someone else,O=Example TPP Ltd,C=GB"
+	steps := []struct {
+		name string
+		rule string
+		leaf *x509.Certificate
+		want error
+	}{
+		{"registered subject", registeredDN, f.tlsLeaf, nil},
+		{"another certificate", registeredDN, f.otherLeaf, ErrSubjectMismatch},
+		{"registered subject again", registeredDN, f.tlsLeaf, nil},
+		{"registration changed", otherDN, f.tlsLeaf, ErrSubjectMismatch},
+		{"another certificate again", registeredDN, f.otherLeaf, ErrSubjectMismatch},
+		{"registration changed back", registeredDN, f.tlsLeaf, nil},
+		{"registration changed again", otherDN, f.tlsLeaf, ErrSubjectMismatch},
+	}
+	for _, s := range steps {
+		if err := auth(s.rule, s.leaf); !errors.Is(err, s.want) || (s.want == nil && err != nil) {
+			t.Errorf("%s: Authenticate = %v, want %v", s.name, err, s.want)
+		}
+	}
+}

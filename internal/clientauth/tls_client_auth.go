@@ -3,6 +3,7 @@ package clientauth
 import (
 	"net"
 	"strings"
+	"sync"
 
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/pki"
@@ -29,7 +30,7 @@ func (a *Authenticator) tlsClientAuth(c *client.Client, req Request) (*Result, e
 	if err != nil {
 		return nil, err
 	}
-	if !matchesCertificateRule(c, id) {
+	if !a.subjects.matches(c, id) {
 		return nil, fail(ErrSubjectMismatch, "client certificate does not match the registered client")
 	}
 	return &Result{Client: c, Method: client.AuthTLSClientAuth, Identity: id, Certificate: id.Leaf}, nil
@@ -86,4 +87,41 @@ func subjectName(id *pki.Identity) (dn.Name, error) {
 		return dn.FromDER(id.Leaf.RawSubject)
 	}
 	return dn.Parse(id.Subject)
+}
+
+// maxSubjectMatches bounds the cache of subject DN comparisons; when full it is emptied.
+const maxSubjectMatches = 4096
+
+// subjectMatches caches the outcome of comparing a registered tls_client_auth_subject_dn with
+// a certificate's DER subject: parsing both per request is most of tls_client_auth's cost.
+// The key is the exact pair of inputs (the registered string and the raw subject bytes) and
+// dn.Parse, dn.FromDER and dn.Equal are pure functions of them, so a cached answer is the
+// answer a fresh comparison would give; every other rule is compared directly.
+type subjectMatches struct {
+	mu sync.Mutex
+	m  map[subjectPair]bool
+}
+
+type subjectPair struct{ registered, rawSubject string }
+
+// matches is matchesCertificateRule, with the subject DN comparison cached.
+func (s *subjectMatches) matches(c *client.Client, id *pki.Identity) bool {
+	if c.TLSClientAuthSubjectDN == "" || id.Leaf == nil {
+		return matchesCertificateRule(c, id)
+	}
+	k := subjectPair{c.TLSClientAuthSubjectDN, string(id.Leaf.RawSubject)}
+	s.mu.Lock()
+	ok, found := s.m[k]
+	s.mu.Unlock()
+	if found {
+		return ok
+	}
+	ok = matchesCertificateRule(c, id)
+	s.mu.Lock()
+	if s.m == nil || len(s.m) >= maxSubjectMatches {
+		s.m = map[subjectPair]bool{}
+	}
+	s.m[k] = ok
+	s.mu.Unlock()
+	return ok
 }

@@ -68,13 +68,14 @@ func (s *Store) CreateClient(ctx context.Context, c Client) error {
 	return nil
 }
 
+const getClient = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
+
 // GetClient returns the client with that ID, or [ErrNotFound].
 func (s *Store) GetClient(ctx context.Context, id string) (Client, error) {
 	if !validKey(id) {
 		return Client{}, ErrNotFound
 	}
-	c, err := scanClient(s.r.QueryRowContext(ctx,
-		`SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
+	c, err := scanClient(s.queryRowR(ctx, getClient, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Client{}, ErrNotFound
 	}

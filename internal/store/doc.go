@@ -7,7 +7,9 @@
 // default: one file under ./data) and PostgreSQL (pgx v5), for any number of stateless nodes
 // sharing one database. Both run the same SQL text: portable column types only (TEXT, BIGINT
 // milliseconds since the epoch for times, TEXT for JSON), $1…$n placeholders (modernc binds
-// $N by position), INSERT … ON CONFLICT and UPDATE … RETURNING. The schema is one set of
+// $N by position; the one exception, the multi-row INSERT of [Store.AppendAuditBatch], uses
+// anonymous ? on SQLite), INSERT … ON CONFLICT and UPDATE … RETURNING. On SQLite the
+// statements of the token endpoint's path are prepared once per connection and reused. The schema is one set of
 // goose migrations embedded in the binary ([Store.Migrate]); the single statement the dialects
 // spell differently (the audit table's auto-assigned id) lives in a pair of files of one version.
 //

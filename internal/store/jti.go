@@ -5,6 +5,8 @@ import (
 	"time"
 )
 
+const useJTI = `INSERT INTO used_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (issuer, jti) DO NOTHING`
+
 // UseJTI records that the JWT with this jti from this issuer has been used: client assertions
 // (RFC 7523 §3, FAPI1-AS-03), registration JWTs, DPoP proofs. It returns nil the first time and
 // [ErrReplay] for every later use of the same (issuer, jti), on every node sharing the
@@ -22,9 +24,7 @@ func (s *Store) UseJTI(ctx context.Context, issuer, jti string, expiresAt time.T
 	if err := checkTime("jti expires_at", expiresAt, true); err != nil {
 		return err
 	}
-	res, err := s.w.ExecContext(ctx,
-		`INSERT INTO used_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (issuer, jti) DO NOTHING`,
-		issuer, jti, ms(expiresAt))
+	res, err := s.execW(ctx, useJTI, issuer, jti, ms(expiresAt))
 	if err != nil {
 		return s.dbErr("use jti", err)
 	}

@@ -52,11 +52,14 @@ type Store struct {
 	// For SQLite w is a single connection (SQLite allows one writer at a time, and queueing in
 	// Go is cheaper than SQLite's sleeping busy handler) and r a pool of read-only connections
 	// that WAL mode lets read while the writer writes.
-	w, r    *sql.DB
-	clk     clock.Clock
-	log     *slog.Logger
-	closeMu sync.Once
-	closeEr error
+	w, r *sql.DB
+	// prepW and prepR cache prepared hot statements on w and r; nil for PostgreSQL, whose
+	// driver caches them itself (see preparedStatements).
+	prepW, prepR *preparedStatements
+	clk          clock.Clock
+	log          *slog.Logger
+	closeMu      sync.Once
+	closeEr      error
 }
 
 // Open connects to the database named by url:
@@ -96,6 +99,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		}
 		s.dialect = DialectSQLite
 		s.w, s.r, err = openSQLite(path, opts.MaxOpenConns)
+		if err == nil {
+			s.prepW, s.prepR = &preparedStatements{db: s.w}, &preparedStatements{db: s.r}
+		}
 	default:
 		scheme, _, _ := strings.Cut(url, ":")
 		if len(scheme) > 32 || strings.ContainsAny(scheme, "/@") {
@@ -140,7 +146,10 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes every connection. It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeMu.Do(func() {
-		s.closeEr = s.w.Close()
+		if s.prepW != nil {
+			s.closeEr = errors.Join(s.prepW.close(), s.prepR.close())
+		}
+		s.closeEr = errors.Join(s.closeEr, s.w.Close())
 		if s.r != s.w {
 			s.closeEr = errors.Join(s.closeEr, s.r.Close())
 		}

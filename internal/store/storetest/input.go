@@ -105,6 +105,12 @@ func testInputBounds(t *testing.T, open Opener) {
 		{"audit data not JSON", func() error {
 			return s.AppendAudit(ctx(t), store.AuditEvent{Type: "t", Data: json.RawMessage(`{"a"}`)})
 		}},
+		{"audit batch with one invalid event", func() error {
+			return s.AppendAuditBatch(ctx(t), []store.AuditEvent{{Type: "ok"}, {Type: "ok", ClientID: long}, {Type: "ok"}})
+		}},
+		{"audit batch too large", func() error {
+			return s.AppendAuditBatch(ctx(t), make([]store.AuditEvent, store.MaxAuditBatch+1))
+		}},
 		{"audit filter long client", func() error {
 			_, err := s.ListAudit(ctx(t), store.AuditFilter{ClientID: long})
 			return err

@@ -164,3 +164,57 @@ func testAudit(t *testing.T, open Opener) {
 		})
 	}
 }
+
+// testAuditBatch covers AppendAuditBatch: order and IDs across the multi-row chunks, clock
+// stamping, atomicity (a refused batch writes nothing) and interleaving with AppendAudit.
+func testAuditBatch(t *testing.T, open Opener) {
+	s, clk := fresh(t, open)
+	must(t, "AppendAuditBatch empty", s.AppendAuditBatch(ctx(t), nil))
+	must(t, "AppendAudit first", s.AppendAudit(ctx(t), store.AuditEvent{Type: "first"}))
+	clk.Advance(time.Second)
+
+	// More than two chunks of the multi-row INSERT, with a partial last chunk; every other
+	// event carries its own time and data.
+	const n = 150
+	batch := make([]store.AuditEvent, n)
+	for i := range batch {
+		batch[i] = store.AuditEvent{Type: "token.issued", ClientID: fmt.Sprintf("c%03d", i), InteractionID: fmt.Sprint("i-", i)}
+		if i%2 == 1 {
+			batch[i].Time = epoch.Add(time.Second) // explicit, equal to the clock's: order falls to the ID
+			batch[i].Data = json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))
+			batch[i].Subject = "user"
+		}
+	}
+	must(t, "AppendAuditBatch", s.AppendAuditBatch(ctx(t), batch))
+	must(t, "AppendAudit last", s.AppendAudit(ctx(t), store.AuditEvent{Type: "last"}))
+
+	all, err := s.ListAudit(ctx(t), store.AuditFilter{Limit: 1000})
+	must(t, "ListAudit", err)
+	if len(all) != n+2 {
+		t.Fatalf("ListAudit returned %d events, want %d", len(all), n+2)
+	}
+	if all[0].Type != "first" || all[n+1].Type != "last" {
+		t.Fatalf("first/last = %q/%q, want the single appends around the batch", all[0].Type, all[n+1].Type)
+	}
+	for i, e := range all[1 : n+1] {
+		want := batch[i]
+		want.ID, want.Time = e.ID, epoch.Add(time.Second)
+		if d := cmp.Diff(want, e); d != "" {
+			t.Fatalf("batch event %d (-want +got):\n%s", i, d)
+		}
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].ID <= all[i-1].ID {
+			t.Fatalf("event %d ID %d not after %d: the batch's order is not kept", i, all[i].ID, all[i-1].ID)
+		}
+	}
+
+	// A batch with one invalid event is refused whole: nothing of it is written.
+	bad := []store.AuditEvent{{Type: "a"}, {Type: ""}, {Type: "c"}}
+	wantErr(t, "AppendAuditBatch invalid", s.AppendAuditBatch(ctx(t), bad), store.ErrInvalidInput)
+	after, err := s.ListAudit(ctx(t), store.AuditFilter{Limit: 1000})
+	must(t, "ListAudit", err)
+	if len(after) != len(all) {
+		t.Fatalf("a refused batch wrote %d events", len(after)-len(all))
+	}
+}

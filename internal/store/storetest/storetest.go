@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"JTI", testJTI},
 		{"Revocation", testRevocation},
 		{"Audit", testAudit},
+		{"AuditBatch", testAuditBatch},
 		{"InputBounds", testInputBounds},
 		{"Concurrency", testConcurrency},
 		{"Sweeper", testSweeper},
@@ -93,9 +94,22 @@ func testLifecycle(t *testing.T, open Opener) {
 	must(t, "Ping", s.Ping(ctx(t)))
 	must(t, "Migrate again", s.Migrate(ctx(t)))
 	must(t, "Ping after Migrate", s.Ping(ctx(t)))
+	// The hot statements (prepared and cached on SQLite) work before Close and fail after it.
+	must(t, "UseJTI", s.UseJTI(ctx(t), "iss", "before-close", epoch.Add(time.Hour)))
+	_, err := s.GetClient(ctx(t), "nobody")
+	wantErr(t, "GetClient", err, store.ErrNotFound)
 	must(t, "Close", s.Close())
 	must(t, "Close again", s.Close())
 	if err := s.Ping(ctx(t)); err == nil {
 		t.Fatal("Ping after Close succeeded")
+	}
+	if err := s.UseJTI(ctx(t), "iss", "after-close", epoch.Add(time.Hour)); err == nil || errors.Is(err, store.ErrReplay) {
+		t.Fatalf("UseJTI after Close = %v, want a store failure", err)
+	}
+	if _, err := s.GetClient(ctx(t), "nobody"); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetClient after Close = %v, want a store failure", err)
+	}
+	if err := s.AppendAuditBatch(ctx(t), []store.AuditEvent{{Type: "t"}}); err == nil {
+		t.Fatal("AppendAuditBatch after Close succeeded")
 	}
 }

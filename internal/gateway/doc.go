@@ -51,8 +51,10 @@
 // them, for both modes:
 //
 //   - 401 with WWW-Authenticate: Bearer error="invalid_token" and no body (OB-09)
-//     for a bad, expired, revoked or unbound token, a missing or refused client
-//     certificate, and a binding mismatch; a missing token gets a bare "Bearer"
+//     for a bad, expired, revoked or unbound token and a binding mismatch; the same
+//     401 and challenge, plus the OBIE error body (Code client_certificate_required /
+//     client_certificate_invalid), for a missing or refused client certificate, so the
+//     TPP can tell its certificate from its token; a missing token gets a bare "Bearer"
 //     challenge (RFC 6750 §3.1); a token in the query string or several
 //     Authorization headers is 400 invalid_request;
 //   - 403 with the OBIE error body {Code, Id, Message, Errors:[{ErrorCode, Message,

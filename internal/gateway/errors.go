@@ -116,7 +116,9 @@ const (
 	CodeUpstreamUnavailable     = "upstream_unavailable"
 	CodeUpstreamTimeout         = "upstream_timeout"
 	CodeServerError             = "server_error"
-	CodeInvalidToken            = "invalid_token" // in WWW-Authenticate only: 401s have no body
+	CodeInvalidToken            = "invalid_token" // in WWW-Authenticate only: token 401s have no body
+	CodeCertificateRequired     = "client_certificate_required"
+	CodeCertificateInvalid      = "client_certificate_invalid"
 	CodeMissingToken            = "missing_token" // logs and audit only: the challenge carries no error
 	obDefaultConsentMismatch    = "UK.OBIE.Resource.ConsentMismatch"
 	obUnexpectedError           = "UK.OBIE.UnexpectedError"
@@ -164,10 +166,19 @@ func problemFor(err error) problem {
 	case errors.Is(err, ErrBadExtAuthzRequest):
 		return problem{status: http.StatusBadRequest, code: CodeInvalidRequest, obCode: "UK.OBIE.Header.Invalid", message: "No usable original method and URI"}
 
+	// Certificate refusals keep the 401 + invalid_token challenge (a certificate-bound
+	// token is unusable without its certificate) but, unlike token refusals, carry the
+	// OBIE error body: the TPP must learn that its transport certificate, not its token,
+	// is the problem. OBIE has no code for TLS certificates; the Header codes are the
+	// closest (the certificate is request metadata), with the Path saying which.
 	case errors.Is(err, ErrNoCertificate):
-		return invalidToken("A client certificate is required")
+		p := invalidToken("A client certificate is required")
+		p.code, p.obCode, p.message, p.path, p.noBody = CodeCertificateRequired, "UK.OBIE.Header.Missing", "A client certificate is required", "TLS client certificate", false
+		return p
 	case errors.Is(err, ErrCertificateInvalid):
-		return invalidToken("The client certificate is not accepted")
+		p := invalidToken("The client certificate is not accepted")
+		p.code, p.obCode, p.message, p.path, p.noBody = CodeCertificateInvalid, "UK.OBIE.Header.Invalid", "The client certificate is not accepted", "TLS client certificate", false
+		return p
 	case errors.Is(err, ErrCertificateUnavailable):
 		return problem{status: http.StatusServiceUnavailable, code: CodeCertificateUnavailable, obCode: obUnexpectedError,
 			message: "The client certificate status cannot be established; retry later"}

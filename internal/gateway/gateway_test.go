@@ -277,12 +277,12 @@ func TestVerdicts(t *testing.T) {
 			call: func() call {
 				return call{cert: "R", method: "GET", path: accountsPath, auth: bearer(f.userToken(t, "R", "aac-ok", "accounts"))}
 			},
-			want: want{status: 401, challenge: invalidToken("The client certificate is not accepted"), err: ErrCertificateInvalid, cause: revocation.ErrRevoked}},
+			want: want{status: 401, code: CodeCertificateInvalid, obCode: "UK.OBIE.Header.Invalid", challenge: invalidToken("The client certificate is not accepted"), err: ErrCertificateInvalid, cause: revocation.ErrRevoked}},
 		{name: "no client certificate",
 			call: func() call {
 				return call{cert: "none", method: "GET", path: accountsPath, auth: bearer(f.userToken(t, "A", "aac-ok", "accounts"))}
 			},
-			want: want{status: 401, challenge: invalidToken("A client certificate is required"), err: ErrNoCertificate}},
+			want: want{status: 401, code: CodeCertificateRequired, obCode: "UK.OBIE.Header.Missing", challenge: invalidToken("A client certificate is required"), err: ErrNoCertificate}},
 
 		// Where the token is.
 		{name: "no token",
@@ -374,7 +374,9 @@ func checkRefused(t *testing.T, w want, got response, forwarded int64, evs []Aud
 	if c := got.header.Get("WWW-Authenticate"); c != w.challenge {
 		t.Errorf("WWW-Authenticate = %q, want %q", c, w.challenge)
 	}
-	if w.status == http.StatusUnauthorized {
+	// Token 401s have no body (OB-09); certificate 401s and every other refusal carry
+	// the OBIE error body (w.code names the body's Code).
+	if w.status == http.StatusUnauthorized && w.code == "" {
 		if len(got.body) != 0 {
 			t.Errorf("401 with a body: %q", got.body)
 		}

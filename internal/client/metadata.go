@@ -470,6 +470,21 @@ func checkHTTPSURL(s string) string {
 }
 
 // validateScope checks RFC 6749 §3.3 scope tokens: 1*( %x21 / %x23-5B / %x5D-7E ).
+// IsScopeToken reports whether s is one RFC 6749 §3.3 scope-token:
+// 1*( %x21 / %x23-5B / %x5D-7E ). It is the one definition of that syntax: the token
+// endpoint, the token issuer and the gateway's route table use it too.
+func IsScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 func validateScope(s ScopeList) error {
 	if len(s) > MaxScopes {
 		return metaErr("scope", "at most 64 scopes")
@@ -479,11 +494,8 @@ func validateScope(s ScopeList) error {
 		if tok == "" || len(tok) > MaxScopeTokenLen {
 			return metaErr("scope", "scope tokens must be 1 to 128 characters separated by single spaces")
 		}
-		for i := 0; i < len(tok); i++ {
-			b := tok[i]
-			if b < 0x21 || b > 0x7e || b == '"' || b == '\\' {
-				return metaErr("scope", "scope contains a character outside RFC 6749 scope tokens")
-			}
+		if !IsScopeToken(tok) {
+			return metaErr("scope", "scope contains a character outside RFC 6749 scope tokens")
 		}
 		if seen[tok] {
 			return metaErr("scope", "scope contains a duplicate")

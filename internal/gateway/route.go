@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/consent"
 	"github.com/portcullis/portcullis/internal/pki/eidas"
 )
@@ -104,7 +105,7 @@ func (r *Route) Validate() error {
 		return bad("Scopes", "at least one scope is required")
 	}
 	for _, s := range r.Scopes {
-		if !validScope(s) {
+		if !client.IsScopeToken(s) {
 			return bad("Scopes", "%q is not an RFC 6749 scope token", s)
 		}
 	}
@@ -206,20 +207,6 @@ func validName(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// validScope checks an RFC 6749 §3.3 scope-token.
-func validScope(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
 			return false
 		}
 	}

@@ -1,6 +1,10 @@
 package oauth
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/portcullis/portcullis/internal/client"
+)
 
 // Bounds of a requested scope (RFC 6749 §3.3). They match the bounds of a registered client's
 // scope, so anything longer could never be granted anyway.
@@ -38,10 +42,8 @@ func ParseScope(s string) ([]string, error) {
 		if len(tok) > MaxScopeTokenLen {
 			return nil, InvalidScope("scope token too long")
 		}
-		for i := 0; i < len(tok); i++ {
-			if c := tok[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-				return nil, InvalidScope("scope contains a character outside RFC 6749 scope tokens")
-			}
+		if !client.IsScopeToken(tok) {
+			return nil, InvalidScope("scope contains a character outside RFC 6749 scope tokens")
 		}
 		if !containsString(out, tok) {
 			out = append(out, tok)

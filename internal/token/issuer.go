@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/jose"
 )
@@ -173,7 +174,7 @@ func (c *Claims) check() error {
 		return bad("empty audience")
 	}
 	for _, s := range c.Scopes {
-		if !validScope(s) {
+		if !client.IsScopeToken(s) {
 			return bad("scope %q", truncate(s))
 		}
 	}
@@ -193,18 +194,4 @@ func (c *Claims) check() error {
 		return bad("negative lifetime")
 	}
 	return nil
-}
-
-// validScope checks an RFC 6749 §3.3 scope-token: 1*( %x21 / %x23-5B / %x5D-7E ).
-func validScope(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }

@@ -22,6 +22,16 @@ if [ "${PORTCULLIS_TEST_POSTGRES:-}" != "skip" ] && [ -z "${PORTCULLIS_TEST_POST
     for _ in $(seq 1 60); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
   fi
   pg_isready -h 127.0.0.1 -p 5432
+  if ! psql -h 127.0.0.1 -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1; then
+    # A freshly installed Debian cluster asks for passwords on TCP: the tests use trust auth
+    # on loopback only (127.0.0.1/32, ::1/128), as on the project's CI machines.
+    ver=$(ls /etc/postgresql | sort -V | tail -1)
+    hba=/etc/postgresql/$ver/main/pg_hba.conf
+    if [ -f "$hba" ] && ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+      sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+      pg_ctlcluster --skip-systemctl-redirect "$ver" main reload
+    fi
+  fi
   if ! psql -h 127.0.0.1 -U postgres -d test -Atc 'select 1' >/dev/null 2>&1; then
     # Fresh cluster: local socket access as the postgres OS user, then create the test database.
     su postgres -c "psql -Atc 'create database test'" >/dev/null 2>&1 || \

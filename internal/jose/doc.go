@@ -31,6 +31,6 @@
 // [Verified.Payload] into their own types and apply their rules (package token for
 // access tokens, clientauth for client assertions, par for request objects).
 //
-// Signature arithmetic is lestrrat-go/jwx's (jwsbb); parsing, key selection and
+// Signature arithmetic is the standard library's (sig.go); parsing, key selection and
 // every policy decision are this package's, so that they are in one place.
 package jose

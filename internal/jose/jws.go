@@ -9,8 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 )
 
 // Size limits for compact JWS parsing.
@@ -242,7 +240,7 @@ func verifySignature(key *PublicKey, alg Alg, signingInput, encodedSig string) e
 	if len(sig) != want {
 		return fmt.Errorf("%w: signature of %d bytes, want %d", ErrBadSignature, len(sig), want)
 	}
-	if err := jwsbb.Verify(key.key, string(alg), []byte(signingInput), sig); err != nil {
+	if !rawVerify(key.key, alg, []byte(signingInput), sig) {
 		return ErrBadSignature
 	}
 	return nil
@@ -265,7 +263,7 @@ func signCompact(signer crypto.Signer, alg Alg, kid, typ string, payload []byte)
 	enc.Encode(buf, hdr)
 	buf[hl] = '.'
 	enc.Encode(buf[hl+1:], payload)
-	sig, err := jwsbb.Sign(signer, string(alg), buf, nil)
+	sig, err := rawSign(signer, alg, buf)
 	if err != nil {
 		return "", fmt.Errorf("jose: signing with key %s: %w", kid, err)
 	}

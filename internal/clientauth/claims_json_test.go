@@ -70,7 +70,6 @@ func parseClaimsReference(data []byte) (*claims, error) {
 	return &cl, nil
 }
 
-
 func stringValueReference(raw json.RawMessage, dst *stringClaim) error {
 	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &dst.value) != nil {
 		return fmt.Errorf("%w: string claim expected", errClaims)
@@ -124,4 +123,3 @@ var claimsSeeds = []string{
 	`{"aud":null}`, `[]`, `{}`, `{"a":{"b":[1,2,{"c":null}]}}`, `{"exp":"1"}`, `{"iss":"a"} x`, `{"iss":"a"}{}`,
 	`{"iss":"a",}`, `{"iss":"a\"b\\"}`, `"x"`, ``, ` `, `{"jti":"` + string(bytes.Repeat([]byte("a"), 300)) + `"}`,
 }
-

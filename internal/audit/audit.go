@@ -63,7 +63,7 @@ func encodeData(e Event, data json.RawMessage) (json.RawMessage, error) {
 	if data != nil {
 		return data, nil
 	}
-	return json.Marshal(e.Data)
+	return marshalData(e.Data)
 }
 
 // Sink records events. Record must not fail the caller and must return promptly; it
@@ -98,7 +98,7 @@ func (m multi) Record(ctx context.Context, e Event) {
 	if len(m) > 1 && len(e.Data) > 0 {
 		// Encoded once for the sinks of this package; on failure each sink meets (and
 		// logs) it itself.
-		data, _ = json.Marshal(e.Data)
+		data, _ = marshalData(e.Data)
 	}
 	for _, s := range m {
 		if r, ok := s.(encodedRecorder); ok && data != nil {

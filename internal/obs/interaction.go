@@ -81,10 +81,11 @@ func Annotate(ctx context.Context, attrs ...slog.Attr) {
 	st.attrs = append(st.attrs, attrs[:min(len(attrs), room)]...)
 }
 
-func (st *state) annotations() []slog.Attr {
+// appendAnnotations appends the request's annotations to dst.
+func (st *state) appendAnnotations(dst []slog.Attr) []slog.Attr {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return append([]slog.Attr(nil), st.attrs...)
+	return append(dst, st.attrs...)
 }
 
 // interactionID returns the caller's x-fapi-interaction-id if the request carries

@@ -75,6 +75,11 @@ func logRequest(logger *slog.Logger, r *http.Request, st *state, status int, byt
 	if status >= 500 || panicked {
 		level = slog.LevelError
 	}
+	ctx := r.Context()
+	h := logger.Handler()
+	if !h.Enabled(ctx, level) {
+		return
+	}
 	route := r.Pattern
 	if route == "" {
 		route = RouteUnmatched
@@ -83,7 +88,10 @@ func logRequest(logger *slog.Logger, r *http.Request, st *state, status int, byt
 	if len(path) > maxLoggedPath {
 		path = path[:maxLoggedPath] + "…"
 	}
-	attrs := []slog.Attr{
+	// Room for every attribute, annotations included, so the slice stays on the stack
+	// (AddAttrs copies it into the record).
+	var buf [10 + maxAnnotations]slog.Attr
+	attrs := append(buf[:0],
 		slog.String("method", r.Method),
 		slog.String("route", route),
 		slog.String("path", path),
@@ -93,12 +101,21 @@ func logRequest(logger *slog.Logger, r *http.Request, st *state, status int, byt
 		slog.String("remote_addr", r.RemoteAddr),
 		slog.String(LogKeyRequestID, st.requestID),
 		slog.String(LogKeyInteractionID, st.interactionID),
-	}
+	)
 	if panicked {
 		attrs = append(attrs, slog.Bool("panic", true))
 	}
-	attrs = append(attrs, st.annotations()...)
-	logger.LogAttrs(r.Context(), level, "request", attrs...)
+	attrs = st.appendAnnotations(attrs)
+	// The record is built here rather than through logger.LogAttrs, which spends a
+	// runtime.Callers on the source position (never logged: NewLogger does not set
+	// AddSource, and it would point here anyway). It already carries both ids, so
+	// contextHandler's search for them is skipped too. The output is the same.
+	if ch, ok := h.(contextHandler); ok {
+		h = ch.Handler
+	}
+	rec := slog.NewRecord(time.Now(), level, "request", 0)
+	rec.AddAttrs(attrs...)
+	_ = h.Handle(ctx, rec)
 }
 
 // recorder captures the status and size of a response. It passes everything through,

@@ -13,6 +13,29 @@
 // Authorization header included) or query strings, and its metric labels never hold a
 // raw path: routes are net/http ServeMux patterns, so label cardinality is bounded by
 // the routes registered.
+//
+// # Log output
+//
+// [NewLogger] writes each record as one JSON line in one Write, under the handler's
+// lock. Writing to os.Stderr directly makes that a write(2) per line on the request
+// goroutine, with every other logging goroutine queued behind it. The server instead
+// gives the logger a [LogWriter] over os.Stderr: Write only copies the line into a
+// buffer, and one goroutine makes the write(2) calls, one per batch of lines under
+// load, at once when idle. The wiring, in main:
+//
+//	logOut := obs.NewLogWriter(os.Stderr, obs.LogWriterOptions{})
+//	logger := obs.NewLogger(logOut, cfg.Log.Level) // the audit logger may share logOut
+//	...
+//	// On shutdown, last, after the servers have stopped and the final line is logged:
+//	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+//	defer cancel()
+//	_ = logOut.Close(ctx)
+//
+// A LogWriter never drops a line: if stderr cannot keep up, logging blocks once
+// [LogWriterOptions.MaxBuffered] bytes wait. Lines still in its buffer are lost if the
+// process ends without Close or Flush (os.Exit, a crash), so every exit path after
+// NewLogWriter must close it first; a line logged after Close is written
+// synchronously.
 package obs
 
 import (

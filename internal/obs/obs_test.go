@@ -251,7 +251,7 @@ func TestAnnotateBounded(t *testing.T) {
 	for i := range 100 {
 		Annotate(ctx, slog.Int(fmt.Sprint("k", i), i))
 	}
-	if got := len(stateFrom(ctx).annotations()); got != maxAnnotations {
+	if got := len(stateFrom(ctx).appendAnnotations(nil)); got != maxAnnotations {
 		t.Errorf("kept %d annotations, want %d", got, maxAnnotations)
 	}
 	Annotate(context.Background(), slog.Int("x", 1)) // outside a request: no-op, no panic

@@ -32,6 +32,7 @@
 #   KEEP_SERVER_LOG=0            1: keep the full server log in WORK (large)
 #   PERF=0                       1: after the ES256 matrix, an unmeasured pass under `perf record`
 #                                (keep-alive pkjwt and new-conn tls at c=8) -> OUT/perf-*.txt
+#   PERF_RUNS="pkjwt:true tls:false"  the perf passes, auth:keepalive each
 # Everything is bounded in time; only processes this script started are stopped, by PID.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -245,7 +246,8 @@ portcullis_run() {
 # c=8: where a live server spends its CPU, TLS handshakes and logging included.
 perf_profile() {
   local D=$1 W=$2 PID=$3 auth ka tag prec
-  for run in "pkjwt true" "tls false"; do
+  local runs=${PERF_RUNS:-"pkjwt:true tls:false"}
+  for run in $runs; do run=${run/:/ }
     read -r auth ka <<<"$run"; tag=perf-$auth-$([ "$ka" = true ] && echo keepalive || echo new-conn)
     timeout -k 5 120 perf record -q -F 499 -g -p "$PID" -o "$OUT/raw/$tag.data" >/dev/null 2>&1 &
     prec=$!

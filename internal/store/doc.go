@@ -7,11 +7,12 @@
 // default: one file under ./data) and PostgreSQL (pgx v5), for any number of stateless nodes
 // sharing one database. Both run the same SQL text: portable column types only (TEXT, BIGINT
 // milliseconds since the epoch for times, TEXT for JSON), $1…$n placeholders (modernc binds
-// $N by position; the one exception, the multi-row INSERT of [Store.AppendAuditBatch], uses
-// anonymous ? on SQLite), INSERT … ON CONFLICT and UPDATE … RETURNING. On SQLite the
-// statements of the token endpoint's path are prepared once per connection and reused. The schema is one set of
-// goose migrations embedded in the binary ([Store.Migrate]); the single statement the dialects
-// spell differently (the audit table's auto-assigned id) lives in a pair of files of one version.
+// $N by position; the exceptions, the multi-row INSERTs of [Store.AppendAuditBatch] and of
+// [Store.UseJTI]'s group commit, use anonymous ? on SQLite), INSERT … ON CONFLICT and
+// UPDATE … RETURNING. On SQLite the statements of the token endpoint's path are prepared once
+// per connection and reused. The schema is one set of goose migrations embedded in the binary
+// ([Store.Migrate]); the single statement the dialects spell differently (the audit table's
+// auto-assigned id) lives in a pair of files of one version.
 //
 // Domain packages do not import each other's storage: each declares the small Store interface
 // it needs (clientauth needs UseJTI, the gateway's deny-list needs RevocationsSince, …) and
@@ -22,6 +23,12 @@
 //     [Store.ConsumeRefreshToken] and [Store.UseJTI] succeed for exactly one of any number of
 //     concurrent callers, on every node, because each is one conditional statement in the
 //     database; [Store.TransitionConsent] is a compare-and-set on the consent's status;
+//   - group commit: concurrent [Store.UseJTI] calls, the token endpoint's hottest write, are
+//     queued to one goroutine per Store, which records all the calls waiting at that moment
+//     (up to 128, without waiting for more) in one INSERT … ON CONFLICT DO NOTHING RETURNING,
+//     so they share one commit (one fsync on PostgreSQL) instead of queueing for one each.
+//     Durability and the single-use guarantee are unchanged: a call returns nil only after
+//     its row is committed, and of calls for one (issuer, jti) exactly one gets nil;
 //   - expiry: an item is usable while the store clock's now is before its ExpiresAt; a
 //     background sweeper ([Store.RunSweeper]) deletes expired rows in small batches, so
 //     readers are never blocked by one large delete.

@@ -15,8 +15,9 @@ import (
 // runs it. PostgreSQL needs none of this: pgx already caches the prepared form of every
 // statement per connection.
 //
-// Only constant SQL text is cached (the queries are string constants of this package, never
-// built from input), so the cache is bounded by the number of such constants.
+// Only SQL text of this package is cached, never text built from input: string constants, and
+// the group-commit INSERT of [Store.UseJTI], one text per batch size actually used (at most
+// maxJTIBatch). The cache is bounded by the number of such texts.
 type preparedStatements struct {
 	db *sql.DB
 	m  sync.Map // SQL text → *sql.Stmt
@@ -76,6 +77,19 @@ func (s *Store) execW(ctx context.Context, query string, args ...any) (sql.Resul
 		return nil, err
 	}
 	return st.ExecContext(ctx, args...)
+}
+
+// queryW runs a writing query whose text is one of a bounded set (see preparedStatements) on
+// the writer: prepared on SQLite, as is on PostgreSQL.
+func (s *Store) queryW(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s.prepW == nil {
+		return s.w.QueryContext(ctx, query, args...)
+	}
+	st, err := s.prepW.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 // queryRowR runs a constant single-row query on the readers: prepared on SQLite, as is on

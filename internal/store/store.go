@@ -56,10 +56,12 @@ type Store struct {
 	// prepW and prepR cache prepared hot statements on w and r; nil for PostgreSQL, whose
 	// driver caches them itself (see preparedStatements).
 	prepW, prepR *preparedStatements
-	clk          clock.Clock
-	log          *slog.Logger
-	closeMu      sync.Once
-	closeEr      error
+	// jtis group-commits UseJTI; its goroutine runs from Open to Close.
+	jtis    jtiBatcher
+	clk     clock.Clock
+	log     *slog.Logger
+	closeMu sync.Once
+	closeEr error
 }
 
 // Open connects to the database named by url:
@@ -112,6 +114,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.jtis.start(s)
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -143,9 +146,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes every connection. It is safe to call more than once.
+// Close closes every connection. It first stops the group commit of [Store.UseJTI]: calls
+// made from then on fail, the batch being written is finished, and calls still queued fail.
+// It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeMu.Do(func() {
+		s.jtis.close()
 		if s.prepW != nil {
 			s.closeEr = errors.Join(s.prepW.close(), s.prepR.close())
 		}

@@ -234,6 +234,127 @@ func TestPingReconnects(t *testing.T) {
 	}
 }
 
+// TestJTIBatch writes groups of UseJTI calls as the group commit does, on both backends, and
+// checks each call's answer: the first call for an unused (issuer, jti) wins, every other
+// call for it in the group or later is a replay.
+func TestJTIBatch(t *testing.T) {
+	exp := time.Now().Add(time.Hour)
+	full := make([][2]string, store.MaxJTIBatch)
+	for i := range full {
+		full[i] = [2]string{"iss", fmt.Sprint("full-", i)}
+	}
+	tests := []struct {
+		name string
+		used [][2]string // recorded before the batch
+		keys [][2]string
+		want []error
+	}{
+		{name: "distinct", keys: [][2]string{{"iss", "a"}, {"iss", "b"}, {"iss", "c"}}, want: []error{nil, nil, nil}},
+		{name: "duplicates", keys: [][2]string{{"iss", "x"}, {"iss", "y"}, {"iss", "x"}, {"iss", "x"}, {"iss", "y"}},
+			want: []error{nil, nil, store.ErrReplay, store.ErrReplay, store.ErrReplay}},
+		{name: "one key twice", keys: [][2]string{{"iss", "z"}, {"iss", "z"}}, want: []error{nil, store.ErrReplay}},
+		{name: "already used", used: [][2]string{{"iss", "u"}}, keys: [][2]string{{"iss", "u"}, {"iss", "v"}, {"iss", "u"}},
+			want: []error{store.ErrReplay, nil, store.ErrReplay}},
+		{name: "all used", used: [][2]string{{"iss", "p"}, {"iss", "q"}}, keys: [][2]string{{"iss", "q"}, {"iss", "p"}},
+			want: []error{store.ErrReplay, store.ErrReplay}},
+		{name: "same jti, other issuers", keys: [][2]string{{"iss-1", "j"}, {"iss-2", "j"}, {"iss-1", "j"}},
+			want: []error{nil, nil, store.ErrReplay}},
+		{name: "one call", keys: [][2]string{{"iss", "alone"}}, want: []error{nil}},
+		{name: "full", keys: full, want: make([]error, len(full))},
+	}
+	for _, open := range []storetest.Opener{storetest.OpenSQLiteClock, storetest.OpenPostgresClock} {
+		s := open(t, clock.Real{})
+		t.Run(s.Dialect(), func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					for _, k := range tt.used {
+						if err := s.UseJTI(t.Context(), k[0], k[1], exp); err != nil {
+							t.Fatalf("UseJTI%v before the batch: %v", k, err)
+						}
+					}
+					got := store.WriteJTIBatch(t.Context(), s, tt.keys, exp)
+					for i, err := range got {
+						if tt.want[i] == nil && err != nil || tt.want[i] != nil && !errors.Is(err, tt.want[i]) {
+							t.Errorf("call %d %v: error = %v, want %v", i, tt.keys[i], err, tt.want[i])
+						}
+					}
+					for i, k := range tt.keys { // whatever won is recorded
+						if err := s.UseJTI(t.Context(), k[0], k[1], exp); !errors.Is(err, store.ErrReplay) {
+							t.Fatalf("UseJTI%v after the batch (call %d) = %v, want ErrReplay", k, i, err)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestJTIBatcherStops checks that Close stops the group-commit goroutine before returning.
+func TestJTIBatcherStops(t *testing.T) {
+	for _, open := range []storetest.Opener{storetest.OpenSQLiteClock, storetest.OpenPostgresClock} {
+		s := open(t, clock.Real{})
+		t.Run(s.Dialect(), func(t *testing.T) {
+			if err := s.UseJTI(t.Context(), "iss", "jti", time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if store.JTIBatcherStopped(s) {
+				t.Fatal("the group-commit goroutine stopped before Close")
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if !store.JTIBatcherStopped(s) {
+				t.Fatal("the group-commit goroutine still runs after Close returned")
+			}
+		})
+	}
+}
+
+// TestUseJTIWhileDown cuts the connection to PostgreSQL and checks that UseJTI, alone, in a
+// group written at once, or from concurrent callers, answers every call with a plain error:
+// could not check, never ErrReplay, never nil.
+func TestUseJTIWhileDown(t *testing.T) {
+	target, err := url.Parse(storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, target.Host)
+	viaProxy := *target
+	viaProxy.Host = p.addr
+	s, err := store.Open(t.Context(), viaProxy.String(), store.Options{MaxOpenConns: 4})
+	if err != nil {
+		t.Fatalf("Open via proxy: %v", err)
+	}
+	defer s.Close()
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour)
+	if err := s.UseJTI(t.Context(), "iss", "used", exp); err != nil {
+		t.Fatalf("UseJTI while up: %v", err)
+	}
+	p.stop()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	couldNotCheck := func(what string, err error) {
+		t.Helper()
+		if err == nil || errors.Is(err, store.ErrReplay) || errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s while down = %v, want a prompt plain error", what, err)
+		}
+	}
+	couldNotCheck("UseJTI", s.UseJTI(ctx, "iss", "alone", exp))
+	keys := [][2]string{{"iss", "a"}, {"iss", "used"}, {"iss", "a"}, {"iss", "b"}}
+	for i, err := range store.WriteJTIBatch(ctx, s, keys, exp) {
+		couldNotCheck(fmt.Sprintf("batch call %d %v", i, keys[i]), err)
+	}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() { couldNotCheck("concurrent UseJTI", s.UseJTI(ctx, "iss", fmt.Sprint("c-", i%10), exp)) })
+	}
+	wg.Wait()
+}
+
 // proxy forwards TCP connections from a loopback port to a target, and can be cut and
 // restored on the same port.
 type proxy struct {
@@ -331,6 +452,27 @@ func BenchmarkUseJTI(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkUseJTISerial measures UseJTI from one caller at a time: the latency of a lone token
+// request, which group commit must not make worse.
+func BenchmarkUseJTISerial(b *testing.B) {
+	for _, bk := range []struct {
+		name string
+		open func(testing.TB) *store.Store
+	}{{"sqlite", storetest.OpenSQLite}, {"postgres", storetest.OpenPostgres}} {
+		b.Run(bk.name, func(b *testing.B) {
+			s := bk.open(b)
+			exp := time.Now().Add(time.Hour)
+			i := 0
+			for b.Loop() {
+				i++
+				if err := s.UseJTI(context.Background(), "client-1", fmt.Sprint("jti-", i), exp); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

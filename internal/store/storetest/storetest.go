@@ -5,7 +5,8 @@
 // [Run] exercises every method and every sentinel error of the store contract, expiry through a
 // fake clock, input bounds, the sweeper, and the atomicity of single use: 50 goroutines
 // consuming one authorization code, request_uri, refresh token or jti, or moving one consent
-// out of AwaitingAuthorisation, see exactly one winner.
+// out of AwaitingAuthorisation, see exactly one winner; and UseJTI's group commit: crowds of
+// concurrent calls, duplicates among them, cancellation and Close while calls are in flight.
 package storetest
 
 import (
@@ -38,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"PushedRequest", testPushedRequest},
 		{"RefreshToken", testRefreshToken},
 		{"JTI", testJTI},
+		{"JTIGroupCommit", testJTIGroupCommit},
 		{"Revocation", testRevocation},
 		{"Audit", testAudit},
 		{"AuditBatch", testAuditBatch},

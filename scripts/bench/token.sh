@@ -29,6 +29,13 @@
 #   OUT=results/token-<stamp>    raw output, logs and summary.md (results/ is gitignored)
 #   PC_HTTPS=127.0.0.1:18443  PC_OPS=127.0.0.1:19090  PEER_PORT=28443   ports (must be free)
 #   LOG_LEVEL=info               Portcullis log level (info = as shipped: request + audit lines)
+#   CLIENT_CHAIN=full            the chain the clients send in the handshake: leaf = the QWAC alone (as
+#                                the peer's clients do; Portcullis finds the issuing CA in its trust
+#                                store); full = QWAC + issuing CA, as `pki issue` writes it
+#   PC_GOGC=                     GOGC for the Portcullis server only (unset: serve's default)
+#   SERVER_CERT=peer             Portcullis' TLS server certificate: peer = the peer's own certs/server.crt
+#                                (P-256 leaf under its CA, one signature for the client to check, as
+#                                with the peer); sandbox = the dev sandbox's (leaf <- issuing <- root)
 #   KEEP_SERVER_LOG=0            1: keep the full server log in WORK (large)
 #   PERF=0                       1: after the ES256 matrix, an unmeasured pass under `perf record`
 #                                (keep-alive pkjwt and new-conn tls at c=8) -> OUT/perf-*.txt
@@ -50,6 +57,8 @@ OUT=${OUT:-$ROOT/results/token-$stamp}
 if [ "${1:-}" = --summary ]; then OUT=${2:?usage: token.sh --summary OUTDIR}; fi
 PC_HTTPS=${PC_HTTPS:-127.0.0.1:18443}; PC_OPS=${PC_OPS:-127.0.0.1:19090}; PEER_PORT=${PEER_PORT:-28443}
 LOG_LEVEL=${LOG_LEVEL:-info}
+SERVER_CERT=${SERVER_CERT:-peer}
+CLIENT_CHAIN=${CLIENT_CHAIN:-full}
 MAXREQ=2000000                                  # loadgen -n, as in the peer's bench.sh
 ISSUER=https://localhost:${PC_HTTPS##*:}
 TOKEN_URL=https://127.0.0.1:${PC_HTTPS##*:}/token
@@ -167,7 +176,7 @@ PEER_NODE=$WORK/peers/oidc-provider/node_modules/.bin/node
   echo "oidc_provider=$(node -p "require('$WORK/peers/oidc-provider/node_modules/oidc-provider/package.json').version" 2>/dev/null || echo ?)"
   echo "portcullis_commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)"
   echo "portcullis_tree_changes=$(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l)"
-  echo "dur=$DUR concs=$CONCS auths=$AUTHS kas=$KAS log_level=$LOG_LEVEL"
+  echo "dur=$DUR concs=$CONCS auths=$AUTHS kas=$KAS log_level=$LOG_LEVEL server_cert=$SERVER_CERT client_chain=$CLIENT_CHAIN pc_gogc=${PC_GOGC:-default}"
   echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2
@@ -182,7 +191,14 @@ portcullis_run() {
     port_free "$a" || { echo "port $a is in use; set PC_HTTPS / PC_OPS" >&2; return 1; }
   done
   local -a env=(PORTCULLIS_LISTEN_HTTPS="$PC_HTTPS" PORTCULLIS_LISTEN_OPS="$PC_OPS"
-                PORTCULLIS_ISSUER="$ISSUER" PORTCULLIS_LOG_LEVEL="$LOG_LEVEL" "$@")
+                PORTCULLIS_ISSUER="$ISSUER" PORTCULLIS_LOG_LEVEL="$LOG_LEVEL")
+  local server_ca=$D/pki/ca.crt
+  if [ "$SERVER_CERT" = peer ]; then
+    env+=(PORTCULLIS_TLS_CERT_FILE="$WORK/peers/certs/server.crt" PORTCULLIS_TLS_KEY_FILE="$WORK/peers/certs/server.key")
+    server_ca=$WORK/peers/certs/ca.crt
+  fi
+  if [ -n "${PC_GOGC:-}" ]; then env+=(GOGC="$PC_GOGC"); fi   # else serve's own default
+  env+=("$@")
   say "portcullis[$name]: serve --data-dir $D (${*:-defaults})"
   local slog=$WORK/server-$name.log   # ~30 MB/s at info level: kept out of OUT, digested below
   env "${env[@]}" timeout -k 5 1800 "$BIN" serve --data-dir "$D" > "$slog" 2>&1 &
@@ -204,6 +220,9 @@ portcullis_run() {
   # Client certificates from the server's own sandbox CA; clients registered beside it.
   "$BIN" pki issue qwac --dir "$D/pki" --out "$W/tls-client" --org-id PSDGB-FCA-100001 --roles AISP,PISP >/dev/null
   "$BIN" pki issue qwac --dir "$D/pki" --out "$W/pkjwt-client" --org-id PSDGB-FCA-100002 --roles AISP,PISP >/dev/null
+  if [ "$CLIENT_CHAIN" = leaf ]; then   # what the peer's clients send: the leaf alone
+    for c in tls-client pkjwt-client; do openssl x509 -in "$W/$c.crt" -out "$W/$c.crt"; done
+  fi
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/pkjwt-signing.key" 2>/dev/null
   # Public JWK: the last 64 bytes of a P-256 SubjectPublicKeyInfo are X || Y.
   local spki x y dn
@@ -222,7 +241,7 @@ portcullis_run() {
     echo "# $(date -u) portcullis $name store=$(grep -o 'database  *[^ ]*' "$slog" | head -1 | awk '{print $2}' | sed 's/:\/\/[^@]*@/:\/\/…@/') access_token_alg=$(grep -o '"alg":"[A-Z0-9]*"' "$slog" | head -1 | cut -d'"' -f4) dur=$DUR nproc=$(nproc)"
     for ka in $kas; do for auth in $AUTHS; do for c in $concs; do
       "$LG" -url "$TOKEN_URL" -auth "$auth" -client-id "$auth-client" \
-        -cert "$W/$auth-client.crt" -key "$W/$auth-client.key" -ca "$D/pki/ca.crt" \
+        -cert "$W/$auth-client.crt" -key "$W/$auth-client.key" -ca "$server_ca" \
         -jwt-key "$W/pkjwt-signing.key" -jwt-kid pkjwt-1 -aud "$ISSUER" \
         -c "$c" -d "$DUR" -n $MAXREQ -keepalive="$ka" -label "portcullis=$name load1=$(cut -d' ' -f1 /proc/loadavg)" -server-pid "$PID" \
         || echo "loadgen failed: $auth $ka $c"
@@ -252,7 +271,7 @@ perf_profile() {
     timeout -k 5 120 perf record -q -F 499 -g -p "$PID" -o "$OUT/raw/$tag.data" >/dev/null 2>&1 &
     prec=$!
     "$LG" -url "$TOKEN_URL" -auth "$auth" -client-id "$auth-client" \
-      -cert "$W/$auth-client.crt" -key "$W/$auth-client.key" -ca "$D/pki/ca.crt" \
+      -cert "$W/$auth-client.crt" -key "$W/$auth-client.key" -ca "${server_ca:-$D/pki/ca.crt}" \
       -jwt-key "$W/pkjwt-signing.key" -jwt-kid pkjwt-1 -aud "$ISSUER" \
       -c 8 -d "$DUR" -n $MAXREQ -keepalive="$ka" -label "perf" -server-pid "$PID" > "$OUT/$tag.loadgen.txt" || true
     kill -INT "$prec" 2>/dev/null || true

@@ -70,9 +70,10 @@ const logFlushTimeout = 5 * time.Second
 
 // defaultGCPercent is the garbage collector's target for serve when the environment does not
 // set GOGC. Portcullis' live heap is small (tens of MB: caches, connections), so letting it
-// grow to five times that before a collection costs little memory and takes the collector
-// from ~6% of the token endpoint's CPU to ~2% (BENCHMARKS.md). GOGC, and GOMEMLIMIT for a
-// hard ceiling in a container, still apply as usual when set.
+// grow to five times that before a collection costs little memory and fewer collections
+// (the collector was ~6% of the token endpoint's CPU at GOGC=100; A/B figures in
+// BENCHMARKS.md). GOGC, and GOMEMLIMIT for a hard ceiling in a container, still apply as
+// usual when set.
 const defaultGCPercent = 400
 
 func serve(ctx context.Context, cfg *config.Config, cmd *cobra.Command) error {

@@ -21,6 +21,8 @@
 #   DUR=10s  CONCS="1 8 32"  AUTHS="tls pkjwt"  KAS="true false"   the matrix (shared with the peer)
 #   ES256=1                                                        the main Portcullis matrix (0 = skip)
 #   PS256=1  PS256_CONCS=$CONCS  PS256_KAS=true                    PS256 variant (0 = skip)
+#   TUNED_ENV=                   e.g. "GOMAXPROCS=4": one more ES256 variant ("tuned") with these server
+#   TUNED_KAS=true TUNED_CONCS=$CONCS   environment settings, over $TUNED_KAS x $TUNED_CONCS
 #   PEER=1                                                         run the peer (0 = skip)
 #   PG_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable PostgreSQL variant (unset = skip);
 #   PG_CONCS=8  PG_KAS=true                                        a schema is created and dropped
@@ -33,6 +35,7 @@
 #                                the peer's clients do; Portcullis finds the issuing CA in its trust
 #                                store); full = QWAC + issuing CA, as `pki issue` writes it
 #   PC_GOGC=                     GOGC for the Portcullis server only (unset: serve's default)
+#   PC_ENV=                      more NAME=VALUE words for the Portcullis server's environment only
 #   SERVER_CERT=peer             Portcullis' TLS server certificate: peer = the peer's own certs/server.crt
 #                                (P-256 leaf under its CA, one signature for the client to check, as
 #                                with the peer); sandbox = the dev sandbox's (leaf <- issuing <- root)
@@ -50,6 +53,7 @@ DUR=${DUR:-10s}; CONCS=${CONCS:-"1 8 32"}; AUTHS=${AUTHS:-"tls pkjwt"}; KAS=${KA
 ES256=${ES256:-1}; PS256=${PS256:-1}; PS256_CONCS=${PS256_CONCS:-$CONCS}; PS256_KAS=${PS256_KAS:-true}
 PERF=${PERF:-0}
 if [ "$PERF" = 1 ] && ! command -v perf >/dev/null; then echo "perf not found: PERF=1 ignored" >&2; PERF=0; fi
+TUNED_ENV=${TUNED_ENV:-}; TUNED_KAS=${TUNED_KAS:-true}; TUNED_CONCS=${TUNED_CONCS:-$CONCS}
 PEER=${PEER:-1}; PG_URL=${PG_URL:-}; PG_CONCS=${PG_CONCS:-8}; PG_KAS=${PG_KAS:-true}
 WORK=${WORK:-/tmp/portcullis-bench}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -117,6 +121,7 @@ summarize() {
     parse "$OUT/portcullis-es256.txt" portcullis-es256
     parse "$OUT/portcullis-ps256.txt" portcullis-ps256
     parse "$OUT/portcullis-postgres.txt" portcullis-postgres
+    parse "$OUT/portcullis-tuned.txt" portcullis-tuned
     parse "$OUT/peer.txt" peer
   } > "$OUT/rows.tsv"
   awk -F'\t' '
@@ -176,7 +181,7 @@ PEER_NODE=$WORK/peers/oidc-provider/node_modules/.bin/node
   echo "oidc_provider=$(node -p "require('$WORK/peers/oidc-provider/node_modules/oidc-provider/package.json').version" 2>/dev/null || echo ?)"
   echo "portcullis_commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)"
   echo "portcullis_tree_changes=$(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l)"
-  echo "dur=$DUR concs=$CONCS auths=$AUTHS kas=$KAS log_level=$LOG_LEVEL server_cert=$SERVER_CERT client_chain=$CLIENT_CHAIN pc_gogc=${PC_GOGC:-default}"
+  echo "dur=$DUR concs=$CONCS auths=$AUTHS kas=$KAS log_level=$LOG_LEVEL server_cert=$SERVER_CERT client_chain=$CLIENT_CHAIN pc_gogc=${PC_GOGC:-default} pc_env=${PC_ENV:-}"
   echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2
@@ -198,6 +203,7 @@ portcullis_run() {
     server_ca=$WORK/peers/certs/ca.crt
   fi
   if [ -n "${PC_GOGC:-}" ]; then env+=(GOGC="$PC_GOGC"); fi   # else serve's own default
+  if [ -n "${PC_ENV:-}" ]; then read -r -a pc_env <<<"$PC_ENV"; env+=("${pc_env[@]}"); fi
   env+=("$@")
   say "portcullis[$name]: serve --data-dir $D (${*:-defaults})"
   local slog=$WORK/server-$name.log   # ~30 MB/s at info level: kept out of OUT, digested below
@@ -287,6 +293,10 @@ perf_profile() {
 if [ "$ES256" = 1 ]; then portcullis_run es256 "$KAS" "$CONCS"; fi
 if [ "$PS256" = 1 ]; then
   portcullis_run ps256 "$PS256_KAS" "$PS256_CONCS" PORTCULLIS_KEYS_ALG=PS256
+fi
+if [ -n "$TUNED_ENV" ]; then
+  read -r -a tuned_env <<<"$TUNED_ENV"
+  portcullis_run tuned "$TUNED_KAS" "$TUNED_CONCS" "${tuned_env[@]}"
 fi
 
 # ---- the peer, by its own script ---------------------------------------------------------

@@ -285,8 +285,8 @@ func stringValue(raw json.RawMessage, dst *stringClaim) error {
 	if len(raw) == 0 || raw[0] != '"' {
 		return fmt.Errorf("%w: string claim expected", errClaims)
 	}
-	v, ok := jsonString(raw)
-	if !ok {
+	v, err := jose.UnquoteString(raw)
+	if err != nil {
 		return fmt.Errorf("%w: string claim expected", errClaims)
 	}
 	dst.value, dst.present = v, true

@@ -25,6 +25,9 @@ const (
 //
 // The input is validated by json.Valid first; the scan below relies on that and
 // only finds boundaries, so it is short and allocation-light.
+//
+// It is exported as [WalkObject] for the other parsers of JWT content that runs before
+// a signature is checked (clientauth's client assertion claims).
 func walkObject(data []byte, max int, fn func(name string, value []byte) error) error {
 	if !json.Valid(data) {
 		return fmt.Errorf("%w: not JSON", ErrMalformed)
@@ -129,7 +132,7 @@ func unquote(lit []byte) (string, error) {
 	if len(lit) < 2 || lit[0] != '"' {
 		return "", fmt.Errorf("%w: expected a string", ErrMalformed)
 	}
-	if bytes.IndexByte(lit, '\\') < 0 {
+	if bytes.IndexByte(lit, '\\') < 0 && utf8.Valid(lit) {
 		return string(lit[1 : len(lit)-1]), nil
 	}
 	var s string
@@ -178,3 +181,16 @@ func truncate(s string) string {
 	}
 	return "…"
 }
+
+// WalkObject is walkObject for other packages: data must be exactly one JSON object of at
+// most max members with names unique under simple case folding; fn (if not nil) gets each
+// member's unescaped name and raw value, in order. Errors wrap [ErrMalformed] or
+// [ErrTooLarge], or are fn's own.
+func WalkObject(data []byte, max int, fn func(name string, value []byte) error) error {
+	return walkObject(data, max, fn)
+}
+
+// UnquoteString decodes the JSON string literal lit (quotes included) exactly as
+// encoding/json does: escapes resolved, invalid UTF-8 replaced by U+FFFD; the common case,
+// no escape and valid UTF-8, is a copy. Errors wrap [ErrMalformed].
+func UnquoteString(lit []byte) (string, error) { return unquote(lit) }

@@ -183,21 +183,7 @@ func TestPlaceholdersReused(t *testing.T) {
 // that Ping fails promptly while the database is unreachable and succeeds again, on the same
 // Store, once it is back.
 func TestPingReconnects(t *testing.T) {
-	target, err := url.Parse(storetest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := startProxy(t, target.Host)
-	viaProxy := *target
-	viaProxy.Host = p.addr
-	s, err := store.Open(t.Context(), viaProxy.String(), store.Options{})
-	if err != nil {
-		t.Fatalf("Open via proxy: %v", err)
-	}
-	defer s.Close()
-	if err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	s, p := openViaProxy(t, store.Options{})
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping while up: %v", err)
 	}
@@ -314,21 +300,7 @@ func TestJTIBatcherStops(t *testing.T) {
 // group written at once, or from concurrent callers, answers every call with a plain error:
 // could not check, never ErrReplay, never nil.
 func TestUseJTIWhileDown(t *testing.T) {
-	target, err := url.Parse(storetest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := startProxy(t, target.Host)
-	viaProxy := *target
-	viaProxy.Host = p.addr
-	s, err := store.Open(t.Context(), viaProxy.String(), store.Options{MaxOpenConns: 4})
-	if err != nil {
-		t.Fatalf("Open via proxy: %v", err)
-	}
-	defer s.Close()
-	if err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	s, p := openViaProxy(t, store.Options{MaxOpenConns: 4})
 	exp := time.Now().Add(time.Hour)
 	if err := s.UseJTI(t.Context(), "iss", "used", exp); err != nil {
 		t.Fatalf("UseJTI while up: %v", err)
@@ -363,6 +335,28 @@ type proxy struct {
 	ln           net.Listener
 	conns        map[net.Conn]struct{}
 	wg           sync.WaitGroup
+}
+
+// openViaProxy opens and migrates a Store on the test PostgreSQL through a fresh proxy, and
+// closes it when the test ends.
+func openViaProxy(t *testing.T, opts store.Options) (*store.Store, *proxy) {
+	t.Helper()
+	target, err := url.Parse(storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, target.Host)
+	viaProxy := *target
+	viaProxy.Host = p.addr
+	s, err := store.Open(t.Context(), viaProxy.String(), opts)
+	if err != nil {
+		t.Fatalf("Open via proxy: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s, p
 }
 
 func startProxy(t *testing.T, target string) *proxy {

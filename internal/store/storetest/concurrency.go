@@ -3,7 +3,6 @@ package storetest
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,20 +16,7 @@ const racers = 50
 const rounds = 3
 
 // race runs attempt(i) in racers goroutines released together and returns their errors.
-func race(attempt func(i int) error) []error {
-	errs := make([]error, racers)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range racers {
-		wg.Go(func() {
-			<-start
-			errs[i] = attempt(i)
-		})
-	}
-	close(start)
-	wg.Wait()
-	return errs
-}
+func race(attempt func(i int) error) []error { return together(racers, attempt) }
 
 // oneWinner checks that exactly one error is nil and every other one is loser; it returns the
 // winner's index.

@@ -34,7 +34,8 @@
 // Signature arithmetic is the standard library's (sig.go); parsing, key selection and
 // every policy decision are this package's, so that they are in one place. DESIGN.md names
 // jwx as the JOSE library and it still is, for JWK import and export; its JWS signing and
-// verification path (jwsbb) converted every ES256 signature through math/big and cost ~25%
-// more per client assertion than crypto/ecdsa directly, so sig.go calls crypto/ecdsa,
-// crypto/rsa and crypto/ed25519 itself and TestSignatureInteropJWX keeps the two in agreement.
+// verification path (jwsbb) converted every ES256 signature through math/big, so sig.go calls
+// crypto/ecdsa, crypto/rsa and crypto/ed25519 itself (same speed on a quiet machine, 7–8
+// fewer allocations per signature or verification) and TestSignatureInteropJWX keeps the two
+// in agreement.
 package jose

@@ -428,74 +428,66 @@ const benchParallelism = 8
 // BenchmarkUseJTI measures the token endpoint's hottest statement: a fresh jti recorded per
 // private_key_jwt client assertion, from parallel callers.
 func BenchmarkUseJTI(b *testing.B) {
-	for _, bk := range []struct {
-		name string
-		open func(testing.TB) *store.Store
-	}{{"sqlite", storetest.OpenSQLite}, {"postgres", storetest.OpenPostgres}} {
-		b.Run(bk.name, func(b *testing.B) {
-			s := bk.open(b)
-			exp := time.Now().Add(time.Hour)
-			var seq atomic.Int64
-			b.SetParallelism(benchParallelism) // concurrent requests per CPU
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if err := s.UseJTI(context.Background(), "client-1", fmt.Sprint("jti-", seq.Add(1)), exp); err != nil {
-						b.Error(err)
-						return
-					}
+	benchEachBackend(b, func(b *testing.B, s *store.Store) {
+		exp := time.Now().Add(time.Hour)
+		var seq atomic.Int64
+		b.SetParallelism(benchParallelism) // concurrent requests per CPU
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := s.UseJTI(context.Background(), "client-1", fmt.Sprint("jti-", seq.Add(1)), exp); err != nil {
+					b.Error(err)
+					return
 				}
-			})
+			}
 		})
-	}
+	})
 }
 
 // BenchmarkUseJTISerial measures UseJTI from one caller at a time: the latency of a lone token
 // request, which group commit must not make worse.
 func BenchmarkUseJTISerial(b *testing.B) {
-	for _, bk := range []struct {
-		name string
-		open func(testing.TB) *store.Store
-	}{{"sqlite", storetest.OpenSQLite}, {"postgres", storetest.OpenPostgres}} {
-		b.Run(bk.name, func(b *testing.B) {
-			s := bk.open(b)
-			exp := time.Now().Add(time.Hour)
-			i := 0
-			for b.Loop() {
-				i++
-				if err := s.UseJTI(context.Background(), "client-1", fmt.Sprint("jti-", i), exp); err != nil {
-					b.Fatal(err)
-				}
+	benchEachBackend(b, func(b *testing.B, s *store.Store) {
+		exp := time.Now().Add(time.Hour)
+		i := 0
+		for b.Loop() {
+			i++
+			if err := s.UseJTI(context.Background(), "client-1", fmt.Sprint("jti-", i), exp); err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+		}
+	})
 }
 
 // BenchmarkConsumeAuthorizationCode measures put + consume of a code, from parallel callers.
 func BenchmarkConsumeAuthorizationCode(b *testing.B) {
+	benchEachBackend(b, func(b *testing.B, s *store.Store) {
+		exp := time.Now().Add(time.Hour)
+		var seq atomic.Int64
+		b.SetParallelism(benchParallelism) // concurrent requests per CPU
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				h := store.HashSecret(fmt.Sprint("code-", seq.Add(1)))
+				err := s.PutAuthorizationCode(context.Background(), store.AuthorizationCode{Hash: h, ClientID: "c", FamilyID: "f", ExpiresAt: exp})
+				if err == nil {
+					_, err = s.ConsumeAuthorizationCode(context.Background(), h)
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// benchEachBackend runs fn as a sub-benchmark on a fresh SQLite and a PostgreSQL store.
+func benchEachBackend(b *testing.B, fn func(b *testing.B, s *store.Store)) {
 	for _, bk := range []struct {
 		name string
 		open func(testing.TB) *store.Store
 	}{{"sqlite", storetest.OpenSQLite}, {"postgres", storetest.OpenPostgres}} {
-		b.Run(bk.name, func(b *testing.B) {
-			s := bk.open(b)
-			exp := time.Now().Add(time.Hour)
-			var seq atomic.Int64
-			b.SetParallelism(benchParallelism) // concurrent requests per CPU
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					h := store.HashSecret(fmt.Sprint("code-", seq.Add(1)))
-					err := s.PutAuthorizationCode(context.Background(), store.AuthorizationCode{Hash: h, ClientID: "c", FamilyID: "f", ExpiresAt: exp})
-					if err == nil {
-						_, err = s.ConsumeAuthorizationCode(context.Background(), h)
-					}
-					if err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
+		b.Run(bk.name, func(b *testing.B) { fn(b, bk.open(b)) })
 	}
 }

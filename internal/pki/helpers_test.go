@@ -11,38 +11,15 @@ import (
 	"github.com/portcullis/portcullis/internal/pki/pkitest"
 )
 
-// DER helpers for qcStatements that break the rules (lengths computed).
+// DER helpers for qcStatements that break the rules.
 
-func tlv(tag byte, parts ...[]byte) []byte {
-	var content []byte
-	for _, p := range parts {
-		content = append(content, p...)
-	}
-	out := []byte{tag}
-	switch n := len(content); {
-	case n < 0x80:
-		out = append(out, byte(n))
-	case n < 0x100:
-		out = append(out, 0x81, byte(n))
-	default:
-		out = append(out, 0x82, byte(n>>8), byte(n))
-	}
-	return append(out, content...)
-}
-
-func seq(parts ...[]byte) []byte { return tlv(0x30, parts...) }
-
-func oid(o asn1.ObjectIdentifier) []byte {
-	b, err := asn1.Marshal(o)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-func stmt(id asn1.ObjectIdentifier, info ...[]byte) []byte {
-	return seq(append([][]byte{oid(id)}, info...)...)
-}
+// The shared DER building blocks (pkitest), under the short names these tables use.
+var (
+	tlv  = pkitest.TLV
+	seq  = pkitest.Seq
+	oid  = pkitest.OID
+	stmt = pkitest.QCStatement
+)
 
 func qcTypeStmt(t asn1.ObjectIdentifier) []byte { return stmt(eidas.OIDQcType, seq(oid(t))) }
 

@@ -4,28 +4,15 @@ import (
 	"encoding/asn1"
 	"encoding/hex"
 	"strings"
+
+	"github.com/portcullis/portcullis/internal/pki/pkitest"
 )
 
-// DER helpers: lengths are computed, never written by hand.
-
-func tlv(tag byte, parts ...[]byte) []byte {
-	var content []byte
-	for _, p := range parts {
-		content = append(content, p...)
-	}
-	out := []byte{tag}
-	switch n := len(content); {
-	case n < 0x80:
-		out = append(out, byte(n))
-	case n < 0x100:
-		out = append(out, 0x81, byte(n))
-	default:
-		out = append(out, 0x82, byte(n>>8), byte(n))
-	}
-	return append(out, content...)
-}
-
-func seq(parts ...[]byte) []byte { return tlv(0x30, parts...) }
+// DER helpers (the shared building blocks of pkitest, under short names).
+var (
+	tlv = pkitest.TLV
+	seq = pkitest.Seq
+)
 
 func oidDER(s string) []byte {
 	var o asn1.ObjectIdentifier
@@ -36,11 +23,7 @@ func oidDER(s string) []byte {
 		}
 		o = append(o, n)
 	}
-	b, err := asn1.Marshal(o)
-	if err != nil {
-		panic(err)
-	}
-	return b
+	return pkitest.OID(o)
 }
 
 // atv is one AttributeTypeAndValue with a value of the given tag.

@@ -6,42 +6,21 @@ import (
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/pki/eidas"
+	"github.com/portcullis/portcullis/internal/pki/pkitest"
 )
 
-// Hand-assembled DER for negative tests. Lengths are computed, never written by hand.
+// Hand-assembled DER for negative tests.
 
-func tlv(tag byte, parts ...[]byte) []byte {
-	var content []byte
-	for _, p := range parts {
-		content = append(content, p...)
-	}
-	out := []byte{tag}
-	switch n := len(content); {
-	case n < 0x80:
-		out = append(out, byte(n))
-	case n < 0x100:
-		out = append(out, 0x81, byte(n))
-	default:
-		out = append(out, 0x82, byte(n>>8), byte(n))
-	}
-	return append(out, content...)
-}
+// The shared DER building blocks (pkitest), under the short names these tables use.
+var (
+	tlv  = pkitest.TLV
+	seq  = pkitest.Seq
+	oid  = pkitest.OID
+	stmt = pkitest.QCStatement
+)
 
-func seq(parts ...[]byte) []byte { return tlv(0x30, parts...) }
-func utf8s(s string) []byte      { return tlv(0x0c, []byte(s)) }
-func printable(s string) []byte  { return tlv(0x13, []byte(s)) }
-
-func oid(o asn1.ObjectIdentifier) []byte {
-	b, err := asn1.Marshal(o)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-func stmt(id asn1.ObjectIdentifier, info ...[]byte) []byte {
-	return seq(append([][]byte{oid(id)}, info...)...)
-}
+func utf8s(s string) []byte     { return tlv(0x0c, []byte(s)) }
+func printable(s string) []byte { return tlv(0x13, []byte(s)) }
 
 func compliance() []byte { return stmt(eidas.OIDQcCompliance) }
 

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/clock"
+	"github.com/portcullis/portcullis/internal/pki/pkitest"
 	"github.com/portcullis/portcullis/internal/pki/sandbox"
 )
 
@@ -165,7 +166,7 @@ func TestPKIAcceptance(t *testing.T) {
 		if err != nil {
 			t.Fatalf("openssl asn1parse: %v\n%s", err, parsed)
 		}
-		offset, ok := qcStatementsOffset(parsed)
+		offset, ok := pkitest.QCStatementsOffset(parsed)
 		if !ok {
 			t.Fatalf("no qcStatements in asn1parse output:\n%s", parsed)
 		}
@@ -231,25 +232,6 @@ func TestPKIAcceptance(t *testing.T) {
 		}
 		requireContains(t, "openssl crl", out, "verify OK", "Serial Number: "+want, "Key Compromise")
 	})
-}
-
-// qcStatementsOffset returns the offset of the OCTET STRING after the
-// "OBJECT :qcStatements" line of `openssl asn1parse` output.
-func qcStatementsOffset(out string) (int, bool) {
-	sc := bufio.NewScanner(strings.NewReader(out))
-	found := false
-	for sc.Scan() {
-		line := sc.Text()
-		if !found {
-			found = strings.Contains(line, "OBJECT") && strings.HasSuffix(strings.TrimSpace(line), ":qcStatements")
-			continue
-		}
-		if strings.Contains(line, "OCTET STRING") {
-			off, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(line, ":", 2)[0]))
-			return off, err == nil
-		}
-	}
-	return 0, false
 }
 
 func TestPKIUsageErrors(t *testing.T) {

@@ -1,6 +1,11 @@
 package pkitest
 
-import "encoding/asn1"
+import (
+	"bufio"
+	"encoding/asn1"
+	"strconv"
+	"strings"
+)
 
 // DER building blocks for tests that hand-assemble ASN.1 the encoders refuse to produce
 // (negative cases for the certificate, DN and qcStatements parsers). Lengths are computed,
@@ -40,4 +45,24 @@ func OID(o asn1.ObjectIdentifier) []byte {
 // QCStatement is one QCStatement (ETSI EN 319 412-5): SEQUENCE { statementId, statementInfo }.
 func QCStatement(id asn1.ObjectIdentifier, info ...[]byte) []byte {
 	return Seq(append([][]byte{OID(id)}, info...)...)
+}
+
+// QCStatementsOffset returns the offset of the OCTET STRING that follows the
+// "OBJECT :qcStatements" line (skipping a critical flag) in `openssl asn1parse` output, for
+// `openssl asn1parse -strparse OFFSET` to decode the extension's content.
+func QCStatementsOffset(asn1parseOutput string) (int, bool) {
+	sc := bufio.NewScanner(strings.NewReader(asn1parseOutput))
+	found := false
+	for sc.Scan() {
+		line := sc.Text()
+		if !found {
+			found = strings.Contains(line, "OBJECT") && strings.HasSuffix(strings.TrimSpace(line), ":qcStatements")
+			continue
+		}
+		if strings.Contains(line, "OCTET STRING") {
+			off, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(line, ":", 2)[0]))
+			return off, err == nil
+		}
+	}
+	return 0, false
 }

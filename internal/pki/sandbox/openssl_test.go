@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bufio"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/pki/eidas"
+	"github.com/portcullis/portcullis/internal/pki/pkitest"
 )
 
 // TestOpenSSLInterop checks the sandbox CA against OpenSSL as the independent
@@ -138,7 +138,7 @@ func asn1parseQCStatements(t *testing.T, path string) string {
 	if err != nil {
 		t.Fatalf("openssl asn1parse: %v\n%s", err, out)
 	}
-	offset, ok := qcStatementsOffset(out)
+	offset, ok := pkitest.QCStatementsOffset(out)
 	if !ok {
 		t.Fatalf("no qcStatements extension in asn1parse output:\n%s", out)
 	}
@@ -147,23 +147,4 @@ func asn1parseQCStatements(t *testing.T, path string) string {
 		t.Fatalf("openssl asn1parse -strparse %d: %v\n%s", offset, err, inner)
 	}
 	return inner
-}
-
-// qcStatementsOffset returns the offset of the OCTET STRING that follows the
-// "OBJECT :qcStatements" line (skipping a critical flag) in `openssl asn1parse` output.
-func qcStatementsOffset(out string) (int, bool) {
-	sc := bufio.NewScanner(strings.NewReader(out))
-	found := false
-	for sc.Scan() {
-		line := sc.Text()
-		if !found {
-			found = strings.Contains(line, "OBJECT") && strings.HasSuffix(strings.TrimSpace(line), ":qcStatements")
-			continue
-		}
-		if strings.Contains(line, "OCTET STRING") {
-			off, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(line, ":", 2)[0]))
-			return off, err == nil
-		}
-	}
-	return 0, false
 }

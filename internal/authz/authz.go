@@ -15,6 +15,7 @@ import (
 	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/clientauth"
+	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/oauth"
 	"github.com/portcullis/portcullis/internal/obs"
@@ -118,6 +119,19 @@ type Options struct {
 	// client.ProfileFAPI2). They decide the JWS algorithms published for client
 	// authentication (EdDSA only with FAPI 2). Nil means both.
 	Profiles []string
+
+	// Clock is the source of "now" for request object, request_uri and code lifetimes.
+	// Nil means the real clock.
+	Clock clock.Clock
+	// PushedRequests stores pushed authorization requests. Nil means the customer
+	// journey endpoints (PAR, authorization) are not served.
+	PushedRequests PushedRequestStore
+	// ClientKeys resolves the keys that verify a client's request objects. Required when
+	// PushedRequests is set.
+	ClientKeys ClientKeys
+	// PARLifetime is the expires_in of a request_uri. Zero means [DefaultPARLifetime];
+	// it must be below 600 s (FAPI2-AS-28).
+	PARLifetime time.Duration
 }
 
 // Server is the authorization server's endpoints. Build it with [New] and mount it with
@@ -139,6 +153,11 @@ type Server struct {
 	profiles  []string
 	grants    map[string]grantHandler
 	discovery []byte // the metadata document, rendered once
+
+	clock       clock.Clock
+	pushed      PushedRequestStore
+	clientKeys  ClientKeys
+	parLifetime time.Duration
 }
 
 // New checks o and returns a Server. Errors name the offending field.
@@ -156,6 +175,11 @@ func New(o Options) (*Server, error) {
 		maxBody:  o.MaxBodyBytes,
 		scopes:   slices.Clone(o.ScopesSupported),
 		profiles: slices.Clone(o.Profiles),
+
+		clock:       o.Clock,
+		pushed:      o.PushedRequests,
+		clientKeys:  o.ClientKeys,
+		parLifetime: o.PARLifetime,
 	}
 	base, err := checkIssuer(o.Issuer)
 	if err != nil {
@@ -190,6 +214,18 @@ func New(o Options) (*Server, error) {
 	}
 	if s.maxBody == 0 {
 		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.clock == nil {
+		s.clock = clock.Real{}
+	}
+	switch {
+	case s.parLifetime == 0:
+		s.parLifetime = DefaultPARLifetime
+	case s.parLifetime < 10*time.Second || s.parLifetime >= 600*time.Second:
+		return nil, errors.New("authz: Options.PARLifetime must be at least 10 s and below 600 s")
+	}
+	if s.pushed != nil && s.clientKeys == nil {
+		return nil, errors.New("authz: Options.ClientKeys is required with PushedRequests")
 	}
 	scopes, err := oauth.ParseScope(strings.Join(s.scopes, " "))
 	if err != nil || len(scopes) != len(s.scopes) {
@@ -259,7 +295,13 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.route(mux, http.MethodPost, b+PathToken, s.handleToken)
 	s.route(mux, http.MethodPost, b+PathIntrospect, s.handleIntrospect)
 	s.route(mux, http.MethodPost, b+PathRevoke, s.handleRevoke)
+	if s.pushed != nil {
+		s.route(mux, http.MethodPost, b+PathPAR, s.handlePAR)
+	}
 }
+
+// now returns the server clock's current time.
+func (s *Server) now() time.Time { return s.clock.Now() }
 
 // handlerFunc is an endpoint: it writes a response and returns nil, or writes nothing and
 // returns the error to render.

@@ -67,7 +67,7 @@ type AuthorizationRequest struct {
 	// Claims is the claims parameter as sent (OIDC Core §5.5), for the ID token.
 	Claims json.RawMessage `json:"claims,omitempty"`
 	// MaxAge is max_age in seconds; nil when absent.
-	MaxAge *int64  `json:"max_age,omitempty"`
+	MaxAge *int64   `json:"max_age,omitempty"`
 	Prompt []string `json:"prompt,omitempty"`
 
 	// Profile is the client's FAPI profile when the request was accepted.

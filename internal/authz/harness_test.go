@@ -369,6 +369,13 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 		Clock:           f.clk,
 		PushedRequests:  as.pushed,
 		ClientKeys:      inlineKeys{},
+		Signer:          issuer,
+		IDTokens:        issuer,
+		Codes:           st,
+		Subjects:        testSubjects{},
+		Clients:         client.NewRegistry(st, client.RegistryOptions{}),
+		RefreshTokens:   st,
+		Families:        familyRevoker{st},
 	})
 	if err != nil {
 		t.Fatal(err)

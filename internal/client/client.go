@@ -109,6 +109,9 @@ type Client struct {
 
 	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
 	RequestObjectSigningAlg  string `json:"request_object_signing_alg,omitempty"`
+	// AuthorizationSignedResponseAlg signs the client's JARM responses (JARM §3); empty
+	// means the server's default algorithm.
+	AuthorizationSignedResponseAlg string `json:"authorization_signed_response_alg,omitempty"`
 
 	SoftwareID    string   `json:"software_id,omitempty"`
 	OrgID         string   `json:"org_id,omitempty"`

@@ -149,6 +149,9 @@ func (c *Client) ValidateWith(opts ValidateOptions) error {
 	if err := validateAlg("id_token_signed_response_alg", c.IDTokenSignedResponseAlg, profile); err != nil {
 		return err
 	}
+	if err := validateAlg("authorization_signed_response_alg", c.AuthorizationSignedResponseAlg, profile); err != nil {
+		return err
+	}
 	if err := validateAlg("request_object_signing_alg", c.RequestObjectSigningAlg, profile); err != nil {
 		return err
 	}

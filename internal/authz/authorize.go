@@ -30,7 +30,9 @@ type AuthorizeError struct {
 	Redirect string
 }
 
-func (e *AuthorizeError) Error() string { return "authz: authorization request refused: " + e.Err.Error() }
+func (e *AuthorizeError) Error() string {
+	return "authz: authorization request refused: " + e.Err.Error()
+}
 func (e *AuthorizeError) Unwrap() error { return e.Err }
 
 // pageError is a refusal shown on an error page.

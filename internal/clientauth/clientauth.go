@@ -36,7 +36,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/client"
@@ -122,6 +121,9 @@ type Options struct {
 	// JWKS fetches and caches the key sets of clients registered with a jwks_uri. Nil means
 	// such clients cannot authenticate by a key ([ErrKeysUnavailable]).
 	JWKS RemoteKeySets
+	// Keys resolves clients' registered keys. Nil means one built from JWKS; pass the
+	// KeyResolver the request-object verifier uses, so that both share its caches.
+	Keys *KeyResolver
 	// Issuer is this authorization server's issuer identifier: under FAPI 2 the only
 	// accepted assertion audience, under FAPI 1 one of them. Required.
 	Issuer string
@@ -143,14 +145,13 @@ type Options struct {
 type Authenticator struct {
 	clients  ClientGetter
 	jtis     JTIStore
-	jwks     RemoteKeySets
 	issuer   string
 	tokenURL string
 	parURL   string
 	clk      clock.Clock
 	lifetime time.Duration
 	skew     time.Duration
-	inline   inlineSets
+	keys     *KeyResolver
 	subjects subjectMatches
 }
 
@@ -159,13 +160,13 @@ func New(o Options) (*Authenticator, error) {
 	a := &Authenticator{
 		clients:  o.Clients,
 		jtis:     o.JTIs,
-		jwks:     o.JWKS,
 		issuer:   o.Issuer,
 		tokenURL: o.TokenEndpoint,
 		parURL:   o.PAREndpoint,
 		clk:      o.Clock,
 		lifetime: o.MaxAssertionLifetime,
 		skew:     o.MaxClockSkew,
+		keys:     o.Keys,
 	}
 	switch {
 	case a.clients == nil:
@@ -181,6 +182,9 @@ func New(o Options) (*Authenticator, error) {
 	}
 	if a.clk == nil {
 		a.clk = clock.Real{}
+	}
+	if a.keys == nil {
+		a.keys = NewKeyResolver(o.JWKS)
 	}
 	if a.lifetime == 0 {
 		a.lifetime = DefaultMaxAssertionLifetime
@@ -371,35 +375,4 @@ func certificateIdentity(req Request) (*pki.Identity, error) {
 	default:
 		return nil, failWith(ErrCertificateInvalid, "client certificate invalid", err)
 	}
-}
-
-// maxInlineSets bounds the cache of parsed registered key sets; when full it is emptied.
-const maxInlineSets = 4096
-
-// inlineSets caches the parsed form of clients' registered jwks, keyed by the document
-// itself: a changed registration is a different key, so nothing stale is ever served.
-type inlineSets struct {
-	mu   sync.Mutex
-	sets map[string]*jose.JWKSet
-}
-
-// parse returns the parsed key set of raw, from the cache when it was parsed before.
-func (s *inlineSets) parse(raw []byte) (*jose.JWKSet, error) {
-	s.mu.Lock()
-	set, ok := s.sets[string(raw)]
-	s.mu.Unlock()
-	if ok {
-		return set, nil
-	}
-	set, err := jose.ParseJWKS(raw)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	if s.sets == nil || len(s.sets) >= maxInlineSets {
-		s.sets = map[string]*jose.JWKSet{}
-	}
-	s.sets[string(raw)] = set
-	s.mu.Unlock()
-	return set, nil
 }

@@ -25,7 +25,9 @@
 // the wire error (the authorization server does, through oauth.FromError).
 //
 // Every authentication failure is an [*Error] with one of the sentinel reasons of this package
-// and maps to 401 invalid_client. An error that is not an *Error matches [ErrInternal]: it
+// and maps to 401 invalid_client with the one description [FailureDescription], so that the
+// answer never tells whether a client exists or how it authenticates; [Error.Detail] and
+// [Error.ClientID] are for the audit trail. An error that is not an *Error matches [ErrInternal]: it
 // means "could not check" (the client or jti store did not answer, a wiring mistake) and maps
 // to 500 server_error. The request is refused either way.
 package clientauth
@@ -268,8 +270,16 @@ func (a *Authenticator) Authenticate(ctx context.Context, req Request) (*Result,
 	return res, err
 }
 
-// authenticate is Authenticate without the marking of its "could not check" errors.
-func (a *Authenticator) authenticate(ctx context.Context, req Request) (*Result, error) {
+// authenticate is Authenticate without the marking of its "could not check" errors. A
+// failure carries the client identifier the request claimed, when it has the syntax of one.
+func (a *Authenticator) authenticate(ctx context.Context, req Request) (_ *Result, err error) {
+	id := req.Form.Get("client_id") // the assertion's iss, once read, takes its place
+	defer func() {
+		var e *Error
+		if errors.As(err, &e) && e.ClientID == "" && client.ValidID(id) {
+			e.ClientID = id
+		}
+	}()
 	if !req.Endpoint.valid() {
 		return nil, fmt.Errorf("clientauth: invalid endpoint %q", req.Endpoint)
 	}
@@ -290,7 +300,6 @@ func (a *Authenticator) authenticate(ctx context.Context, req Request) (*Result,
 	_, hasAssertion := f["client_assertion"]
 	_, hasType := f["client_assertion_type"]
 
-	var id string
 	var peeked *assertionIDs
 	switch {
 	case hasAssertion || hasType:

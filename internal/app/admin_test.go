@@ -59,6 +59,11 @@ func TestAdminListener(t *testing.T) {
 	})
 	hc := adminClient(t, a)
 	adminURL := "https://" + a.AdminAddr().String() + "/admin/clients"
+	var banner strings.Builder
+	a.Banner(&banner)
+	if want := "  admin             " + adminURL + " "; !strings.Contains(banner.String(), want) {
+		t.Errorf("banner has no line starting %q:\n%s", want, banner.String())
+	}
 
 	// The TPP-facing listener does not serve the admin API, whatever the token.
 	if resp, body := adminGet(t, hc, "https://"+a.HTTPSAddr().String()+"/admin/clients", testAdminToken); resp.StatusCode != http.StatusNotFound {
@@ -127,6 +132,11 @@ func TestAdminDisabledWithoutToken(t *testing.T) {
 	a := startApp(t, func(c *config.Config) { c.Listen.Admin = "127.0.0.1:0" })
 	if addr := a.AdminAddr(); addr != nil {
 		t.Fatalf("admin listener bound at %s without a token", addr)
+	}
+	var banner strings.Builder
+	a.Banner(&banner)
+	if want := "  admin             disabled: admin.token is empty"; !strings.Contains(banner.String(), want) {
+		t.Errorf("banner has no line starting %q:\n%s", want, banner.String())
 	}
 	if resp, body := adminGet(t, adminClient(t, a), "https://"+a.HTTPSAddr().String()+"/admin/clients", ""); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("/admin/clients on the mTLS listener: %d %s, want 404", resp.StatusCode, body)

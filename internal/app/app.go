@@ -405,9 +405,9 @@ func (a *App) Banner(w io.Writer) {
 	fmt.Fprintf(w, "  https (mTLS)      https://%s\n", https)
 	fmt.Fprintf(w, "  ops               http://%s/healthz  /readyz  /metrics\n", ops)
 	if addr := a.AdminAddr(); addr != nil {
-		fmt.Fprintf(w, "  admin             https://%s/admin/clients (Authorization: Bearer <admin.token>)\n", addr)
+		fmt.Fprintf(w, "  admin             https://%s/admin/clients (admin API; Authorization: Bearer <admin.token>)\n", addr)
 	} else {
-		fmt.Fprintf(w, "  admin             disabled (set admin.token to serve it on %s)\n", a.cfg.Listen.Admin)
+		fmt.Fprintf(w, "  admin             disabled: admin.token is empty (would serve https://%s/admin/clients)\n", a.cfg.Listen.Admin)
 	}
 	fmt.Fprintf(w, "  database          %s\n", a.cfg.DatabaseURL())
 	if a.Sandbox != nil {

@@ -18,6 +18,11 @@
 //   - self_signed_tls_client_auth (RFC 8705 §2.2): a certificate, not validated against a
 //     trust anchor, whose public key is one of the keys registered in the client's JWK Set.
 //
+// A client's registered verification keys (jwks by value, or jwks_uri through package jose's
+// cache) are resolved in one place, [KeyResolver]; private_key_jwt and
+// self_signed_tls_client_auth use it, and so does any other verifier of what a client signs
+// (request objects), given the same instance through [Options].Keys.
+//
 // It refuses client secrets in every form (client_secret_basic, client_secret_post,
 // client_secret_jwt), public clients, and requests that name the client in several ways that
 // disagree (FAPI1-AS-04). It does not decide whether a certificate is trustworthy (package pki

@@ -68,13 +68,18 @@ type App struct {
 	AS         *authz.Server
 	Gateway    *gateway.Gateway
 	BankURL    *url.URL // dev mode: the sandbox bank behind the gateway
+	// AdminMux is where admin operations are mounted (patterns under /admin/; see
+	// buildAdmin): served only on the admin listener, behind package admin's guard. Mount
+	// before Run.
+	AdminMux *http.ServeMux
 
 	https, ops *httpserver.Server
+	admin      *httpserver.Server // nil while admin.token is empty
 	httpsMux   *http.ServeMux
 	opsHandler http.Handler
 	closers    []func() error
 	runners    []func(ctx context.Context) // background loops started by Run
-	servers    []*httpserver.Server        // further listeners (the sandbox bank)
+	servers    []*httpserver.Server        // further listeners (the sandbox bank, admin)
 }
 
 // Options are the process-level inputs that do not belong in the configuration file.
@@ -101,6 +106,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		}
 	}()
 	a.Metrics = obs.NewMetrics()
+	a.AdminMux = http.NewServeMux()
 
 	if err := a.openStore(ctx); err != nil {
 		return nil, err
@@ -172,6 +178,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	})
 	if _, err := a.https.Listen(); err != nil {
 		return nil, fmt.Errorf("https listener: %w", err)
+	}
+	if err := a.buildAdmin(serverCert); err != nil {
+		return nil, err
 	}
 	a.buildOps()
 	return a, nil
@@ -395,6 +404,11 @@ func (a *App) Banner(w io.Writer) {
 	fmt.Fprintf(w, "  issuer            %s\n", a.cfg.Issuer)
 	fmt.Fprintf(w, "  https (mTLS)      https://%s\n", https)
 	fmt.Fprintf(w, "  ops               http://%s/healthz  /readyz  /metrics\n", ops)
+	if addr := a.AdminAddr(); addr != nil {
+		fmt.Fprintf(w, "  admin             https://%s/admin/clients (admin API; Authorization: Bearer <admin.token>)\n", addr)
+	} else {
+		fmt.Fprintf(w, "  admin             disabled: admin.token is empty (would serve https://%s/admin/clients)\n", a.cfg.Listen.Admin)
+	}
 	fmt.Fprintf(w, "  database          %s\n", a.cfg.DatabaseURL())
 	if a.Sandbox != nil {
 		dir := a.Sandbox.Dir()

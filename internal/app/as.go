@@ -17,7 +17,7 @@ import (
 
 // buildAS constructs the authorization server: signing keys, access-token issuer and
 // verifier, the deny-list, the client registry, client authentication and the endpoints,
-// and mounts them (and the admin API) on the https mux.
+// and mounts them on the https mux. The admin API is not there: see buildAdmin.
 func (a *App) buildAS(mux *http.ServeMux) error {
 	cfg := a.cfg
 	keyOpts := jose.KeyStoreOptions{Clock: a.clock, RetireAfter: cfg.Keys.RetireAfter, SigningAlg: jose.Alg(cfg.Keys.Alg), Logger: a.logger}
@@ -106,6 +106,5 @@ func (a *App) buildAS(mux *http.ServeMux) error {
 		return fmt.Errorf("authorization server: %w", err)
 	}
 	a.AS.Register(mux)
-	mux.Handle("/admin/", client.AdminHandler(a.Clients, cfg.Admin.Token.Reveal(), a.logger))
 	return nil
 }

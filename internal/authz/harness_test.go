@@ -507,6 +507,17 @@ func (a *auditLog) all() []audit.Event {
 	return append([]audit.Event(nil), a.events...)
 }
 
+// ofType returns the events of type typ.
+func (a *auditLog) ofType(typ string) []audit.Event {
+	var out []audit.Event
+	for _, e := range a.all() {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // byJTI returns the events about the token with jti.
 func (a *auditLog) byJTI(jti any) []audit.Event {
 	var out []audit.Event

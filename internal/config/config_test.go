@@ -130,6 +130,7 @@ issuer: https://as.bank.example/fapi
 listen:
   https: ":443"
   ops: 127.0.0.1:9100
+  admin: 10.0.0.5:9443
 http:
   read_header_timeout: 2s
   read_timeout: 10s
@@ -190,7 +191,7 @@ consent:
 	want := &Config{
 		DataDir: "/var/lib/portcullis",
 		Issuer:  "https://as.bank.example/fapi",
-		Listen:  Listen{HTTPS: ":443", Ops: "127.0.0.1:9100"},
+		Listen:  Listen{HTTPS: ":443", Ops: "127.0.0.1:9100", Admin: "10.0.0.5:9443"},
 		HTTP: HTTP{ReadHeaderTimeout: 2 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: time.Minute,
 			IdleTimeout: 90 * time.Second, ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 2 << 20, MaxHeaderBytes: 32 << 10},
 		Database: Database{URL: "postgres://portcullis:pw@db.internal:5432/portcullis?sslmode=verify-full",
@@ -271,6 +272,9 @@ func TestLoadBadFile(t *testing.T) {
 		{"listen not host:port", "listen:\n  https: localhost\n", []string{"listen.https"}},
 		{"listen bad port", "listen:\n  ops: 127.0.0.1:99999\n", []string{"listen.ops"}},
 		{"listen same address", "listen:\n  https: 127.0.0.1:9090\n", []string{"listen.ops"}},
+		{"admin on the TPP-facing listener", "listen:\n  admin: 127.0.0.1:8443\n", []string{"listen.admin"}},
+		{"admin on the ops listener", "listen:\n  admin: 127.0.0.1:9090\n", []string{"listen.admin"}},
+		{"admin without an address", "listen:\n  admin: \"\"\n", []string{"listen.admin"}},
 		{"log level", "log:\n  level: verbose\n", []string{"log.level"}},
 		{"database scheme", "database:\n  url: mysql://u:p@h/db\n", []string{"database.url"}},
 		{"database sqlite no path", "database:\n  url: \"sqlite:\"\n", []string{"database.url"}},

@@ -14,7 +14,7 @@ import (
 )
 
 // TestClientAuthenticationFailuresLookAlike is the client-id oracle test: whatever made
-// client authentication fail at /token, /introspect or /revoke — an unknown client, the
+// client authentication fail at /token, /par, /introspect or /revoke — an unknown client, the
 // wrong method, a bad assertion, a certificate with another subject DN — the caller gets a
 // byte-identical 401 invalid_client body, and only the audit trail tells the reasons apart.
 func TestClientAuthenticationFailuresLookAlike(t *testing.T) {
@@ -65,6 +65,7 @@ func TestClientAuthenticationFailuresLookAlike(t *testing.T) {
 		{authz.PathToken, clientauth.EndpointToken, url.Values{"grant_type": {"client_credentials"}}},
 		{authz.PathIntrospect, clientauth.EndpointIntrospection, url.Values{"token": {"x"}}},
 		{authz.PathRevoke, clientauth.EndpointRevocation, url.Values{"token": {"x"}}},
+		{authz.PathPAR, clientauth.EndpointPAR, url.Values{}},
 	}
 
 	var first []byte

@@ -368,7 +368,7 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 		ScopesSupported: o.scopesSupported,
 		Clock:           f.clk,
 		PushedRequests:  as.pushed,
-		ClientKeys:      inlineKeys{},
+		ClientKeys:      clientauth.NewKeyResolver(nil),
 		Signer:          issuer,
 		IDTokens:        issuer,
 		Codes:           st,

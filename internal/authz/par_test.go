@@ -15,20 +15,8 @@ import (
 	"github.com/portcullis/portcullis/internal/authz"
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/clientauth"
-	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/store"
 )
-
-// inlineKeys resolves a client's keys from its registered jwks (the fixture's clients
-// register their keys by value).
-type inlineKeys struct{}
-
-func (inlineKeys) Keys(_ context.Context, c *client.Client) (jose.KeyResolver, error) {
-	if len(c.JWKS) == 0 {
-		return nil, jose.ErrUnknownKey
-	}
-	return jose.ParseJWKS(c.JWKS)
-}
 
 // pkceChallenge returns the S256 challenge of verifier (RFC 7636 §4.2).
 func pkceChallenge(verifier string) string {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/client"
+	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/oauth"
 )
@@ -28,10 +29,11 @@ const (
 var requestObjectTypes = []string{"", "JWT", "oauth-authz-req+jwt"}
 
 // ClientKeys returns the keys that verify what a client signs (request objects, client
-// assertions): its registered jwks, or the key set at its jwks_uri. An error means the keys
-// could not be obtained (jose.ErrJWKSFetch) or the client has none (jose.ErrUnknownKey).
+// assertions): its registered jwks, or the key set at its jwks_uri; *clientauth.KeyResolver
+// implements it (errors match clientauth.ErrKeysUnavailable, and jose.ErrJWKSFetch when the
+// jwks_uri could not be fetched).
 type ClientKeys interface {
-	Keys(ctx context.Context, c *client.Client) (jose.KeyResolver, error)
+	Keys(ctx context.Context, c *client.Client) (*clientauth.ClientKeys, error)
 }
 
 // roClaims are the JWT claims of a request object that are checked here; the
@@ -68,10 +70,10 @@ func (s *Server) verifyRequestObject(ctx context.Context, c *client.Client, raw 
 	}
 	keys, err := s.clientKeys.Keys(ctx, c)
 	if err != nil {
-		if errors.Is(err, jose.ErrUnknownKey) {
-			return p, oauth.InvalidRequestObject("the client has no registered keys").WithCause(err)
+		if errors.Is(err, jose.ErrJWKSFetch) {
+			return p, oauth.TemporarilyUnavailable(err)
 		}
-		return p, err
+		return p, oauth.InvalidRequestObject("the client's registered keys are unusable").WithCause(err)
 	}
 	profile := jose.FAPI1
 	if c.EffectiveProfile() == client.ProfileFAPI2 {

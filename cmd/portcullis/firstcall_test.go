@@ -125,6 +125,32 @@ func TestBannerFirstCallRuns(t *testing.T) {
 			t.Errorf("the gateway call did not reach the sandbox bank (want %s):\n%s", want, out)
 		}
 	}
+
+	// Everything the tour wrote (data/, tpp.crt, tpp.key, the ./portcullis binary) is
+	// ignored by the repository's .gitignore.
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skipf("git not installed: %v", err)
+	}
+	gitignore, err := os.ReadFile(filepath.Join("..", "..", ".gitignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".gitignore"), gitignore, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	git := func(args ...string) string {
+		cmd := exec.CommandContext(ctx, "git", args...)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	git("init", "-q")
+	if st := strings.TrimSpace(git("status", "--porcelain", "--untracked-files=all")); st != "?? .gitignore" {
+		t.Errorf("files the tour wrote are not ignored by .gitignore:\n%s", st)
+	}
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
@@ -147,8 +173,8 @@ func TestBannerFirstCallScopes(t *testing.T) {
 }
 
 // TestREADMETourMatchesBanner: the README's tour runs the banner's first call for the
-// default data dir and port, command for command (comments, the build line and the final
-// pki revoke step aside), so the two cannot drift apart.
+// default data dir and port, command for command (comments aside) up to its revocation
+// step, so the two cannot drift apart.
 func TestREADMETourMatchesBanner(t *testing.T) {
 	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
@@ -165,7 +191,10 @@ func TestREADMETourMatchesBanner(t *testing.T) {
 	tour, _, _ := strings.Cut(after, "```")
 	var got []string
 	for _, l := range strings.Split(tour, "\n") {
-		if l == "" || strings.HasPrefix(l, "#") || strings.Contains(l, " pki revoke ") {
+		if strings.Contains(l, " pki revoke ") {
+			break // the tour goes on past the first call: revocation
+		}
+		if l == "" || strings.HasPrefix(l, "#") {
 			continue
 		}
 		got = append(got, l)

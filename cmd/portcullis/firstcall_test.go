@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/app"
+	"github.com/portcullis/portcullis/internal/pki/sandbox"
 )
 
 // TestBannerFirstCallRuns starts `portcullis serve` in dev mode as a separate process the
@@ -24,6 +28,8 @@ import (
 // values must be offered), $TOKEN from the token endpoint, and the gateway call, which
 // must reach the sandbox bank (its 404 "No such payment", not the gateway's 401 or 404).
 // It fails when the banner names a command, flag or scope the CLI and server do not have.
+// Against the same server it then checks the README's claim about gateway 401 bodies, and
+// that .gitignore covers every file the first call wrote.
 func TestBannerFirstCallRuns(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "openssl", "sed"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -126,6 +132,12 @@ func TestBannerFirstCallRuns(t *testing.T) {
 		}
 	}
 
+	m := regexp.MustCompile(`https://localhost:\d+/open-banking/\S+`).FindString(text)
+	if m == "" {
+		t.Fatal("no gateway URL in the first call")
+	}
+	checkGateway401s(t, dir, m)
+
 	// Everything the tour wrote (data/, tpp.crt, tpp.key, the ./portcullis binary) is
 	// ignored by the repository's .gitignore.
 	if _, err := exec.LookPath("git"); err != nil {
@@ -219,6 +231,61 @@ func TestCommandName(t *testing.T) {
 	} {
 		if got := commandName(arg0); got != want {
 			t.Errorf("commandName(%q) = %q, want %q", arg0, got, want)
+		}
+	}
+}
+
+// checkGateway401s holds the README's changelog claim about gateway 401 bodies against the
+// running server: a token problem is 401 with WWW-Authenticate: Bearer error="invalid_token"
+// and no body; no token is 401 with a bare Bearer challenge and no body; no client
+// certificate is 401 with the invalid_token challenge and the OBIE body
+// (client_certificate_required).
+func checkGateway401s(t *testing.T, dir, gatewayURL string) {
+	t.Helper()
+	caPEM, err := os.ReadFile(filepath.Join(dir, "data", "pki", sandbox.FileRootCert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "tpp.crt"), filepath.Join(dir, "tpp.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(withCert bool, authz string) (*http.Response, string) {
+		tc := &tls.Config{RootCAs: roots}
+		if withCert {
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 30 * time.Second}
+		defer c.CloseIdleConnections()
+		req, _ := http.NewRequest(http.MethodGet, gatewayURL, nil)
+		if authz != "" {
+			req.Header.Set("Authorization", authz)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return resp, string(body)
+	}
+	for _, tc := range []struct {
+		name, authz, challenge, body string
+		withCert                     bool
+	}{
+		{"bad token", "Bearer not-a-token", `Bearer error="invalid_token"`, "", true},
+		{"no token", "", "Bearer", "", true},
+		{"no certificate", "Bearer not-a-token", `Bearer error="invalid_token"`, `"Code":"client_certificate_required"`, false},
+	} {
+		resp, body := get(tc.withCert, tc.authz)
+		ch := resp.Header.Get("WWW-Authenticate")
+		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(ch, tc.challenge) || (tc.challenge == "Bearer" && ch != "Bearer") {
+			t.Errorf("%s: %d %q, want 401 with WWW-Authenticate %s…", tc.name, resp.StatusCode, ch, tc.challenge)
+		}
+		if tc.body == "" && body != "" || tc.body != "" && !strings.Contains(body, tc.body) {
+			t.Errorf("%s: body %q, want %q", tc.name, body, tc.body)
 		}
 	}
 }

@@ -96,6 +96,9 @@ func serve(ctx context.Context, cfg *config.Config, cmd *cobra.Command) error {
 	}
 	defer a.Close()
 	a.Banner(cmd.OutOrStdout())
+	if a.Sandbox != nil {
+		writeFirstCall(cmd.OutOrStdout(), cfg, a)
+	}
 	return a.Run(ctx)
 }
 
@@ -142,7 +145,7 @@ func newConfigCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out, err := cfg.Redacted()
+			out, err := printConfig(cfg)
 			if err != nil {
 				return err
 			}

@@ -397,7 +397,7 @@ func (a *App) Close() error {
 }
 
 // Banner writes the start-up banner: every URL, file and credential a newcomer needs to
-// make a first call with curl.
+// make a first call with curl (cmd/portcullis prints the first call's commands after it).
 func (a *App) Banner(w io.Writer) {
 	https, ops := a.HTTPSAddr(), a.OpsAddr()
 	fmt.Fprintf(w, "Portcullis is running (dev=%v)\n", a.cfg.Dev)
@@ -414,15 +414,7 @@ func (a *App) Banner(w io.Writer) {
 		dir := a.Sandbox.Dir()
 		fmt.Fprintf(w, "  sandbox CA        %s (trust anchor for clients and for curl --cacert)\n", filepath.Join(dir, sandbox.FileRootCert))
 		fmt.Fprintf(w, "  OCSP / CRL        %s/ocsp  %s/issuing.crl\n", a.Sandbox.BaseURL(), a.Sandbox.BaseURL())
-		fmt.Fprintf(w, "\nFirst call:\n")
-		fmt.Fprintf(w, "  portcullis pki issue qwac --dir %s --out tpp --org-id PSDGB-FCA-123456 --roles AISP,PISP\n", dir)
-		fmt.Fprintf(w, "  portcullis client add --data-dir %s --id tpp --auth tls_client_auth --grant-type client_credentials --scope payments \\\n", a.cfg.DataDir)
-		fmt.Fprintf(w, "    --subject-dn \"$(openssl x509 -in tpp.crt -noout -subject -nameopt RFC2253 | sed 's/^subject=//')\"\n")
-		fmt.Fprintf(w, "  curl --cacert %s --cert tpp.crt --key tpp.key https://localhost:%d/token -d grant_type=client_credentials -d client_id=tpp -d scope=payments\n",
-			filepath.Join(dir, sandbox.FileRootCert), https.(*net.TCPAddr).Port)
 		if a.BankURL != nil {
-			fmt.Fprintf(w, "  curl --cacert %s --cert tpp.crt --key tpp.key -H \"Authorization: Bearer $TOKEN\" https://localhost:%d/open-banking/v3.1/pisp/domestic-payments/p-1\n",
-				filepath.Join(dir, sandbox.FileRootCert), https.(*net.TCPAddr).Port)
 			fmt.Fprintf(w, "  sandbox bank      %s (reachable only through the gateway)\n", a.BankURL)
 		}
 	}

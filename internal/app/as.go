@@ -99,7 +99,7 @@ func (a *App) buildAS(mux *http.ServeMux) error {
 	a.AS, err = authz.New(authz.Options{
 		Issuer: cfg.Issuer, Keys: a.Keys, Tokens: a.Tokens, Verifier: a.Verifier, ClientAuth: a.ClientAuth,
 		Revocations: a.Store, DenyList: a.DenyList, Logger: a.logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		ScopesSupported: []string{"accounts", "payments", "fundsconfirmations"},
+		ScopesSupported: ScopesSupported(),
 		Audit:           a.Audit,
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/oauth"
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/token"
 )
 
 // PathAuthorize is the authorization endpoint (RFC 6749 §3.1), served on the browser-facing
@@ -114,7 +115,7 @@ func (s *Server) beginPushed(ctx context.Context, c *client.Client, uri string) 
 	if ar.ClientID != c.ID || ar.Profile != c.EffectiveProfile() {
 		return nil, pageError(oauth.InvalidRequestURI("the client's registration changed since the request was pushed"))
 	}
-	return &Pending{Request: &ar, RequestURIHash: hash}, nil
+	return &Pending{Request: &ar, RequestURIHash: hash, ExpiresAt: pr.ExpiresAt}, nil
 }
 
 // beginByValue verifies a request object sent to the authorization endpoint (FAPI 1.0).
@@ -138,7 +139,51 @@ func (s *Server) beginByValue(ctx context.Context, c *client.Client, raw string)
 		}
 		return nil, &AuthorizeError{Err: err, Redirect: to}
 	}
-	return &Pending{Request: ar}, nil
+	return s.pend(ctx, ar)
+}
+
+// pend stores a request received by value as a pending journey, so that any node can
+// continue it and its completion is single use like a pushed request's. The record's key
+// is the hash of a fresh secret that nobody is ever given.
+func (s *Server) pend(ctx context.Context, ar *AuthorizationRequest) (*Pending, error) {
+	data, err := json.Marshal(ar)
+	if err != nil {
+		return nil, fmt.Errorf("authz: encoding pending request: %w", err)
+	}
+	secret, err := token.NewSecret(requestURIEntropy)
+	if err != nil {
+		return nil, err
+	}
+	hash := store.HashSecret("urn:portcullis:journey:" + secret)
+	now := s.now()
+	if err := s.pushed.PutPushedRequest(ctx, store.PushedRequest{
+		Hash: hash, ClientID: ar.ClientID, Data: data, CreatedAt: now, ExpiresAt: now.Add(s.parLifetime),
+	}); err != nil {
+		return nil, fmt.Errorf("authz: storing pending request: %w", err)
+	}
+	return &Pending{Request: ar, RequestURIHash: hash}, nil
+}
+
+// ErrJourneyGone: the pending authorization request is unknown, expired, or already
+// completed (approved or denied once).
+var ErrJourneyGone = errors.New("authz: authorization request unknown, expired or completed")
+
+// Journey returns the pending authorization request named by id (Pending.RequestURIHash),
+// for the customer's pages on any node. It returns an error wrapping ErrJourneyGone when the
+// request may no longer be used.
+func (s *Server) Journey(ctx context.Context, id string) (*Pending, error) {
+	pr, err := s.pushed.GetPushedRequest(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrConsumed):
+		return nil, fmt.Errorf("%w: %w", ErrJourneyGone, err)
+	case err != nil:
+		return nil, err
+	}
+	var ar AuthorizationRequest
+	if err := json.Unmarshal(pr.Data, &ar); err != nil {
+		return nil, fmt.Errorf("authz: stored pending request: %w", err)
+	}
+	return &Pending{Request: &ar, RequestURIHash: id, ExpiresAt: pr.ExpiresAt}, nil
 }
 
 // fallbackMode is the response mode for an error about a request whose own mode may be the

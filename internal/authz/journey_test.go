@@ -124,12 +124,11 @@ func TestCodeFlowFAPI2(t *testing.T) {
 		t.Errorf("code %q has less than 256 bits", resp.Get("code"))
 	}
 	// The request_uri is consumed: the same journey cannot complete twice.
-	again, err := as.server.Complete(ctx, p, as.approval())
-	if err != nil {
-		t.Fatal(err)
+	if again, err := as.server.Complete(ctx, p, as.approval()); !errors.Is(err, authz.ErrJourneyGone) {
+		t.Fatalf("second completion: %q, %v; want ErrJourneyGone", again, err)
 	}
-	if e := responseParams(t, again, false).Get("error"); e != "invalid_request_uri" {
-		t.Fatalf("second completion: error %q", e)
+	if _, err := as.server.Journey(ctx, p.RequestURIHash); !errors.Is(err, authz.ErrJourneyGone) {
+		t.Fatalf("Journey after completion: %v", err)
 	}
 
 	c := as.f.clients[clientJourney2]

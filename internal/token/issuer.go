@@ -10,9 +10,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/jose"
+	"github.com/portcullis/portcullis/internal/oauth/scope"
 )
 
 // IssuerOptions configures an [Issuer].
@@ -174,7 +174,7 @@ func (c *Claims) check() error {
 		return bad("empty audience")
 	}
 	for _, s := range c.Scopes {
-		if !client.IsScopeToken(s) {
+		if !scope.IsToken(s) {
 			return bad("scope %q", truncate(s))
 		}
 	}

@@ -95,16 +95,20 @@ func (s *Store) CreateConsent(ctx context.Context, c Consent) error {
 
 // GetConsent returns the consent with that ID, or [ErrNotFound].
 func (s *Store) GetConsent(ctx context.Context, id string) (Consent, error) {
+	return s.pools().getConsent(ctx, id)
+}
+
+func (d db) getConsent(ctx context.Context, id string) (Consent, error) {
 	if !validKey(id) {
 		return Consent{}, ErrNotFound
 	}
-	c, err := scanConsent(s.r.QueryRowContext(ctx,
+	c, err := scanConsent(d.r.QueryRowContext(ctx,
 		`SELECT `+consentColumns+` FROM consents WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Consent{}, ErrNotFound
 	}
 	if err != nil {
-		return Consent{}, s.dbErr("get consent", err)
+		return Consent{}, d.s.dbErr("get consent", err)
 	}
 	return c, nil
 }
@@ -118,6 +122,10 @@ func (s *Store) GetConsent(ctx context.Context, id string) (Consent, error) {
 // status is not in from, [ErrNotFound] when there is no such consent, and [ErrInvalidInput]
 // for an empty from (or more than [MaxTransitionFrom] entries), an empty to, or oversize values.
 func (s *Store) TransitionConsent(ctx context.Context, id string, from []string, to string, userID string, data json.RawMessage) (Consent, error) {
+	return s.pools().transitionConsent(ctx, id, from, to, userID, data)
+}
+
+func (d db) transitionConsent(ctx context.Context, id string, from []string, to string, userID string, data json.RawMessage) (Consent, error) {
 	if !validKey(id) {
 		return Consent{}, ErrNotFound
 	}
@@ -140,7 +148,7 @@ func (s *Store) TransitionConsent(ctx context.Context, id string, from []string,
 	}
 
 	// The statement is assembled from constant fragments; every value is a parameter.
-	args := []any{id, to, ms(s.now())}
+	args := []any{id, to, ms(d.s.now())}
 	var q strings.Builder
 	q.WriteString(`UPDATE consents SET status = $2, updated_at = $3`)
 	if userID != "" {
@@ -161,15 +169,15 @@ func (s *Store) TransitionConsent(ctx context.Context, id string, from []string,
 	}
 	q.WriteString(`) RETURNING ` + consentColumns)
 
-	c, err := scanConsent(s.w.QueryRowContext(ctx, q.String(), args...))
+	c, err := scanConsent(d.w.QueryRowContext(ctx, q.String(), args...))
 	if err == nil {
 		return c, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return Consent{}, s.dbErr("transition consent", err)
+		return Consent{}, d.s.dbErr("transition consent", err)
 	}
 	// No row changed: tell a missing consent from one in another status.
-	cur, err := s.GetConsent(ctx, id)
+	cur, err := d.getConsent(ctx, id)
 	if err != nil {
 		return Consent{}, err
 	}

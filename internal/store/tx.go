@@ -161,8 +161,8 @@ func (d db) rotateRefreshToken(ctx context.Context, oldHash string, next Refresh
 		return old, err
 	}
 	for _, f := range []struct {
-		name     string
-		next     *string
+		name      string
+		next      *string
 		inherited string
 	}{
 		{"client id", &next.ClientID, old.ClientID}, {"family id", &next.FamilyID, old.FamilyID},

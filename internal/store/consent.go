@@ -113,6 +113,24 @@ func (d db) getConsent(ctx context.Context, id string) (Consent, error) {
 	return c, nil
 }
 
+// ConsentUserID returns the UserID of consent id — the customer who authorised it, "" until
+// someone has — without reading the rest of the consent, or [ErrNotFound]. It is the
+// gateways' per-request lookup of the customer behind a customer token.
+func (s *Store) ConsentUserID(ctx context.Context, id string) (string, error) {
+	if !validKey(id) {
+		return "", ErrNotFound
+	}
+	var user string
+	err := s.queryRowR(ctx, `SELECT user_id FROM consents WHERE id = $1`, id).Scan(&user)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", s.dbErr("consent user id", err)
+	}
+	return user, nil
+}
+
 // TransitionConsent atomically moves consent id to status to, provided its current status is
 // one of from; it also sets UserID to userID (when not empty) and Data to data (when not
 // empty; nil leaves it unchanged), and UpdatedAt to now. It returns the updated consent.

@@ -39,7 +39,9 @@ func (s *Store) pools() db { return db{s: s, w: s.w, r: s.r} }
 // never call the Store itself (rather than the Tx) from inside it. On PostgreSQL it is a
 // READ COMMITTED transaction on one pooled connection; the single-use methods stay single-use
 // across nodes because their conditional UPDATE waits for, and re-checks after, a concurrent
-// transaction that changed the same row.
+// transaction that changed the same row. Of the Tx methods, RotateRefreshToken,
+// RevokeConsent and RevokeFamily first lock their grant (see below): call them before the
+// transaction's other writes, so that it never waits for a grant lock while holding rows.
 type Tx struct{ d db }
 
 // InTx runs fn in one database transaction, committed if fn returns nil and rolled back if it

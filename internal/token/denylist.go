@@ -13,7 +13,8 @@ import (
 	"github.com/portcullis/portcullis/internal/store"
 )
 
-// RevocationSource lists revoked access tokens; *store.Store implements it.
+// RevocationSource lists revoked access tokens (entries with a JTI) and revoked
+// grant families (entries with a FamilyID); *store.Store implements it.
 // RevocationsSince returns the entries with RevokedAt at or after since (inclusive),
 // ordered by RevokedAt, at most limit of them.
 type RevocationSource interface {

@@ -42,6 +42,7 @@ func (a *App) buildGateway(mux *http.ServeMux) error {
 	opts := gateway.Options{
 		Verifier:         a.Verifier,
 		ConsentValidator: validator,
+		Customers:        a.Store, // consent → customer, for the upstream's PSU id
 		Logger:           a.logger,
 		// Refusals go to the audit log stream only: one database write per refused
 		// request would let anyone without a token amplify load on the database.

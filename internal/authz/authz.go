@@ -69,6 +69,7 @@ type RevocationStore interface {
 // revocation effective here at once; other nodes pick it up from the store.
 type DenyList interface {
 	Add(jti string, exp time.Time)
+	AddFamily(familyID string, exp time.Time)
 }
 
 // Options configures [New]. Fields marked required make New fail when missing; the others

@@ -153,7 +153,13 @@ func TestCodeFlowFAPI2(t *testing.T) {
 		t.Errorf("access token consent_id %v", at["consent_id"])
 	}
 	idt := as.verifyOwn(t, body["id_token"].(string))
-	sub, _ := testSubjects{}.Subject(ctx, &client.Client{ID: clientJourney2}, "cust-1")
+	sub := testSubjects.Public("cust-1")
+	if at["sub"] != sub {
+		t.Errorf("access token sub %v, want the ID token's subject", at["sub"])
+	}
+	if at["grant_id"] == nil {
+		t.Error("access token without grant_id")
+	}
 	if idt["sub"] != sub || idt["aud"] != clientJourney2 || idt["nonce"] != params["nonce"] ||
 		idt["acr"] != authz.ACRSCA || idt["at_hash"] != halfHash(body["access_token"].(string)) {
 		t.Errorf("ID token claims %v", idt)
@@ -162,9 +168,11 @@ func TestCodeFlowFAPI2(t *testing.T) {
 		// the ID token is base64: check the decoded claims too
 		t.Error("the customer id leaks into the token response")
 	}
-	for _, v := range idt {
-		if v == "cust-1" {
-			t.Error("the customer id is an ID token claim")
+	for _, claims := range []map[string]any{idt, at} {
+		for k, v := range claims {
+			if v == "cust-1" {
+				t.Errorf("the customer id is the %s claim", k)
+			}
 		}
 	}
 
@@ -175,6 +183,10 @@ func TestCodeFlowFAPI2(t *testing.T) {
 	}
 	if _, err := as.store.GetRefreshToken(ctx, store.HashSecret(body["refresh_token"].(string))); !errors.Is(err, store.ErrRevoked) {
 		t.Errorf("refresh token after the code replay: %v, want ErrRevoked", err)
+	}
+	// …and so is the access token, on this node at once (deny-list) and in introspection.
+	if _, err := as.verifier.Verify(ctx, body["access_token"].(string)); err == nil {
+		t.Error("access token of a replayed code still verifies")
 	}
 }
 

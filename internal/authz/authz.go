@@ -161,6 +161,7 @@ const DefaultRefreshTokenLifetime = 90 * 24 * time.Hour
 // RefreshTokenStore keeps refresh tokens; *store.Store implements it.
 type RefreshTokenStore interface {
 	PutRefreshToken(ctx context.Context, t store.RefreshToken) error
+	RefreshRotator
 }
 
 // IDTokenIssuer mints ID tokens; *token.Issuer implements it.
@@ -205,6 +206,7 @@ type Server struct {
 	clients         ClientGetter
 	codeLifetime    time.Duration
 	refresh         RefreshTokenStore
+	rotator         RefreshRotator
 	families        FamilyRevoker
 	refreshLifetime time.Duration
 }
@@ -236,6 +238,7 @@ func New(o Options) (*Server, error) {
 		clients:         o.Clients,
 		codeLifetime:    o.CodeLifetime,
 		refresh:         o.RefreshTokens,
+		rotator:         o.RefreshTokens,
 		families:        o.Families,
 		refreshLifetime: o.RefreshTokenLifetime,
 	}

@@ -112,11 +112,7 @@ type refreshData struct {
 
 // issueUserTokens mints the access token, and the refresh and ID tokens the grant allows.
 func (s *Server) issueUserTokens(ctx context.Context, req *tokenRequest, g userGrant) (*tokenResponse, error) {
-	resp, err := s.issue(ctx, req, token.Claims{
-		ClientID: req.client.ID, Use: token.UseUser, UserID: g.customerID, Sector: Sector(req.client),
-		FamilyID: g.family, Scopes: g.scope, ConsentID: g.consentID, CertThumbprint: req.thumbprint,
-		AuthTime: g.authTime, ACR: g.acr,
-	})
+	resp, err := s.issue(ctx, req, s.userClaims(req, g))
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"math"
 	"os"
 	"runtime/debug"
 	"time"
@@ -72,14 +74,40 @@ const logFlushTimeout = 5 * time.Second
 // set GOGC. Portcullis' live heap is small (tens of MB: caches, connections), so letting it
 // grow to five times that before a collection costs little memory and fewer collections
 // (the collector was ~6% of the token endpoint's CPU at GOGC=100; A/B figures in
-// BENCHMARKS.md). GOGC, and GOMEMLIMIT for a hard ceiling in a container, still apply as
-// usual when set.
+// BENCHMARKS.md). The soft memory limit set beside it (see [applyRuntimeLimits]) is what
+// keeps that growth bounded under a flood: near the limit the collector runs as often as
+// it must, whatever GOGC says.
 const defaultGCPercent = 400
 
-func serve(ctx context.Context, cfg *config.Config, cmd *cobra.Command) error {
+// applyRuntimeLimits sets serve's garbage-collector target and soft memory limit, unless
+// the environment sets them (GOGC, GOMEMLIMIT: the runtime has already applied those):
+// the limit is runtime.memory_limit, else 90 % of the container's cgroup limit, else none.
+// It returns attributes describing the outcome, for the start-up log.
+func applyRuntimeLimits(cfg *config.Config, root fs.FS) []any {
+	gogc := "GOGC"
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(defaultGCPercent)
+		gogc = "default"
 	}
+	source := "GOMEMLIMIT"
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		var limit int64
+		limit, source = memoryLimit(cfg.Runtime.MemoryLimit, root)
+		if limit > 0 {
+			debug.SetMemoryLimit(limit)
+		}
+	}
+	limit := debug.SetMemoryLimit(-1) // reads the limit in force
+	if limit == math.MaxInt64 {
+		limit = 0
+	}
+	percent := debug.SetGCPercent(-1) // reads the target, switching the collector off…
+	debug.SetGCPercent(percent)       // …until this line puts it back
+	return []any{"gc_percent", percent, "gc_percent_from", gogc, "memory_limit_bytes", limit, "memory_limit_from", source}
+}
+
+func serve(ctx context.Context, cfg *config.Config, cmd *cobra.Command) error {
+	runtimeAttrs := applyRuntimeLimits(cfg, os.DirFS("/"))
 	// Log lines are handed to a writer goroutine that batches them into few write(2) calls
 	// (never dropping one: a full buffer makes loggers wait). It is closed last, after the
 	// app, so shutdown lines are written too.
@@ -90,6 +118,7 @@ func serve(ctx context.Context, cfg *config.Config, cmd *cobra.Command) error {
 		_ = lw.Close(ctx)
 	}()
 	logger := obs.NewLogger(lw, cfg.Log.Level)
+	logger.Info("go runtime", runtimeAttrs...)
 	a, err := app.New(ctx, cfg, app.Options{Logger: logger})
 	if err != nil {
 		return err

@@ -29,7 +29,7 @@ type HTTP struct {
 	MaxConnections int `koanf:"max_connections"`
 	// MaxConnectionsPerAddress caps the connections open at once from one client IP
 	// address on each listener (behind a load balancer every connection comes from
-	// the balancer's addresses: raise it up to max_connections there). Default 16.
+	// the balancer's addresses: raise it up to max_connections there). Default 8.
 	MaxConnectionsPerAddress int `koanf:"max_connections_per_address"`
 	// MaxConcurrentStreams is the HTTP/2 streams one connection may have open, and so
 	// the requests it may have in progress at once. Default 100.
@@ -47,7 +47,7 @@ func defaultHTTP() HTTP {
 		MaxHeaderBytes:    64 << 10,
 
 		MaxConnections:           1024,
-		MaxConnectionsPerAddress: 16,
+		MaxConnectionsPerAddress: 8,
 		MaxConcurrentStreams:     100,
 	}
 }

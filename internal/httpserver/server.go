@@ -46,7 +46,7 @@ const (
 	// DefaultMaxConnections and DefaultMaxConnectionsPerAddress cap the connections
 	// open at once on one listener; see [Options].
 	DefaultMaxConnections           = 1024
-	DefaultMaxConnectionsPerAddress = 16
+	DefaultMaxConnectionsPerAddress = 8
 	// DefaultMaxConcurrentStreams is the HTTP/2 streams one connection may have open
 	// (SETTINGS_MAX_CONCURRENT_STREAMS, RFC 9113 §6.5.2; 100 is the RFC's recommended
 	// minimum). It also bounds the handlers running for one connection.

@@ -210,9 +210,9 @@ func writeFrame(w *bufio.Writer, typ, flags byte, stream uint32, payload []byte)
 }
 
 // headerBlock is the HPACK encoding of GET https://authority/path, with literal
-// fields that are never indexed so every stream's block is the same bytes.
+// fields without indexing (RFC 7541 §6.2.2), so every stream's block is the same bytes.
 func headerBlock(authority, path, token string) []byte {
-	b := []byte{0x82, 0x87} // :method GET, :scheme https (static table 2 and 7)
+	b := []byte{0x82, 0x87}      // :method GET, :scheme https (static table 2 and 7)
 	b = literal(b, 1, authority) // :authority
 	b = literal(b, 4, path)      // :path
 	if token != "" {

@@ -74,9 +74,11 @@ const logFlushTimeout = 5 * time.Second
 // set GOGC. Portcullis' live heap is small (tens of MB: caches, connections), so letting it
 // grow to five times that before a collection costs little memory and fewer collections
 // (the collector was ~6% of the token endpoint's CPU at GOGC=100; A/B figures in
-// BENCHMARKS.md). The soft memory limit set beside it (see [applyRuntimeLimits]) is what
-// keeps that growth bounded under a flood: near the limit the collector runs as often as
-// it must, whatever GOGC says.
+// BENCHMARKS.md). It stays 400 now that floods are bounded: what an attacker can make live is
+// bounded by the listeners' connection and HTTP/2 stream caps (an HTTP/2 rapid-reset flood
+// peaked under 150 MB RSS at 400 and about 65 MB at 100, BENCHMARKS.md "HTTP/2 rapid
+// reset"), and where a memory limit is known (runtime.memory_limit, the container's, or
+// GOMEMLIMIT) the collector runs as often as it must near it, whatever GOGC says.
 const defaultGCPercent = 400
 
 // applyRuntimeLimits sets serve's garbage-collector target and soft memory limit, unless

@@ -93,6 +93,7 @@ stop "$SRV"; SRV=""
 sort -n "$WORK/rss.txt" | tail -1 > "$WORK/rss-max.txt"
 {
   echo "date_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ) nproc=$(nproc) cpu=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
+  echo "load_at_end=$(cut -d" " -f1-3 /proc/loadavg)"
   echo "binary=$BIN commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?) pc_env=${PC_ENV:-}"
   cat "$WORK/attack.txt"
   echo "server_alive_at_end=$alive"

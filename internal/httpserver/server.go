@@ -2,6 +2,11 @@
 // timeouts and size limits from configuration to every connection and request, and
 // stops them gracefully, draining in-flight requests within a shutdown timeout.
 //
+// It also bounds what one client can make the server hold: connections open at once
+// (in all and per client address, refused at accept), HTTP/2 streams and frame and
+// window sizes per connection, and no application work for a request its client has
+// already cancelled (the HTTP/2 "rapid reset" flood, CVE-2023-44487).
+//
 // It owns no routes and no protocol: handlers, TLS configuration (package mtls) and
 // request observation (package obs) are handed in. It refuses to run with a timeout or
 // size limit switched off: zero options mean the defaults below, never "unlimited",

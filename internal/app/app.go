@@ -139,6 +139,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: a.logger,
+		MaxConnections: cfg.HTTP.MaxConnections, MaxConnectionsPerAddress: cfg.HTTP.MaxConnectionsPerAddress,
+		MaxConcurrentStreams: cfg.HTTP.MaxConcurrentStreams,
 	})
 	opsAddr, err := a.ops.Listen()
 	if err != nil {
@@ -174,7 +176,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
 		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: a.logger,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RefuseBody: refuseBody, Logger: a.logger,
+		MaxConnections: cfg.HTTP.MaxConnections, MaxConnectionsPerAddress: cfg.HTTP.MaxConnectionsPerAddress,
+		MaxConcurrentStreams: cfg.HTTP.MaxConcurrentStreams,
 	})
 	if _, err := a.https.Listen(); err != nil {
 		return nil, fmt.Errorf("https listener: %w", err)

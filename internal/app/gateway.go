@@ -86,6 +86,8 @@ func (a *App) startSandboxBank() (*url.URL, error) {
 	srv := httpserver.New(httpserver.Options{
 		Name: "sandbox-bank", Addr: "127.0.0.1:0", Handler: bank.New(a.clock), Logger: a.logger,
 		MaxBodyBytes: a.cfg.HTTP.MaxBodyBytes, ShutdownTimeout: a.cfg.HTTP.ShutdownTimeout,
+		// Every connection comes from the gateway's own pool on 127.0.0.1: one address.
+		MaxConnections: a.cfg.HTTP.MaxConnections, MaxConnectionsPerAddress: a.cfg.HTTP.MaxConnections,
 	})
 	addr, err := srv.Listen()
 	if err != nil {

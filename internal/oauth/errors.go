@@ -199,3 +199,8 @@ const CodeConsentRequired = "consent_required"
 func ConsentRequired(desc string) *Error {
 	return newError(http.StatusBadRequest, CodeConsentRequired, desc)
 }
+
+// InsufficientScope is 403 insufficient_scope (RFC 6750 §3.1).
+func InsufficientScope(desc string) *Error {
+	return newError(http.StatusForbidden, CodeInsufficientScope, desc)
+}

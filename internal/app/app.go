@@ -178,6 +178,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RefuseBody: refuseBody, Logger: a.logger,
 		MaxConnections: cfg.HTTP.MaxConnections, MaxConnectionsPerAddress: cfg.HTTP.MaxConnectionsPerAddress,
+		// Every client behind a trusted proxy comes from the proxy's address.
+		PerAddressExempt:     cfg.MTLS.Proxies(),
 		MaxConcurrentStreams: cfg.HTTP.MaxConcurrentStreams,
 	})
 	if _, err := a.https.Listen(); err != nil {

@@ -28,8 +28,10 @@ type HTTP struct {
 	// closed as soon as they are accepted. Default 1024.
 	MaxConnections int `koanf:"max_connections"`
 	// MaxConnectionsPerAddress caps the connections open at once from one client IP
-	// address on each listener (behind a load balancer every connection comes from
-	// the balancer's addresses: raise it up to max_connections there). Default 8.
+	// address on each listener. The addresses of mtls.trusted_proxies are exempt (every
+	// client behind the balancer shares them); only max_connections bounds them. Default 8:
+	// an HTTP/2 client multiplexes, and an HTTP/1.1 client pool of more than 8
+	// connections from one address needs it raised.
 	MaxConnectionsPerAddress int `koanf:"max_connections_per_address"`
 	// MaxConcurrentStreams is the HTTP/2 streams one connection may have open, and so
 	// the requests it may have in progress at once. Default 100.

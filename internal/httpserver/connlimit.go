@@ -16,14 +16,27 @@ type limitListener struct {
 	net.Listener
 	max, perAddr int
 	onRefuse     func(addr netip.Addr, total bool) // called for each refused connection; may be nil
+	// exempt are peers (load balancers, trusted proxies) the per-address cap does not
+	// apply to: every client behind them shares their address. The total cap still does.
+	exempt []netip.Prefix
 
 	mu     sync.Mutex
 	open   int
 	byAddr map[netip.Addr]int
 }
 
-func newLimitListener(ln net.Listener, max, perAddr int, onRefuse func(netip.Addr, bool)) *limitListener {
-	return &limitListener{Listener: ln, max: max, perAddr: perAddr, onRefuse: onRefuse, byAddr: make(map[netip.Addr]int)}
+func newLimitListener(ln net.Listener, max, perAddr int, exempt []netip.Prefix, onRefuse func(netip.Addr, bool)) *limitListener {
+	return &limitListener{Listener: ln, max: max, perAddr: perAddr, exempt: exempt, onRefuse: onRefuse, byAddr: make(map[netip.Addr]int)}
+}
+
+// exempted reports whether the per-address cap does not apply to addr.
+func (l *limitListener) exempted(addr netip.Addr) bool {
+	for _, p := range l.exempt {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // Accept returns the next connection within the caps.
@@ -36,7 +49,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		addr := peerAddr(c)
 		l.mu.Lock()
 		total := l.open >= l.max
-		ok := !total && l.byAddr[addr] < l.perAddr
+		ok := !total && (l.byAddr[addr] < l.perAddr || l.exempted(addr))
 		if ok {
 			l.open++
 			l.byAddr[addr]++

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -47,15 +48,18 @@ func TestConnectionCaps(t *testing.T) {
 	tests := []struct {
 		name           string
 		total, perAddr int
+		exempt         []netip.Prefix
 		from           []string // source addresses, one connection each, in order
 		want           []bool   // served
 	}{
-		{"per address", 10, 2, []string{"127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.2"}, []bool{true, true, false, true}},
-		{"total", 2, 2, []string{"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.1"}, []bool{true, true, false, false}},
+		{"per address", 10, 2, nil, []string{"127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.2"}, []bool{true, true, false, true}},
+		{"total", 2, 2, nil, []string{"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.1"}, []bool{true, true, false, false}},
+		{"trusted proxy exempt from the per-address cap", 4, 1, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")},
+			[]string{"127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.1", "127.0.0.1", "127.0.0.2"}, []bool{true, true, true, true, false, false}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := New(Options{Addr: "127.0.0.1:0", Handler: ok, MaxConnections: tt.total, MaxConnectionsPerAddress: tt.perAddr})
+			s := New(Options{Addr: "127.0.0.1:0", Handler: ok, MaxConnections: tt.total, MaxConnectionsPerAddress: tt.perAddr, PerAddressExempt: tt.exempt})
 			base, _, _ := start(t, s)
 			addr := base[len("http://"):]
 			for i, src := range tt.from {

@@ -108,6 +108,10 @@ type Options struct {
 	// is accepted, before its TLS handshake.
 	MaxConnections           int
 	MaxConnectionsPerAddress int
+	// PerAddressExempt are client addresses the per-address cap does not apply to: the
+	// load balancers and proxies every client's connection comes through (mtls
+	// trusted_proxies). Nil exempts none.
+	PerAddressExempt []netip.Prefix
 	// MaxConcurrentStreams bounds the HTTP/2 streams, and so the handlers running at
 	// once, per connection.
 	MaxConcurrentStreams int
@@ -125,6 +129,7 @@ type Server struct {
 	shutdownTimeout time.Duration
 	maxConns        int
 	maxConnsPerAddr int
+	exempt          []netip.Prefix
 	log             *slog.Logger
 
 	mu     sync.Mutex
@@ -179,6 +184,7 @@ func New(opts Options) *Server {
 		shutdownTimeout: orDefault(opts.ShutdownTimeout, DefaultShutdownTimeout),
 		maxConns:        orDefault(opts.MaxConnections, DefaultMaxConnections),
 		maxConnsPerAddr: orDefault(opts.MaxConnectionsPerAddress, DefaultMaxConnectionsPerAddress),
+		exempt:          opts.PerAddressExempt,
 		log:             log,
 	}
 }
@@ -224,7 +230,7 @@ func (s *Server) Listen() (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("httpserver %s: %w", s.name, err)
 	}
-	s.ln = newLimitListener(ln, s.maxConns, s.maxConnsPerAddr, s.refused)
+	s.ln = newLimitListener(ln, s.maxConns, s.maxConnsPerAddr, s.exempt, s.refused)
 	return ln.Addr(), nil
 }
 

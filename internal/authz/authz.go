@@ -375,6 +375,13 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.route(mux, http.MethodPost, b+PathRevoke, s.handleRevoke)
 	if s.pushed != nil {
 		s.route(mux, http.MethodPost, b+PathPAR, s.handlePAR)
+		// UserInfo answers GET and POST (OIDC Core §5.3.1).
+		mux.Handle(http.MethodGet+" "+b+PathUserinfo, s.serve(s.handleUserinfo))
+		mux.Handle(http.MethodPost+" "+b+PathUserinfo, s.serve(s.handleUserinfo))
+		mux.Handle(b+PathUserinfo, s.serve(func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Allow", "GET, HEAD, POST")
+			return oauth.MethodNotAllowed()
+		}))
 	}
 }
 

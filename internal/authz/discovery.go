@@ -127,6 +127,7 @@ func (s *Server) metadata() *metadata {
 	m.IntrospectionEndpoint = s.mtlsBase + PathIntrospect
 	m.RevocationEndpoint = s.mtlsBase + PathRevoke
 	m.MTLSAliases.PAREndpoint = s.mtlsBase + PathPAR
+	m.MTLSAliases.UserinfoEndpoint = s.mtlsBase + PathUserinfo
 	responseTypes := []string{client.ResponseTypeCode}
 	requirePAR := true
 	for _, p := range s.profiles {
@@ -143,6 +144,7 @@ func (s *Server) metadata() *metadata {
 	m.journeyMetadata = &journeyMetadata{
 		AuthorizationEndpoint: s.url(PathAuthorize),
 		PAREndpoint:           s.mtlsBase + PathPAR,
+		UserinfoEndpoint:      s.mtlsBase + PathUserinfo,
 		RequirePAR:            requirePAR,
 		ResponseModes:         []string{ResponseModeQuery, ResponseModeFragment, ResponseModeJWT, ResponseModeQueryJWT, ResponseModeFragmentJWT},
 		SubjectTypes:          []string{"public", "pairwise"},

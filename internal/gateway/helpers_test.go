@@ -30,6 +30,7 @@ import (
 	"github.com/portcullis/portcullis/internal/httpserver"
 	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/mtls"
+	"github.com/portcullis/portcullis/internal/obie"
 	"github.com/portcullis/portcullis/internal/obs"
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/pki/eidas"
@@ -41,6 +42,21 @@ import (
 )
 
 const testIssuer = "https://as.portcullis.test"
+
+// sandboxRoutes is the sandbox bank's route table (bank.Routes) for the bank at up,
+// converted as the gateway converts configured routes.
+func sandboxRoutes(t testing.TB, up *url.URL) []Route {
+	t.Helper()
+	var routes []Route
+	for _, rc := range bank.Routes(up.String()) {
+		r, err := RouteFromConfig(rc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		routes = append(routes, r)
+	}
+	return routes
+}
 
 // fakeConsent is a hand-written consent.Validator: decisions by consent id, and a
 // record of every request.
@@ -260,7 +276,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		middleware = obs.Middleware(logger, obs.NewMetrics())
 	}
 	opts := Options{
-		Routes: DefaultSandboxRoutes(up), Verifier: f.verifier, ConsentValidator: cv,
+		Routes: sandboxRoutes(t, up), Verifier: f.verifier, ConsentValidator: cv,
 		ExtAuthzPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		Logger:        logger, Audit: f.audit.record, MaxBodyBytes: o.maxBody,
 	}
@@ -474,7 +490,7 @@ type response struct {
 	status    int
 	header    http.Header
 	body      []byte
-	ob        obErrorBody
+	ob        obie.ErrorBody
 	obDecoded bool
 }
 

@@ -49,6 +49,9 @@ type call struct {
 	path   string // path and query
 	auth   string // Authorization header; "" for none
 	body   string
+	// headers are further headers of the original request (names sent as
+	// written, underscores included).
+	headers map[string]string
 }
 
 // do sends c to the gateway in mode m and returns the answer.
@@ -92,6 +95,9 @@ func (f *fixture) do(t *testing.T, m mode, c call) response {
 		req.Header.Set("Authorization", c.auth)
 	}
 	req.Header.Set("X-Fapi-Interaction-Id", testInteractionID)
+	for k, v := range c.headers {
+		req.Header[k] = []string{v}
+	}
 	if c.body != "" {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Idempotency-Key", fmt.Sprintf("idem-%d", time.Now().UnixNano()))

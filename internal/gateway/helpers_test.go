@@ -43,6 +43,9 @@ import (
 
 const testIssuer = "https://as.portcullis.test"
 
+// testPublicURL is the gateway's configured public URL in the fixture.
+const testPublicURL = "https://gw.portcullis.test:8443"
+
 // sandboxRoutes is the sandbox bank's route table (bank.Routes) for the bank at up,
 // converted as the gateway converts configured routes.
 func sandboxRoutes(t testing.TB, up *url.URL) []Route {
@@ -197,6 +200,8 @@ type fixtureOpts struct {
 	identity  bool  // jwt identity mode
 	maxBody   int64 // Options.MaxBodyBytes
 	noPeers   bool  // no ext-authz peers
+	// noPublicURL leaves Options.PublicURL nil (default: testPublicURL).
+	noPublicURL bool
 	// routes replaces the sandbox route table (bank is the sandbox bank's URL).
 	routes func(bank *url.URL) []Route
 	// production serves the listeners as internal/app does: obs.Middleware with a
@@ -285,6 +290,9 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	}
 	if o.noPeers {
 		opts.ExtAuthzPeers = nil
+	}
+	if !o.noPublicURL {
+		opts.PublicURL, _ = url.Parse(testPublicURL)
 	}
 	if o.identity {
 		opts.Identity.Mode, opts.Identity.Signer, opts.Identity.Issuer, opts.Identity.Audience = "jwt", f.keys, testIssuer, "sandbox-bank"

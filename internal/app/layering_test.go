@@ -2,8 +2,6 @@ package app
 
 import (
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -28,7 +26,7 @@ func TestLayering(t *testing.T) {
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatalf("the go command is not on PATH: %v", err)
 	}
 	for _, r := range rules {
 		t.Run(r.pkg, func(t *testing.T) {

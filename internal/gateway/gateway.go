@@ -275,18 +275,16 @@ func (g *Gateway) routeHandler(cr *compiledRoute, mode string) http.Handler {
 			g.reject(w, r, mode, cr.Name, x.at.ClientID, err)
 			return
 		}
-		{
-			body := x.body
-			if len(x.decision.ModifiedPayload) > 0 {
-				body = x.decision.ModifiedPayload
-			}
-			r.Body = http.NoBody
-			if len(body) > 0 {
-				r.Body = io.NopCloser(bytes.NewReader(body))
-			}
-			r.ContentLength = int64(len(body))
-			r.TransferEncoding = nil // the transport writes Content-Length from ContentLength
+		body := x.body
+		if len(x.decision.ModifiedPayload) > 0 {
+			body = x.decision.ModifiedPayload
 		}
+		r.Body = http.NoBody
+		if len(body) > 0 {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		r.ContentLength = int64(len(body))
+		r.TransferEncoding = nil // the transport writes Content-Length from ContentLength
 		g.proxy.Forward(w, r, upstream.Target{URL: cr.Upstream, Timeout: cr.Timeout}, id)
 	})
 }

@@ -66,8 +66,8 @@ var (
 	// ErrConsentUnavailable: the consent validator could not decide (error, timeout,
 	// malformed answer) (503, never an allow).
 	ErrConsentUnavailable = errors.New("gateway: consent validator unavailable")
-	// ErrBodyTooLarge: the request body exceeds the limit a consent check reads
-	// (413).
+	// ErrBodyTooLarge: the request body exceeds Options.MaxBodyBytes (413; nothing
+	// is forwarded).
 	ErrBodyTooLarge = errors.New("gateway: request body too large")
 	// ErrBadBody: the request body could not be read (400).
 	ErrBadBody = errors.New("gateway: request body unreadable")

@@ -202,6 +202,8 @@ type fixtureOpts struct {
 	noPeers   bool  // no ext-authz peers
 	// noPublicURL leaves Options.PublicURL nil (default: testPublicURL).
 	noPublicURL bool
+	// http2 offers HTTP/2 on the listeners (default: HTTP/1.1 only).
+	http2 bool
 	// routes replaces the sandbox route table (bank is the sandbox bank's URL).
 	routes func(bank *url.URL) []Route
 	// production serves the listeners as internal/app does: obs.Middleware with a
@@ -319,6 +321,10 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		srv := httptest.NewUnstartedServer(middleware(h))
 		srv.TLS = mtls.ServerTLSConfig(mtls.TLSOptions{Certificates: []tls.Certificate{serverLeaf.TLS}})
 		srv.TLS.NextProtos = []string{"http/1.1"}
+		if o.http2 {
+			srv.EnableHTTP2 = true
+			srv.TLS.NextProtos = []string{"h2", "http/1.1"}
+		}
 		srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshakes cut short at Close
 		srv.StartTLS()
 		t.Cleanup(srv.Close)

@@ -201,6 +201,23 @@ func TestForwardedHostFromConfiguration(t *testing.T) {
 	resp, err = http.ReadResponse(bufio.NewReader(conn), nil)
 	got = readResponse(t, resp, err)
 	checkForwardedHost(t, f, "absolute-form target", got, wantSelf)
+
+	// HTTP/2 with :authority evil.example.
+	f2 := newFixture(t, fixtureOpts{http2: true})
+	h2 := &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{
+		RootCAs: f2.ca.Pool(), Certificates: []tls.Certificate{f2.certs["A"].TLS}, MinVersion: tls.VersionTLS12}}}
+	req, err = http.NewRequest(http.MethodGet, f2.proxySrv.URL+accountsPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "evil.example"
+	req.Header.Set("Authorization", "Bearer "+f2.userToken(t, "A", "aac-ok", "accounts"))
+	resp, err = h2.Do(req)
+	if err == nil && resp.ProtoMajor != 2 {
+		t.Fatalf("the client spoke %s, want HTTP/2", resp.Proto)
+	}
+	got = readResponse(t, resp, err)
+	checkForwardedHost(t, f2, "HTTP/2 :authority", got, wantSelf)
 }
 
 func checkForwardedHost(t *testing.T, f *fixture, name string, got response, wantSelf string) {

@@ -43,6 +43,9 @@ func (f *stateFlags) load() (*config.Config, error) {
 		environ = append(environ, config.EnvPrefix+"DEV=true")
 	}
 	cfg, err := config.Load(f.config, environ)
+	if err == nil {
+		err = app.CheckGatewayConfig(cfg)
+	}
 	if err != nil {
 		return nil, usageError{fmt.Errorf("invalid configuration: %w", err)}
 	}

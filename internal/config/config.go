@@ -35,8 +35,6 @@ import (
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
-
-	"github.com/portcullis/portcullis/internal/gateway"
 )
 
 // EnvPrefix starts every environment variable that overrides a configuration key.
@@ -70,9 +68,9 @@ type Config struct {
 	Consent    Consent    `koanf:"consent"`
 	Runtime    Runtime    `koanf:"runtime"`
 	// Gateway is the resource-server side: the route table and how upstreams are
-	// called (package gateway documents every key). No routes: in dev mode the sandbox
+	// called (plain values; package gateway documents every key). No routes: in dev mode the sandbox
 	// bank's default routes; otherwise every API path is 404.
-	Gateway gateway.Config `koanf:"gateway"`
+	Gateway Gateway `koanf:"gateway"`
 }
 
 // Default returns the built-in configuration: dev selects the development variant

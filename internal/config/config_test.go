@@ -242,8 +242,10 @@ func TestLoadBadFile(t *testing.T) {
 	}{
 		// Files are loaded in dev mode unless they start with a dev: line.
 		{"unknown key", "http:\n  raed_timeout: 5s\n", []string{"http.raed_timeout"}},
-		{"gateway route with unknown role", "gateway:\n  routes:\n    - {name: r, method: GET, path: /x, scopes: [accounts], roles: [NOPE], upstream: 'http://127.0.0.1:1'}\n",
-			[]string{"gateway"}},
+		{"gateway identity mode", "gateway:\n  identity_mode: cookies\n", []string{"gateway.identity_mode"}},
+		{"gateway public url with path", "gateway:\n  public_url: https://api.bank.example/v1\n", []string{"gateway.public_url"}},
+		{"gateway consent optional and required", "gateway:\n  routes:\n    - {name: r, consent: account-access, consent_optional: true, consent_required: true}\n",
+			[]string{"gateway.routes[0]"}},
 		{"gateway route unknown key", "gateway:\n  routes:\n    - {name: r, method: GET, pth: /x}\n", []string{"gateway.routes[0].pth"}},
 		{"consent webhook not a URL", "consent:\n  webhook_url: ftp://x\n", []string{"consent.webhook_url"}},
 		{"signing alg not allowed", "keys:\n  alg: RS256\n", []string{"keys.alg"}},

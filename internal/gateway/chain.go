@@ -143,8 +143,10 @@ func (roleStage) Check(_ context.Context, x *exchange) error {
 	return fmt.Errorf("%w: needs one of %v, certificate has %v", ErrRoleNotAllowed, x.route.Roles, x.id.Roles)
 }
 
-// consentStage: the route's consent validator allows the request. It reads the
-// request body (bounded) so the validator can see it. A validator error or an
+// consentStage: the route's consent validator allows the request. A token without
+// a consent id is refused unless ConsentCheck says otherwise (customer tokens:
+// only Optional; application tokens: unless Required). It reads the request body
+// (bounded) so the validator can see it. A validator error or an
 // unusable decision is ErrConsentUnavailable, never an allow.
 type consentStage struct{ maxBody int64 }
 
@@ -154,7 +156,9 @@ func (s consentStage) Check(ctx context.Context, x *exchange) error {
 		return nil
 	}
 	if x.at.ConsentID == "" {
-		if !cc.Required {
+		// Fail closed: only an explicit opt-out, or an application token on a
+		// route that does not insist, passes without a consent.
+		if cc.Optional || x.at.Use == token.UseApplication && !cc.Required {
 			return nil
 		}
 		return &ConsentError{Decision: consent.Decision{

@@ -38,7 +38,7 @@ func ExampleGateway_ExtAuthz() {
 		Routes: []gateway.Route{{
 			Name: "accounts", Method: http.MethodGet, Pattern: "/open-banking/v3.1/aisp/accounts",
 			Scopes: []string{"accounts"}, Roles: []eidas.Role{eidas.RoleAISP},
-			Consent:  gateway.ConsentCheck{Kind: gateway.ConsentAccountAccess, Required: true},
+			Consent:  gateway.ConsentCheck{Kind: consent.KindAccountAccess},
 			Upstream: &url.URL{Scheme: "http", Host: "bank.internal:8080"},
 		}},
 		Verifier: exampleVerifier{thumbprint: pki.Thumbprint(cert)},

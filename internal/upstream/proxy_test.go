@@ -143,15 +143,21 @@ func TestForwardHeaders(t *testing.T) {
 		name     string
 		passAuth bool
 		strip    []string
+		noPublic bool
 	}{
 		{name: "default"},
 		{name: "pass authorization", passAuth: true},
-		{name: "configured strip header", strip: []string{"X-My-Cert"}},
+		{name: "configured strip header", strip: []string{"x_my_cert"}},
+		{name: "no public URL", noPublic: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			up := newRecordingUpstream(t)
-			p, sink := newProxy(t, Options{PassAuthorization: tt.passAuth, StripHeaders: tt.strip})
+			o := Options{PassAuthorization: tt.passAuth, StripHeaders: tt.strip, PublicURL: mustURL(t, "https://api.bank.example:8443")}
+			if tt.noPublic {
+				o.PublicURL = nil
+			}
+			p, sink := newProxy(t, o)
 			in := httptest.NewRequest(http.MethodGet, "https://gw.example/open-banking/v3.1/aisp/accounts?x=1", nil)
 			in.RemoteAddr = "192.0.2.10:4444"
 			forged := map[string]string{
@@ -175,7 +181,24 @@ func TestForwardHeaders(t *testing.T) {
 				"X-My-Cert":               "custom",
 				"Accept":                  "application/json",
 				"X-Idempotency-Key":       "k-1",
+				// Underscore and mixed spellings that CGI/WSGI servers fold into
+				// the reserved names.
+				"X_Portcullis_Psu_Id":     "forged",
+				"X-Portcullis_Org_Id":     "forged",
+				"x_portcullis-consent-id": "forged",
+				"X_Client_Cert":           "forged",
+				"X_Forwarded_Host":        "evil.example",
+				"X_Forwarded_Proto":       "http",
+				"Forwarded_":              "kept: folds to forwarded-, not a reserved name",
+				"X_Fapi_Interaction_Id":   "caller-chose-this",
+				"X-Http-Method-Override":  "DELETE",
+				"X_HTTP_Method_Override":  "DELETE",
+				"X-Method-Override":       "DELETE",
+				"X-Http-Method":           "DELETE",
+				"X_Remote_User":           "forged",
+				"X_Ssl_Client_S_Dn":       "CN=forged",
 			}
+			in.Host = "evil.example"
 			for k, v := range forged {
 				in.Header[k] = []string{v}
 			}
@@ -189,8 +212,9 @@ func TestForwardHeaders(t *testing.T) {
 				"Accept":                "application/json",
 				"X-Idempotency-Key":     "k-1",
 				"X-Forwarded-For":       "192.0.2.10",
-				"X-Forwarded-Host":      "gw.example",
+				"X-Forwarded-Host":      "api.bank.example:8443",
 				"X-Forwarded-Proto":     "https",
+				"Forwarded_":            "kept: folds to forwarded-, not a reserved name",
 				HeaderFAPIInteractionID: "93bac548-d2de-4546-b106-880a5018460d",
 				HeaderRoute:             "accounts",
 				HeaderClientID:          "tpp-1",
@@ -209,6 +233,10 @@ func TestForwardHeaders(t *testing.T) {
 			}
 			if tt.strip != nil {
 				delete(want, "X-My-Cert")
+			}
+			if tt.noPublic {
+				delete(want, "X-Forwarded-Host")
+				delete(want, "X-Forwarded-Proto")
 			}
 			gotFlat := map[string]string{}
 			for k, v := range got.Header {
@@ -424,7 +452,7 @@ func TestIdentityJWT(t *testing.T) {
 	}
 	got, _ := up.lastRequest(t)
 	for k := range got.Header {
-		if strings.HasPrefix(k, identityPrefix) && k != HeaderIdentity {
+		if strings.HasPrefix(k, "X-Portcullis-") && k != HeaderIdentity {
 			t.Errorf("jwt mode sent %s", k)
 		}
 	}

@@ -1,13 +1,12 @@
 package app
 
 import (
-	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/gateway"
 	"github.com/portcullis/portcullis/internal/oauth"
+	"github.com/portcullis/portcullis/internal/obie"
 	"github.com/portcullis/portcullis/internal/obs"
 )
 
@@ -29,31 +28,9 @@ func refuseBody(w http.ResponseWriter, r *http.Request) {
 	oauth.WriteError(w, e)
 }
 
-// writeOBIEBodyTooLarge writes the gateway's 413 OBIE error body (OBErrorResponse1,
-// the same Code, ErrorCode and Message as the gateway's own body-too-large refusal).
-//
-// TODO(lead): render it with internal/obie (the OBIE error body's one home, branch gw)
-// once merged, and delete this copy.
+// writeOBIEBodyTooLarge writes the gateway's 413 OBIE error body (the same Code, ErrorCode
+// and Message as the gateway's own body-too-large refusal).
 func writeOBIEBodyTooLarge(w http.ResponseWriter, r *http.Request) {
-	type item struct {
-		ErrorCode string `json:"ErrorCode"`
-		Message   string `json:"Message"`
-	}
-	const message = "Request body too large"
-	iid := obs.InteractionID(r.Context())
-	body, _ := json.Marshal(struct { // strings only: cannot fail
-		Code    string `json:"Code"`
-		ID      string `json:"Id"`
-		Message string `json:"Message"`
-		Errors  []item `json:"Errors"`
-	}{gateway.CodeBodyTooLarge, iid, message, []item{{"UK.OBIE.Resource.InvalidFormat", message}}})
-	h := w.Header()
-	if iid != "" {
-		h.Set(obs.HeaderInteractionID, iid)
-	}
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusRequestEntityTooLarge)
-	_, _ = w.Write(body)
+	obie.Write(w, http.StatusRequestEntityTooLarge, obie.NewError(gateway.CodeBodyTooLarge,
+		obs.InteractionID(r.Context()), obie.CodeResourceInvalidFormat, "Request body too large", ""))
 }

@@ -322,7 +322,7 @@ func TestBrowserJourney(t *testing.T) {
 
 	t.Run("approve", func(t *testing.T) {
 		j := rig.begin(t, "j-approve")
-		rig.wantRedirect(t, rig.bank.URL + LoginPath)
+		rig.wantRedirect(t, rig.bank.URL+LoginPath)
 		rig.shot(t, "01-login")
 		rig.login(t, "alice", "correct horse battery staple")
 		rig.run(t, "otp page", chromedp.WaitVisible(chromedp.CSS("#otp")))
@@ -417,4 +417,3 @@ func TestBrowserJourney(t *testing.T) {
 		rig.shot(t, "08-error")
 	})
 }
-

@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/rand"
+	"net/url"
 	"testing"
 )
 
@@ -13,4 +14,13 @@ func testKey(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// formOf builds a form from name, value pairs.
+func formOf(kv ...string) url.Values {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Add(kv[i], kv[i+1])
+	}
+	return v
 }

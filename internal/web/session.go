@@ -117,7 +117,7 @@ func (sl *sealer) open(value string, now time.Time) (*session, error) {
 	if value == "" || len(value) > maxCookieBytes {
 		return nil, errNoSession
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(value)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(value)
 	if err != nil {
 		return nil, errNoSession
 	}

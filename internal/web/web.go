@@ -136,6 +136,11 @@ func remoteHost(r *http.Request) string {
 // [SecurityHeaders]; a page may widen img-src and form-action for its journey.
 func (p *Pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	SecurityHeaders(w.Header(), "", "")
+	if strings.Contains(r.URL.Path, "/.") || strings.Contains(r.URL.Path, "//") {
+		// Not the mux's cleaning redirect (301/307): no path with dot or empty segments exists.
+		p.fail(w, r, errNotFound)
+		return
+	}
 	p.mux.ServeHTTP(w, r)
 }
 

@@ -24,7 +24,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
@@ -126,6 +128,10 @@ type browserRig struct {
 	mu        sync.Mutex
 	redirects []redirectSeen
 	callbacks []url.Values
+	logoGets  int
+	// problems are the browser's log entries of level error other than a page's own
+	// 4xx status: CSP violations, mixed content, blocked navigations.
+	problems []string
 }
 
 // stepTimeout bounds one step of a browser test (a page load and what it waits for), so
@@ -169,6 +175,14 @@ func newBrowserRig(t *testing.T) *browserRig {
 		fmt.Fprintf(w, `<!DOCTYPE html><html lang="en"><title>TPP</title><body><h1 id="tpp-done">Back at the TPP</h1><p>%s</p></body></html>`,
 			strings.ReplaceAll(r.URL.RawQuery, "<", ""))
 	})
+	tppMux.HandleFunc("GET /logo.svg", func(w http.ResponseWriter, r *http.Request) {
+		rig.mu.Lock()
+		rig.logoGets++
+		rig.mu.Unlock()
+		w.Header().Set("Content-Type", "image/svg+xml")
+		fmt.Fprint(w, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 56 56"><rect width="56" height="56" rx="10" fill="#6c2bd9"/>`+
+			`<path d="M14 38 L22 18 L28 30 L34 18 L42 38" fill="none" stroke="#fff" stroke-width="4" stroke-linejoin="round"/></svg>`)
+	})
 	rig.tpp = startTLS(t, cert, tppMux)
 
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
@@ -198,10 +212,19 @@ func newBrowserRig(t *testing.T) *browserRig {
 			rig.redirects = append(rig.redirects, redirectSeen{status: e.RedirectResponse.Status, from: e.RedirectResponse.URL, to: e.Request.URL})
 			rig.mu.Unlock()
 		}
+		if e, ok := ev.(*cdplog.EventEntryAdded); ok && e.Entry.Level == cdplog.EntryLevelError &&
+			!(e.Entry.Source == cdplog.EntrySourceNetwork && strings.Contains(e.Entry.Text, "status of 4")) {
+			rig.mu.Lock()
+			rig.problems = append(rig.problems, fmt.Sprintf("%s: %s (%s)", e.Entry.Source, e.Entry.Text, e.Entry.URL))
+			rig.mu.Unlock()
+		}
 	}); err != nil {
 		t.Fatalf("starting chromium: %v", err)
 	}
 	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
 		t.Fatal(err)
 	}
 	// The pages must work without JavaScript: the tab runs none.
@@ -237,6 +260,7 @@ func (rig *browserRig) shot(t *testing.T, name string) {
 func (rig *browserRig) begin(t *testing.T, id string) *fakeJourney {
 	t.Helper()
 	j := testJourney(rig.tpp.URL+"/cb", time.Now().Add(10*time.Minute))
+	j.req.LogoURI = rig.tpp.URL + "/logo.svg"
 	rig.journeys.add(id, j)
 	rig.run(t, "open "+id, chromedp.Navigate(rig.bank.URL+"/authorize?journey="+id), chromedp.WaitVisible(chromedp.CSS("#username")))
 	return j
@@ -299,6 +323,33 @@ func (rig *browserRig) lastCallback() url.Values {
 	return rig.callbacks[len(rig.callbacks)-1]
 }
 
+// wantNoProblems asserts the browser logged no error: no CSP violation, no blocked
+// navigation or resource.
+func (rig *browserRig) wantNoProblems(t *testing.T) {
+	t.Helper()
+	rig.mu.Lock()
+	defer rig.mu.Unlock()
+	for _, p := range rig.problems {
+		t.Errorf("browser: %s", p)
+	}
+	rig.problems = nil
+}
+
+// mobile switches the tab to a phone-sized viewport (on) or back (off).
+func (rig *browserRig) mobile(t *testing.T, on bool) {
+	t.Helper()
+	var err error
+	if on {
+		_, err = chromedp.Call(rig.ctx, emulation.SetDeviceMetricsOverride,
+			emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 1, Mobile: true})
+	} else {
+		_, err = chromedp.Call(rig.ctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // wantRedirect asserts that the last redirect to prefix was a 303.
 func (rig *browserRig) wantRedirect(t *testing.T, prefix string) {
 	t.Helper()
@@ -335,6 +386,16 @@ func TestBrowserJourney(t *testing.T) {
 			t.Errorf("client name shown = %q", client)
 		}
 		rig.shot(t, "03-approve")
+		rig.mobile(t, true)
+		rig.run(t, "reload on a phone", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#approve")))
+		rig.shot(t, "03-approve-phone")
+		rig.mobile(t, false)
+		rig.mu.Lock()
+		logoGets := rig.logoGets
+		rig.mu.Unlock()
+		if logoGets == 0 {
+			t.Error("the TPP's logo was not loaded (img-src)")
+		}
 		rig.run(t, "choose and approve",
 			chromedp.Click(chromedp.CSS(`input[value="acc-current-1"]`)),
 			chromedp.Click(chromedp.CSS("#approve")),
@@ -352,6 +413,7 @@ func TestBrowserJourney(t *testing.T) {
 		if a.CustomerID != "cust-0001" || len(a.Accounts) != 1 || a.Accounts[0] != "acc-current-1" || !a.SCA() {
 			t.Errorf("approval = %+v", a)
 		}
+		rig.wantNoProblems(t)
 	})
 
 	t.Run("deny", func(t *testing.T) {
@@ -369,6 +431,7 @@ func TestBrowserJourney(t *testing.T) {
 		if _, denied, by := j.result(); !denied || by != "cust-0001" {
 			t.Errorf("journey denied %v by %q", denied, by)
 		}
+		rig.wantNoProblems(t)
 	})
 
 	t.Run("cancel at login", func(t *testing.T) {
@@ -381,6 +444,7 @@ func TestBrowserJourney(t *testing.T) {
 		if _, denied, by := j.result(); !denied || by != "" {
 			t.Errorf("journey denied %v by %q", denied, by)
 		}
+		rig.wantNoProblems(t)
 	})
 
 	t.Run("wrong password", func(t *testing.T) {
@@ -393,6 +457,7 @@ func TestBrowserJourney(t *testing.T) {
 		if loc := rig.location(t); loc != rig.bank.URL+LoginPath {
 			t.Errorf("after a wrong password the browser is at %s", loc)
 		}
+		rig.wantNoProblems(t)
 	})
 
 	t.Run("wrong and reused otp", func(t *testing.T) {
@@ -410,10 +475,12 @@ func TestBrowserJourney(t *testing.T) {
 		if loc := rig.location(t); loc != otpPrefix {
 			t.Errorf("after a wrong code the browser is at %s", loc)
 		}
+		rig.wantNoProblems(t)
 	})
 
 	t.Run("expired journey", func(t *testing.T) {
 		rig.run(t, "unknown journey", chromedp.Navigate(rig.bank.URL+"/authorize?journey=nope"), chromedp.WaitVisible(chromedp.CSS("#alert")))
 		rig.shot(t, "08-error")
+		rig.wantNoProblems(t)
 	})
 }

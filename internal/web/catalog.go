@@ -17,6 +17,7 @@ var English = Catalog{
 	"page.secure":   "Secure sign-in",
 	"page.footer":   "You are on the bank's own website. Never share your password or one-time codes with anyone, including the app you are connecting.",
 
+	"client.unnamed":           "An app without a registered name",
 	"client.from":              "Request from",
 	"login.title":              "Sign in to your bank",
 	"login.intro":              "%s has asked to connect to your bank account. Sign in to review what it asks for.",

@@ -32,6 +32,10 @@
 //   - Themable without rebuilding: templates, CSS and logo are embedded defaults that a
 //     file of the same name under [Options.ThemeDir] replaces (see [Options]).
 //
+// One browser follows one journey at a time: [Pages.Start] replaces the session, so a
+// form still open in another tab of an earlier journey is refused (403) rather than
+// applied to the new one.
+//
 // It refuses to do: render a page for a journey it cannot find (400 error page, never a
 // redirect), accept a form from a session whose step is not the form's step, or pass an
 // unknown error's detail to the browser.

@@ -350,12 +350,15 @@ func field(r *http.Request, name string, maxLen int) (string, bool) {
 }
 
 // client fills the TPP's part of d from the journey.
-func client(d *pageData, req Request) {
+func (p *Pages) client(d *pageData, req Request) {
 	d.ClientName = req.ClientName
+	if strings.TrimSpace(d.ClientName) == "" {
+		d.ClientName = p.msg.text("client.unnamed")
+	}
 	if o := origin(req.LogoURI); strings.HasPrefix(o, "https://") {
 		d.LogoURI = req.LogoURI
 	}
-	if r, _ := utf8.DecodeRuneInString(req.ClientName); r != utf8.RuneError {
+	if r, _ := utf8.DecodeRuneInString(d.ClientName); r != utf8.RuneError {
 		d.Initial = strings.ToUpper(string(r))
 	}
 }
@@ -400,7 +403,7 @@ func (p *Pages) showLogin(w http.ResponseWriter, r *http.Request, status int, s 
 	req := j.Request()
 	headersFor(w, req)
 	d := &pageData{CSRF: s.CSRF, Alert: alert, Username: username}
-	client(d, req)
+	p.client(d, req)
 	p.render(w, r, status, "login", d)
 	return nil
 }
@@ -464,7 +467,7 @@ func (p *Pages) showOTP(w http.ResponseWriter, r *http.Request, status int, s *s
 	req := j.Request()
 	headersFor(w, req)
 	d := &pageData{CSRF: s.CSRF, Alert: alert}
-	client(d, req)
+	p.client(d, req)
 	p.render(w, r, status, "otp", d)
 	return nil
 }
@@ -514,7 +517,7 @@ func (p *Pages) showApprove(w http.ResponseWriter, r *http.Request, status int, 
 	req := j.Request()
 	headersFor(w, req)
 	d := &pageData{CSRF: s.CSRF, Alert: alert, Consent: req.Consent}
-	client(d, req)
+	p.client(d, req)
 	for _, sc := range req.Scopes {
 		if _, ok := p.msg["scope."+sc]; ok {
 			d.Scopes = append(d.Scopes, p.msg.text("scope."+sc))

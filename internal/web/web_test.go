@@ -502,3 +502,35 @@ func TestCSRF(t *testing.T) {
 		wantStatus(t, w, http.StatusForbidden)
 	})
 }
+
+// TestJourneyAcrossNodes: two nodes holding the same session key and journey store
+// serve one journey in turns, as behind a load balancer when a node dies mid-journey.
+func TestJourneyAcrossNodes(t *testing.T) {
+	a := newRig(t)
+	b := newRig(t, func(o *Options) {
+		o.Authenticator, o.Journeys, o.SessionKeys = a.auth, a.journeys, [][]byte{a.key}
+		o.Clock = a.clock
+	})
+	nodes := []*Pages{a.pages, b.pages}
+	a.start("j1")
+	login := a.get(LoginPath)
+	a.pages = nodes[1]
+	w := a.post(LoginPath, formOf("csrf", a.csrf(login), "username", "alice", "password", "correct horse battery staple"))
+	wantRedirect(t, w, OTPPath)
+	a.pages = nodes[0]
+	otp := a.get(OTPPath)
+	a.pages = nodes[1]
+	wantRedirect(t, a.post(OTPPath, formOf("csrf", a.csrf(otp), "otp", "123456")), ApprovePath)
+	page := a.get(ApprovePath)
+	a.pages = nodes[0]
+	w = a.post(ApprovePath, formOf("csrf", a.csrf(page), "action", "approve", "account", "acc-current-1"))
+	wantRedirect(t, w, testRedirect+"?code=code-for-cust-0001&state=st-1")
+}
+
+func TestUnnamedClient(t *testing.T) {
+	r := newRig(t)
+	r.journey.req.ClientName = "  "
+	r.start("j1")
+	w := r.get(LoginPath)
+	wantText(t, w, "client.unnamed")
+}

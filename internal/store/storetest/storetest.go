@@ -46,6 +46,8 @@ func Run(t *testing.T, open Opener) {
 		{"InputBounds", testInputBounds},
 		{"Concurrency", testConcurrency},
 		{"Sweeper", testSweeper},
+		{"Customer", testCustomer},
+		{"LoginFailures", testLoginFailures},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -74,7 +74,7 @@ func TestCustomersAddListRemove(t *testing.T) {
 	// The new customer can log in with both factors.
 	id, err := v.e.CheckPassword(t.Context(), "bob@example.com", "bob-password", addr)
 	wantErr(t, "CheckPassword", err, nil)
-	code, err := identity.TOTPCode(secret, v.clk.Now(), identity.TOTPDigits)
+	code, err := identity.TOTPCode(secret, v.clk.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestSeedDemo(t *testing.T) {
 	id, err := v.e.CheckPassword(t.Context(), first.ID, first.Password, addr)
 	wantErr(t, "demo password", err, nil)
 	secret, _ := identity.ParseTOTPSecret(first.TOTPSecret)
-	code, _ := identity.TOTPCode(secret, v.clk.Now(), identity.TOTPDigits)
+	code, _ := identity.TOTPCode(secret, v.clk.Now())
 	wantErr(t, "demo TOTP", v.e.CheckOTP(t.Context(), id, code, addr), nil)
 
 	// A fresh database with the same data dir gets the same demo customer back.

@@ -63,7 +63,7 @@ func newEmbedded(t *testing.T, st *store.Store, key *identity.SecretKey, clk clo
 // code is alice's TOTP code `steps` steps from the fake clock's now.
 func (v *env) code(t *testing.T, steps int) string {
 	t.Helper()
-	c, err := identity.TOTPCode(rfc6238Secret, v.clk.Now().Add(time.Duration(steps)*identity.TOTPPeriod), identity.TOTPDigits)
+	c, err := identity.TOTPCode(rfc6238Secret, v.clk.Now().Add(time.Duration(steps)*identity.TOTPPeriod))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 // Verifications reports how many argon2id verifications e has run.
 func (e *Embedded) Verifications() int64 { return e.verifications.Load() }
 
-// TOTPCode exposes the RFC 6238 code of secret at time t with the given digits.
-func TOTPCode(secret []byte, t time.Time, digits int) (string, error) {
+// TOTPCodeDigits is the RFC 6238 code of secret at time t with the given number of digits.
+func TOTPCodeDigits(secret []byte, t time.Time, digits int) (string, error) {
 	return totpCode(secret, totpStep(t), otp.Digits(digits))
 }
 

@@ -56,6 +56,12 @@ func totpCode(secret []byte, step int64, digits otp.Digits) (string, error) {
 		hotp.ValidateOpts{Digits: digits, Algorithm: otp.AlgorithmSHA1})
 }
 
+// TOTPCode returns the 6-digit RFC 6238 code of secret at time at, as an authenticator app
+// shows it (for tests and tools that play the customer).
+func TOTPCode(secret []byte, at time.Time) (string, error) {
+	return totpCode(secret, totpStep(at), otp.DigitsSix)
+}
+
 // matchTOTP returns the step, among the current one at now and [TOTPSkew] either side, whose
 // 6-digit code is code. Every candidate is computed and compared in constant time, so the
 // time taken does not depend on which one (if any) matched. ok is false when none does.

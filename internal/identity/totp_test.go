@@ -26,14 +26,14 @@ func TestTOTPRFC6238Vectors(t *testing.T) {
 	}
 	for _, v := range vectors {
 		at := time.Unix(v.unix, 0).UTC()
-		got, err := identity.TOTPCode(rfc6238Secret, at, 8)
+		got, err := identity.TOTPCodeDigits(rfc6238Secret, at, 8)
 		if err != nil {
 			t.Fatalf("T=%d: %v", v.unix, err)
 		}
 		if got != v.code {
 			t.Errorf("T=%d: code = %s, want %s", v.unix, got, v.code)
 		}
-		got6, err := identity.TOTPCode(rfc6238Secret, at, identity.TOTPDigits)
+		got6, err := identity.TOTPCode(rfc6238Secret, at)
 		if err != nil {
 			t.Fatalf("T=%d: %v", v.unix, err)
 		}

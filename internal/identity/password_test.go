@@ -126,18 +126,3 @@ func FuzzParsePHC(f *testing.F) {
 		}
 	})
 }
-
-// BenchmarkVerifyPassword is one argon2id verification with DefaultArgon2id: the cost of one
-// login's first factor (BENCHMARKS.md).
-func BenchmarkVerifyPassword(b *testing.B) {
-	phc, err := identity.HashPassword("correct horse battery staple", identity.DefaultArgon2id, rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if ok, err := identity.VerifyPassword(phc, "correct horse battery staple"); !ok || err != nil {
-			b.Fatal(ok, err)
-		}
-	}
-}

@@ -163,11 +163,12 @@ func (cs *Customers) Remove(ctx context.Context, id string) error {
 	return nil
 }
 
-// matches reports whether customer id exists with exactly this password and TOTP key.
+// matches reports whether customer id has exactly this password and TOTP key. It returns
+// [ErrCustomerNotFound] when there is no such customer.
 func (cs *Customers) matches(ctx context.Context, id, password string, secret []byte) (bool, error) {
 	c, err := cs.st.GetCustomer(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+		return false, ErrCustomerNotFound
 	}
 	if err != nil {
 		return false, err

@@ -50,18 +50,27 @@ func SeedDemo(ctx context.Context, cs *Customers, path string) (DemoCredentials,
 	if creds.TOTPURI, err = TOTPURI(creds.ID, secret); err != nil {
 		return DemoCredentials{}, err
 	}
-	_, err = cs.Add(ctx, NewCustomer{ID: creds.ID, DisplayName: "Demo Customer", Password: creds.Password, TOTPSecret: secret})
-	if !errors.Is(err, ErrCustomerExists) {
-		return creds, err
+	// Two rounds: another process may register the customer between our look and our Add.
+	for range 2 {
+		same, err := cs.matches(ctx, creds.ID, creds.Password, secret)
+		switch {
+		case errors.Is(err, ErrCustomerNotFound):
+			_, err = cs.Add(ctx, NewCustomer{ID: creds.ID, DisplayName: "Demo Customer", Password: creds.Password, TOTPSecret: secret})
+			if errors.Is(err, ErrCustomerExists) {
+				continue
+			}
+			if err != nil {
+				return DemoCredentials{}, err
+			}
+			return creds, nil
+		case err != nil:
+			return DemoCredentials{}, fmt.Errorf("identity: demo customer: %w", err)
+		case !same:
+			return DemoCredentials{}, ErrDemoChanged
+		}
+		return creds, nil
 	}
-	same, err := cs.matches(ctx, creds.ID, creds.Password, secret)
-	if err != nil {
-		return DemoCredentials{}, fmt.Errorf("identity: demo customer: %w", err)
-	}
-	if !same {
-		return DemoCredentials{}, ErrDemoChanged
-	}
-	return creds, nil
+	return DemoCredentials{}, errors.New("identity: the demo customer changed twice while seeding")
 }
 
 // loadOrCreateDemo reads the demo credentials file, or creates it with fresh credentials.

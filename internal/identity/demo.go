@@ -11,7 +11,8 @@ import (
 
 // Dev mode's demo customer.
 const (
-	// DemoCustomerID is the id (username) of the demo customer a dev-mode server seeds.
+	// DemoCustomerID is the id (username) of the demo customer a dev-mode server seeds: the
+	// sandbox bank's PSU "demo", whose accounts the approval page offers.
 	DemoCustomerID = "demo"
 	// DemoCredentialsFile is the file, under the data directory, that keeps the demo
 	// customer's generated password and TOTP key (mode 0600), so that every restart prints
@@ -55,7 +56,7 @@ func SeedDemo(ctx context.Context, cs *Customers, path string) (DemoCredentials,
 		same, err := cs.matches(ctx, creds.ID, creds.Password, secret)
 		switch {
 		case errors.Is(err, ErrCustomerNotFound):
-			_, err = cs.Add(ctx, NewCustomer{ID: creds.ID, DisplayName: "Demo Customer", Password: creds.Password, TOTPSecret: secret})
+			_, err = cs.Add(ctx, NewCustomer{ID: creds.ID, DisplayName: "Mr Demo Customer", Password: creds.Password, TOTPSecret: secret})
 			if errors.Is(err, ErrCustomerExists) {
 				continue
 			}

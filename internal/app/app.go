@@ -30,6 +30,7 @@ import (
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/gateway"
 	"github.com/portcullis/portcullis/internal/httpserver"
+	"github.com/portcullis/portcullis/internal/identity"
 	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/mtls"
 	"github.com/portcullis/portcullis/internal/obs"
@@ -72,6 +73,10 @@ type App struct {
 	// buildAdmin): served only on the admin listener, behind package admin's guard. Mount
 	// before Run.
 	AdminMux *http.ServeMux
+
+	Customers    *identity.Customers       // embedded customers (administration)
+	Identity     *identity.Embedded        // customer authentication for the pages
+	DemoCustomer *identity.DemoCredentials // dev mode: the seeded demo customer; nil otherwise
 
 	https, ops *httpserver.Server
 	admin      *httpserver.Server // nil while admin.token is empty
@@ -127,6 +132,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		return nil
 	})
 	a.Audit = audit.Multi(audit.NewLogSink(a.logger), a.AuditStore)
+	if err := a.buildIdentity(ctx); err != nil {
+		return nil, err
+	}
 
 	// The ops listener is bound first: in dev mode the sandbox CA writes its address
 	// into every certificate (OCSP and CRL URLs).
@@ -423,5 +431,10 @@ func (a *App) Banner(w io.Writer) {
 		if a.BankURL != nil {
 			fmt.Fprintf(w, "  sandbox bank      %s (reachable only through the gateway)\n", a.BankURL)
 		}
+	}
+	if d := a.DemoCustomer; d != nil {
+		fmt.Fprintf(w, "\nDemo customer (login page):\n")
+		fmt.Fprintf(w, "  username %s  password %s  TOTP secret %s\n", d.ID, d.Password, d.TOTPSecret)
+		fmt.Fprintf(w, "  %s\n", d.TOTPURI)
 	}
 }

@@ -1,8 +1,9 @@
 // Package store keeps everything Portcullis must remember, in SQL: registered OAuth clients,
 // Open Banking consents, authorization codes, pushed authorization requests (RFC 9126), refresh
 // tokens, the access-token deny-list (RFC 7009 revocations, of single tokens and of whole grant
-// families), used JWT ids (RFC 7523 §3 replay
-// protection) and the audit trail.
+// families), used JWT ids (RFC 7523 §3 replay protection), the audit trail, embedded customers
+// and their failed-login counters (package identity: [Store.UseTOTPStep] accepts each TOTP time
+// step once, [Store.CountLoginFailure] counts failures across nodes).
 //
 // One concrete [Store] serves two backends: SQLite (modernc.org/sqlite, pure Go, the embedded
 // default: one file under ./data) and PostgreSQL (pgx v5), for any number of stateless nodes

@@ -50,6 +50,8 @@ func Run(t *testing.T, open Opener) {
 		{"Concurrency", testConcurrency},
 		{"Tx", testTx},
 		{"Sweeper", testSweeper},
+		{"Customer", testCustomer},
+		{"LoginFailures", testLoginFailures},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

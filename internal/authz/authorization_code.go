@@ -53,6 +53,11 @@ type Approval struct {
 	ConsentID string
 	// Scope is what the customer granted: the request's scope, or a subset of it.
 	Scope []string
+	// Grant, when set, records the approval as a grant (a consent record) and returns its
+	// id, which then replaces ConsentID. Complete calls it once the pending request is
+	// consumed and the approval checked, so that a journey completed twice or refused
+	// leaves no grant behind.
+	Grant func(ctx context.Context) (consentID string, err error)
 }
 
 // codeGrant is the data an authorization code carries to the token endpoint.
@@ -107,6 +112,13 @@ func (s *Server) Complete(ctx context.Context, p *Pending, ap Approval) (string,
 	}
 	if ap.CustomerID == "" || ap.AuthTime.IsZero() {
 		return "", errors.New("authz: approval without a customer or an authentication time")
+	}
+	if ap.Grant != nil {
+		id, err := ap.Grant(ctx)
+		if err != nil {
+			return "", fmt.Errorf("authz: recording the grant: %w", err)
+		}
+		ap.ConsentID = id
 	}
 	scope := ap.Scope
 	if scope == nil {

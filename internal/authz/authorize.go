@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -199,4 +200,69 @@ func fallbackMode(rt, mode string) string {
 		return ResponseModeFragment
 	}
 	return ResponseModeQuery
+}
+
+// maxAuthorizeForm bounds a POSTed authorization request (a request object by value fits).
+const maxAuthorizeForm = 64 << 10
+
+// AuthorizeHandler is the authorization endpoint (RFC 6749 §3.1: GET and POST /authorize)
+// for the browser-facing listener, which asks for no client certificate. A request Begin
+// accepts is handed to the customer's pages with start(w, r, journeyID) (web.Pages.Start);
+// one Begin refuses is answered with a 303 to the client (the refusal's Redirect) or with
+// refuse(w, r, status, detail) — the error page, never a redirect (web.Pages.Refuse). detail
+// is the OAuth error code and description, safe to show to the app's developer.
+//
+// User-agent redirects are 303 (FAPI2-AS-27); no CORS header is ever set (FAPI2-AS-31).
+func (s *Server) AuthorizeHandler(
+	start func(w http.ResponseWriter, r *http.Request, journeyID string),
+	refuse func(w http.ResponseWriter, r *http.Request, status int, detail string),
+) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var params url.Values
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			params = r.URL.Query()
+		case http.MethodPost:
+			form, err := oauth.ParseForm(r, maxAuthorizeForm)
+			if err != nil {
+				e := oauth.AsError(err)
+				refuse(w, r, e.Status, e.Code+": "+e.Description)
+				return
+			}
+			params = form
+		default:
+			w.Header().Set("Allow", "GET, HEAD, POST")
+			refuse(w, r, http.StatusMethodNotAllowed, "the authorization endpoint answers GET and POST")
+			return
+		}
+		p, err := s.Begin(r.Context(), params)
+		var ae *AuthorizeError
+		switch {
+		case err == nil:
+			start(w, r, p.RequestURIHash)
+		case errors.As(err, &ae) && ae.Redirect != "":
+			s.log.InfoContext(r.Context(), "authorization request refused", "error", ae.Err.Error(), "redirect", trimForLog(ae.Redirect))
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Referrer-Policy", "no-referrer")
+			http.Redirect(w, r, ae.Redirect, http.StatusSeeOther)
+		case errors.As(err, &ae):
+			e := oauth.AsError(ae.Err)
+			s.log.InfoContext(r.Context(), "authorization request refused", "error", ae.Err.Error())
+			refuse(w, r, http.StatusBadRequest, e.Code+": "+oauth.SanitizeDescription(e.Description))
+		default:
+			s.log.ErrorContext(r.Context(), "authorization request failed", "error", err.Error())
+			refuse(w, r, http.StatusServiceUnavailable, "temporarily_unavailable: the request could not be processed, try again")
+		}
+	})
+}
+
+// RegisterBrowser mounts on mux (the browser-facing listener's) what a customer's browser
+// and a TPP without its certificate reach: the authorization endpoint through h (from
+// [Server.AuthorizeHandler]), the discovery documents and /jwks.
+func (s *Server) RegisterBrowser(mux *http.ServeMux, h http.Handler) {
+	b := s.basePath
+	s.route(mux, http.MethodGet, b+PathOpenIDConfiguration, s.handleDiscovery)
+	s.route(mux, http.MethodGet, PathOAuthMetadata+b, s.handleDiscovery)
+	s.route(mux, http.MethodGet, b+PathJWKS, s.handleJWKS)
+	mux.Handle(b+PathAuthorize, h)
 }

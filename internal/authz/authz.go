@@ -133,6 +133,9 @@ type Options struct {
 	// PARLifetime is the expires_in of a request_uri. Zero means [DefaultPARLifetime];
 	// it must be below 600 s (FAPI2-AS-28).
 	PARLifetime time.Duration
+	// BrowserBaseURL is where the browser-facing listener serves the authorization
+	// endpoint (no client certificate requested there). Empty means Issuer.
+	BrowserBaseURL string
 	// Signer signs ID tokens and JARM responses. Required when PushedRequests is set.
 	Signer JWTSigner
 	// IDTokens mints ID tokens; Codes keeps authorization codes; Subjects maps customers to
@@ -196,6 +199,7 @@ type Server struct {
 	discovery []byte // the metadata document, rendered once
 
 	clock           clock.Clock
+	browserBase     string
 	pushed          PushedRequestStore
 	clientKeys      ClientKeys
 	parLifetime     time.Duration
@@ -228,6 +232,7 @@ func New(o Options) (*Server, error) {
 		profiles: slices.Clone(o.Profiles),
 
 		clock:           o.Clock,
+		browserBase:     o.BrowserBaseURL,
 		pushed:          o.PushedRequests,
 		clientKeys:      o.ClientKeys,
 		parLifetime:     o.PARLifetime,
@@ -278,6 +283,11 @@ func New(o Options) (*Server, error) {
 	}
 	if s.clock == nil {
 		s.clock = clock.Real{}
+	}
+	if s.browserBase == "" {
+		s.browserBase = s.issuer
+	} else if _, err := checkIssuer(s.browserBase); err != nil {
+		return nil, fmt.Errorf("authz: Options.BrowserBaseURL: %w", err)
 	}
 	switch {
 	case s.parLifetime == 0:

@@ -142,7 +142,7 @@ func (s *Server) metadata() *metadata {
 		signAlgs = append(signAlgs, string(a))
 	}
 	m.journeyMetadata = &journeyMetadata{
-		AuthorizationEndpoint: s.url(PathAuthorize),
+		AuthorizationEndpoint: s.browserBase + PathAuthorize,
 		PAREndpoint:           s.mtlsBase + PathPAR,
 		UserinfoEndpoint:      s.mtlsBase + PathUserinfo,
 		RequirePAR:            requirePAR,

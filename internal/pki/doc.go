@@ -12,7 +12,7 @@
 // under the anchor's hard- or soft-fail policy (pki.md §2.4).
 //
 // It refuses to: accept any chain when it has no revocation checker
-// ([ErrRevocationUnavailable]); treat a certificate without explicit clientAuth as a
+// ([ErrNoRevocationChecker]); treat a certificate without explicit clientAuth as a
 // TLS client certificate; treat a plain certificate as PSD2 under an eidas or ob
 // anchor; decode ASN.1 itself (package eidas parses qcStatements and
 // organizationIdentifier, package dn renders the subject); fetch anything (the
@@ -32,6 +32,9 @@
 // Errors: every refusal is a *ValidationError whose Reason is one sentinel of this
 // package (errors.Is(err, pki.ErrExpired)); its Err carries the cause, so
 // errors.Is(err, eidas.ErrRoleNameMismatch) and errors.As(err, &revocation's typed
-// error) also work. [ErrRevocationUnavailable] and, depending on the checker's error,
-// [ErrRevocation] mean "could not check"; every other reason means "checked and bad".
+// error) also work. [ErrRevocationUnavailable] ("could not check": no responder answered)
+// and [ErrNoRevocationChecker] (a wiring error) are the only reasons that do not mean
+// "checked and bad"; [ErrRevoked] means the checker obtained a status and it is bad.
+// Callers tell the two revocation verdicts apart with these sentinels alone, without
+// importing package revocation.
 package pki

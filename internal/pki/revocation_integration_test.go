@@ -26,18 +26,21 @@ func TestValidateWithRevocationChecker(t *testing.T) {
 		{name: "good", setup: func(*pkitest.CA, *pkitest.Leaf) {}},
 		{name: "leaf revoked", setup: func(ca *pkitest.CA, leaf *pkitest.Leaf) {
 			ca.Revoke(t, leaf.Cert.SerialNumber, 1)
-		}, want: pki.ErrRevocation, revoked: true},
+		}, want: pki.ErrRevoked, revoked: true},
 		{name: "intermediate revoked", setup: func(ca *pkitest.CA, _ *pkitest.Leaf) {
 			ca.RootOCSP.SetRevoked(ca.Intermediate.SerialNumber, ca.Clock().Now(), 1)
 			ca.RootCRL.Revoke(ca.Intermediate.SerialNumber, ca.Clock().Now(), 1)
-		}, want: pki.ErrRevocation, revoked: true},
+		}, want: pki.ErrRevoked, revoked: true},
+		{name: "OCSP says unknown", setup: func(ca *pkitest.CA, leaf *pkitest.Leaf) {
+			ca.OCSP.SetUnknown(leaf.Cert.SerialNumber)
+		}, want: pki.ErrRevoked},
 		{name: "OCSP down, CRL answers good", setup: func(ca *pkitest.CA, _ *pkitest.Leaf) {
 			ca.OCSP.SetMode(pkitest.ModeHTTPError)
 		}},
 		{name: "everything down, hard-fail", setup: func(ca *pkitest.CA, _ *pkitest.Leaf) {
 			ca.OCSP.Close()
 			ca.CRL.Close()
-		}, want: pki.ErrRevocation},
+		}, want: pki.ErrRevocationUnavailable},
 		{name: "everything down, soft-fail", softFail: true, setup: func(ca *pkitest.CA, _ *pkitest.Leaf) {
 			ca.OCSP.Close()
 			ca.CRL.Close()
@@ -69,8 +72,15 @@ func TestValidateWithRevocationChecker(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("Validate error = %v, want %v", err, tt.want)
+			if !errors.Is(err, tt.want) || !errors.Is(err, pki.ErrRevocation) {
+				t.Fatalf("Validate error = %v, want %v (and ErrRevocation)", err, tt.want)
+			}
+			other := pki.ErrRevoked
+			if tt.want == pki.ErrRevoked {
+				other = pki.ErrRevocationUnavailable
+			}
+			if errors.Is(err, other) {
+				t.Errorf("Validate error = %v also matches %v", err, other)
 			}
 			if tt.revoked {
 				var re *revocation.RevokedError

@@ -21,7 +21,9 @@ import (
 // Check returns nil when the certificate is good, or when its status cannot be
 // established and softFail is true; it returns an error when the certificate is
 // revoked, its status is unknown, or (softFail false) no status could be obtained. The
-// validator treats every error as a rejection.
+// validator treats every error as a rejection: an error that implements
+// [RevocationUnavailable] (reporting true) or wraps a context error becomes
+// [ErrRevocationUnavailable], every other one [ErrRevoked].
 type RevocationChecker interface {
 	Check(ctx context.Context, cert, issuer *x509.Certificate, softFail bool) error
 }
@@ -41,7 +43,7 @@ type Options struct {
 	Intermediates []*x509.Certificate
 	// Revocation checks every certificate below the anchor. It is required for any
 	// chain to be accepted: with a nil checker NewValidator succeeds, but every
-	// Validate fails with ErrRevocationUnavailable (fail closed, never a silent pass).
+	// Validate fails with ErrNoRevocationChecker (fail closed, never a silent pass).
 	Revocation RevocationChecker
 	// Clock tells "now" for validity periods. Nil means the real clock.
 	Clock clock.Clock
@@ -188,8 +190,9 @@ func (p Purpose) String() string {
 //     plain — nothing;
 //  6. the subject renders as RFC 4514 ([ErrSubject]);
 //  7. revocation of every certificate of the verified chain except the anchor, leaf
-//     first, under the anchor's SoftFail policy ([ErrRevocation] wrapping the
-//     checker's error; [ErrRevocationUnavailable] without a checker).
+//     first, under the anchor's SoftFail policy ([ErrRevoked] or
+//     [ErrRevocationUnavailable] wrapping the checker's error, both matching
+//     [ErrRevocation]; [ErrNoRevocationChecker] without a checker).
 //
 // A purpose other than PurposeTransport and PurposeSigning is a programming error and
 // returns ErrInvalidPurpose.
@@ -281,11 +284,11 @@ func (v *Validator) validate(ctx context.Context, chain []*x509.Certificate, pur
 	}
 
 	if v.revocation == nil {
-		return nil, fail(ErrRevocationUnavailable, leaf, nil)
+		return nil, fail(ErrNoRevocationChecker, leaf, nil)
 	}
 	for i := 0; i < len(verified)-1; i++ {
 		if err := v.revocation.Check(ctx, verified[i], verified[i+1], anchor.SoftFail); err != nil {
-			return nil, fail(ErrRevocation, verified[i], err)
+			return nil, fail(revocationReason(err), verified[i], err)
 		}
 	}
 	return id, nil

@@ -3,7 +3,11 @@ package revocation
 import (
 	"container/list"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/x509"
+	"math/big"
+	"slices"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -73,6 +77,24 @@ func (c *lru[V]) removeValue(key string, v V) {
 	}
 }
 
+// removeIf deletes every entry for which drop returns true and returns how many it
+// deleted. drop runs under the lock and must not call back into c.
+func (c *lru[V]) removeIf(drop func(key string, v V) bool) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for el := c.ll.Front(); el != nil; {
+		next := el.Next()
+		if it := el.Value.(*lruItem[V]); drop(it.key, it.val) {
+			c.ll.Remove(el)
+			delete(c.m, it.key)
+			n++
+		}
+		el = next
+	}
+	return n
+}
+
 func (c *lru[V]) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -96,9 +118,24 @@ type cachedAnswer struct {
 	cert, issuer *x509.Certificate
 }
 
-// storeAnswer caches a definite answer until it expires.
-func (c *Checker) storeAnswer(key string, a answer, cert, issuer *x509.Certificate) {
+// storeAnswer caches a definite answer until it expires, a "good" one for at most
+// Options.MaxGoodAge.
+//
+// gen is the value of c.forgets when the lookup that produced a started: if a
+// [Checker.Forget] ran since, the answer may predate it and is not stored.
+func (c *Checker) storeAnswer(key string, a answer, cert, issuer *x509.Certificate, gen uint64) {
+	if c.forgets.Load() != gen {
+		return
+	}
 	now := c.clock.Now()
+	if a.res.Status == StatusGood {
+		if c.opts.MaxGoodAge < 0 {
+			return
+		}
+		if limit := now.Add(c.opts.MaxGoodAge); limit.Before(a.expires) {
+			a.expires = limit
+		}
+	}
 	if !now.Before(a.expires) {
 		return // accepted within the clock skew only; not worth keeping
 	}
@@ -181,4 +218,42 @@ func (c *Checker) refreshDone(err error, what string, attr slog.Attr) {
 		return
 	}
 	c.metrics.refreshes.WithLabelValues("ok").Inc()
+}
+
+// Forget drops what the Checker has cached about the certificate with the given serial
+// number, so that its next check asks the OCSP responder (or downloads the CRL) again:
+// its cached answers and, for each issuer it had an answer from, that issuer's cached
+// CRLs. issuerSHA256, when not empty, restricts it to the issuer certificate with that
+// SHA-256 fingerprint of its DER (`openssl x509 -noout -fingerprint -sha256`); empty
+// means any issuer. A lookup running while Forget is called does not cache its answer.
+//
+// It returns the number of cached answers dropped (0 when nothing was cached). Forget
+// never makes a certificate acceptable: it only discards earlier answers. It acts on
+// this Checker only: each node of a cluster has its own cache.
+func (c *Checker) Forget(serial *big.Int, issuerSHA256 []byte) int {
+	if serial == nil {
+		return 0
+	}
+	c.forgets.Add(1)
+	suffix := serialKey(serial)
+	var issuers []string
+	n := c.answers.removeIf(func(key string, e *cachedAnswer) bool {
+		if len(key) != sha256.Size+len(suffix) || key[sha256.Size:] != suffix {
+			return false
+		}
+		if len(issuerSHA256) > 0 {
+			sum := sha256.Sum256(e.issuer.Raw)
+			if subtle.ConstantTimeCompare(sum[:], issuerSHA256) != 1 {
+				return false
+			}
+		}
+		issuers = append(issuers, key[:sha256.Size])
+		return true
+	})
+	if len(issuers) > 0 {
+		c.crls.removeIf(func(key string, _ *crlEntry) bool {
+			return len(key) >= sha256.Size && slices.Contains(issuers, key[:sha256.Size])
+		})
+	}
+	return n
 }

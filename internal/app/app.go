@@ -265,6 +265,7 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 		MaxCRLBytes:  a.cfg.Revocation.MaxCRLBytes,
 		CacheSize:    a.cfg.Revocation.CacheSize,
 		MaxClockSkew: a.cfg.Revocation.MaxClockSkew,
+		MaxGoodAge:   maxGoodAge(a.cfg.Revocation.MaxGoodAge),
 	})
 	a.closers = append(a.closers, func() error { a.Revocation.Close(); return nil })
 
@@ -309,6 +310,15 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 	}
 	a.Extractor = ext
 	return nil
+}
+
+// maxGoodAge turns revocation.max_good_age (zero: never reuse a "good" answer) into
+// revocation.Options.MaxGoodAge (zero: the default; negative: never reuse).
+func maxGoodAge(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // auditCertificate records the transport layer's security events: certificates refused by

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/pki"
@@ -89,5 +90,40 @@ func TestValidateWithRevocationChecker(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestValidateHonoursMaxGoodAge: the whole path — the validator's chain cache and the
+// checker's answer cache — trusts a "good" answer for at most the checker's MaxGoodAge:
+// a certificate revoked at its CA after a successful validation is refused once
+// MaxGoodAge has passed, however long the OCSP answer and the chain cache would last.
+func TestValidateHonoursMaxGoodAge(t *testing.T) {
+	const maxGoodAge = time.Minute
+	clk := clock.NewFake(testNow)
+	ca := pkitest.NewCA(t, pkitest.CAOptions{Clock: clk, Intermediate: true, OCSP: true, CRL: true})
+	leaf := ca.QWAC(t)
+	checker := revocation.New(revocation.Options{Clock: clk, MaxGoodAge: maxGoodAge, RefreshAhead: 1})
+	t.Cleanup(checker.Close)
+	v, err := pki.NewValidator(pki.Options{
+		Anchors:    []pki.Anchor{{Name: "qtsp", Cert: ca.Root, Profile: pki.ProfileEIDAS}},
+		Revocation: checker,
+		Clock:      clk,
+		CacheTTL:   pki.MaxCacheTTL,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Validate(context.Background(), leaf.Chain, pki.PurposeTransport); err != nil {
+		t.Fatalf("first Validate: %v", err)
+	}
+	ca.Revoke(t, leaf.Cert.SerialNumber, 1)
+	clk.Advance(maxGoodAge - time.Second)
+	if _, err := v.Validate(context.Background(), leaf.Chain, pki.PurposeTransport); err != nil {
+		t.Fatalf("within MaxGoodAge: Validate = %v, want the cached success", err)
+	}
+	clk.Advance(time.Second)
+	_, err = v.Validate(context.Background(), leaf.Chain, pki.PurposeTransport)
+	if !errors.Is(err, pki.ErrRevoked) {
+		t.Fatalf("after MaxGoodAge: Validate = %v, want ErrRevoked", err)
 	}
 }

@@ -28,6 +28,16 @@ type RevocationChecker interface {
 	Check(ctx context.Context, cert, issuer *x509.Certificate, softFail bool) error
 }
 
+// RevocationCheckerUntil is an optional capability of a [RevocationChecker] (package
+// revocation's Checker has it): CheckUntil is Check that also reports, for a "good"
+// verdict, until when that verdict may be relied on without asking again (the zero time:
+// no bound, as for a soft-fail pass). The validator then ends a cached validation no
+// later than the earliest such time of the chain, so that its cache never extends how long
+// a revocation answer is trusted.
+type RevocationCheckerUntil interface {
+	CheckUntil(ctx context.Context, cert, issuer *x509.Certificate, softFail bool) (time.Time, error)
+}
+
 // DefaultMaxChainLen is the chain length limit when Options.MaxChainLen is zero: a
 // leaf, up to three intermediates and the root.
 const DefaultMaxChainLen = 5
@@ -58,9 +68,11 @@ type Options struct {
 	// verified certificates, so the cache never outlives a certificate.
 	//
 	// Revocation freshness: a cached result is reused for at most CacheTTL without
-	// asking the revocation checker, so a certificate revoked at its CA is refused
-	// within CacheTTL plus the revocation checker's own caching window (the OCSP
-	// answer's or CRL's nextUpdate, see package revocation). Under a soft-fail
+	// asking the revocation checker and, when the checker implements
+	// [RevocationCheckerUntil], never past the time until which its answers for the
+	// chain may be relied on; a certificate revoked at its CA is then refused within the
+	// checker's own reuse window (package revocation: Options.MaxGoodAge). With a
+	// checker without that capability, the window is CacheTTL plus the checker's. Under a soft-fail
 	// anchor, an acceptance made while no revocation status was obtainable is
 	// cached like any other. [Validator.Invalidate] drops every entry at once.
 	// Failures are never cached.
@@ -229,38 +241,41 @@ func (v *Validator) Validate(ctx context.Context, chain []*x509.Certificate, pur
 	}
 	now := v.clock.Now()
 	if v.cache == nil {
-		return v.validate(ctx, chain, purpose, now)
+		id, _, err := v.validate(ctx, chain, purpose, now)
+		return id, err
 	}
 	key := newCacheKey(purpose, chain)
 	cached, gen := v.cache.get(key, chain, now)
 	if cached != nil {
 		return cached, nil
 	}
-	id, err := v.validate(ctx, chain, purpose, now)
+	id, until, err := v.validate(ctx, chain, purpose, now)
 	if err != nil {
 		return nil, err
 	}
-	v.cache.put(key, id, chain, now, gen)
+	v.cache.put(key, id, chain, now, until, gen)
 	return id, nil
 }
 
-// validate runs steps 2–7 of Validate on a chain that passed step 1.
-func (v *Validator) validate(ctx context.Context, chain []*x509.Certificate, purpose Purpose, now time.Time) (*Identity, error) {
+// validate runs steps 2–7 of Validate on a chain that passed step 1. On success it also
+// returns the earliest time until which the revocation checker's answers may be relied
+// on (zero: no bound known).
+func (v *Validator) validate(ctx context.Context, chain []*x509.Certificate, purpose Purpose, now time.Time) (*Identity, time.Time, error) {
 	leaf := chain[0]
 
 	for _, c := range chain {
 		if err := checkValidity(c, now); err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 	}
 
 	verified, anchor, err := v.verify(leaf, chain[1:], now)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 
 	if err := checkPurpose(verified, purpose); err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 
 	id := &Identity{
@@ -277,21 +292,33 @@ func (v *Validator) validate(ctx context.Context, chain []*x509.Certificate, pur
 		id.URIs = append(id.URIs, u.String())
 	}
 	if err := applyProfile(id, leaf, anchor.Profile, purpose); err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	if id.Subject, err = dn.Render(leaf.RawSubject); err != nil {
-		return nil, fail(ErrSubject, leaf, err)
+		return nil, time.Time{}, fail(ErrSubject, leaf, err)
 	}
 
 	if v.revocation == nil {
-		return nil, fail(ErrNoRevocationChecker, leaf, nil)
+		return nil, time.Time{}, fail(ErrNoRevocationChecker, leaf, nil)
 	}
+	withUntil, _ := v.revocation.(RevocationCheckerUntil)
+	var until time.Time
 	for i := 0; i < len(verified)-1; i++ {
-		if err := v.revocation.Check(ctx, verified[i], verified[i+1], anchor.SoftFail); err != nil {
-			return nil, fail(revocationReason(err), verified[i], err)
+		var u time.Time
+		var err error
+		if withUntil != nil {
+			u, err = withUntil.CheckUntil(ctx, verified[i], verified[i+1], anchor.SoftFail)
+		} else {
+			err = v.revocation.Check(ctx, verified[i], verified[i+1], anchor.SoftFail)
+		}
+		if err != nil {
+			return nil, time.Time{}, fail(revocationReason(err), verified[i], err)
+		}
+		if !u.IsZero() && (until.IsZero() || u.Before(until)) {
+			until = u
 		}
 	}
-	return id, nil
+	return id, until, nil
 }
 
 // Invalidate drops every cached validation result, so that the next Validate of any

@@ -128,24 +128,31 @@ func (c *Checker) storeAnswer(key string, a answer, cert, issuer *x509.Certifica
 		return
 	}
 	now := c.clock.Now()
-	if a.res.Status == StatusGood {
-		if c.opts.MaxGoodAge < 0 {
-			return
-		}
-		if limit := now.Add(c.opts.MaxGoodAge); limit.Before(a.expires) {
-			a.expires = limit
-		}
-	}
+	a.expires = c.reuseUntil(a, now)
 	if !now.Before(a.expires) {
 		return // accepted within the clock skew only; not worth keeping
 	}
 	c.answers.add(key, &cachedAnswer{res: a.res, stored: now, expires: a.expires, cert: cert, issuer: issuer})
 }
 
-// cachedAnswer returns a fresh cached answer for key. A hit on a "good" answer past
+// reuseUntil is when a, obtained at now, stops being usable without asking again: its
+// own expiry, and for a "good" answer at most Options.MaxGoodAge after now (now itself
+// when MaxGoodAge is negative).
+func (c *Checker) reuseUntil(a answer, now time.Time) time.Time {
+	if a.res.Status != StatusGood {
+		return a.expires
+	}
+	limit := now.Add(max(c.opts.MaxGoodAge, 0))
+	if limit.Before(a.expires) {
+		return limit
+	}
+	return a.expires
+}
+
+// cachedAnswer returns a fresh cached answer for key and when it expires. A hit on a "good" answer past
 // Options.RefreshAhead of its lifetime starts one background refresh; the cached
 // answer is still returned (it is valid until it expires).
-func (c *Checker) cachedAnswer(key string) (Result, bool) {
+func (c *Checker) cachedAnswer(key string) (Result, time.Time, bool) {
 	now := c.clock.Now()
 	e, ok := c.answers.get(key)
 	if ok && !now.Before(e.expires) {
@@ -154,7 +161,7 @@ func (c *Checker) cachedAnswer(key string) (Result, bool) {
 	}
 	if !ok {
 		c.metrics.cacheMisses.WithLabelValues(cacheAnswers).Inc()
-		return Result{}, false
+		return Result{}, time.Time{}, false
 	}
 	c.metrics.cacheHits.WithLabelValues(cacheAnswers).Inc()
 	c.metrics.checks.WithLabelValues(string(SourceCache), e.res.Status.String()).Inc()
@@ -172,7 +179,7 @@ func (c *Checker) cachedAnswer(key string) (Result, bool) {
 	}
 	res := e.res
 	res.Source = SourceCache
-	return res, true
+	return res, e.expires, true
 }
 
 // dueForRefresh reports whether at least Options.RefreshAhead of the lifetime

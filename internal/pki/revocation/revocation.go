@@ -490,7 +490,18 @@ func (c *Checker) Close() {
 // OCSP failure kept in [Result.OCSPFailure]); if it does not, the [UnavailableError]
 // carries both causes.
 func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate, softFail bool) error {
-	res, err := c.Status(ctx, cert, issuer)
+	_, err := c.CheckUntil(ctx, cert, issuer, softFail)
+	return err
+}
+
+// CheckUntil is [Checker.Check] that also reports, when it returns nil for a definite
+// "good" answer, until when that answer may be relied on without asking again: the
+// answer's cache expiry (its nextUpdate, MaxOCSPAge, and at most Options.MaxGoodAge after
+// it was obtained). It returns the zero time when the certificate was allowed by
+// soft-fail. Package pki uses it to end a cached chain validation no later than the
+// revocation answers it rests on (pki.RevocationCheckerUntil).
+func (c *Checker) CheckUntil(ctx context.Context, cert, issuer *x509.Certificate, softFail bool) (time.Time, error) {
+	res, until, err := c.status(ctx, cert, issuer)
 	if err != nil {
 		if softFail && couldNotCheck(err) {
 			c.metrics.softFail.Inc()
@@ -498,19 +509,19 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate, sof
 				slog.String("serial", serialHex(cert.SerialNumber)),
 				slog.String("issuer", issuer.Subject.String()),
 				slog.String("error", err.Error()))
-			return nil
+			return time.Time{}, nil
 		}
-		return err
+		return time.Time{}, err
 	}
 	switch res.Status {
 	case StatusGood:
-		return nil
+		return until, nil
 	case StatusRevoked:
-		return &RevokedError{Serial: cert.SerialNumber, RevokedAt: res.RevokedAt, Reason: res.Reason, Source: res.Origin}
+		return time.Time{}, &RevokedError{Serial: cert.SerialNumber, RevokedAt: res.RevokedAt, Reason: res.Reason, Source: res.Origin}
 	case StatusUnknown:
-		return fmt.Errorf("%w (serial %s, responder %s)", ErrUnknownStatus, serialHex(cert.SerialNumber), res.URL)
+		return time.Time{}, fmt.Errorf("%w (serial %s, responder %s)", ErrUnknownStatus, serialHex(cert.SerialNumber), res.URL)
 	}
-	return fmt.Errorf("revocation: internal error: status %v", res.Status) // unreachable
+	return time.Time{}, fmt.Errorf("revocation: internal error: status %v", res.Status) // unreachable
 }
 
 // Status reports what is known about cert's revocation status, in the order of
@@ -520,18 +531,24 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate, sof
 // [ErrIssuerMismatch]; if ctx ends first, ctx.Err(). issuer must be the certificate
 // that signed cert (already verified by the caller).
 func (c *Checker) Status(ctx context.Context, cert, issuer *x509.Certificate) (Result, error) {
+	res, _, err := c.status(ctx, cert, issuer)
+	return res, err
+}
+
+// status is Status that also returns until when the answer may be reused (reuseUntil).
+func (c *Checker) status(ctx context.Context, cert, issuer *x509.Certificate) (Result, time.Time, error) {
 	if cert == nil || issuer == nil || cert.SerialNumber == nil {
-		return Result{}, fmt.Errorf("%w: nil certificate, issuer or serial", ErrIssuerMismatch)
+		return Result{}, time.Time{}, fmt.Errorf("%w: nil certificate, issuer or serial", ErrIssuerMismatch)
 	}
 	if string(cert.RawIssuer) != string(issuer.RawSubject) {
-		return Result{}, ErrIssuerMismatch
+		return Result{}, time.Time{}, ErrIssuerMismatch
 	}
 	if err := ctx.Err(); err != nil {
-		return Result{}, err
+		return Result{}, time.Time{}, err
 	}
 	key := certKey(cert, issuer)
-	if res, ok := c.cachedAnswer(key); ok {
-		return res, nil
+	if res, until, ok := c.cachedAnswer(key); ok {
+		return res, until, nil
 	}
 	ch := c.certFlight.DoChan(key, func() (any, error) {
 		return c.resolve(context.WithoutCancel(ctx), key, cert, issuer)
@@ -540,12 +557,13 @@ func (c *Checker) Status(ctx context.Context, cert, issuer *x509.Certificate) (R
 	defer c.certWaiters.Add(-1)
 	select {
 	case <-ctx.Done():
-		return Result{}, ctx.Err()
+		return Result{}, time.Time{}, ctx.Err()
 	case r := <-ch:
 		if r.Err != nil {
-			return Result{}, r.Err
+			return Result{}, time.Time{}, r.Err
 		}
-		return r.Val.(answer).res, nil
+		a := r.Val.(answer)
+		return a.res, c.reuseUntil(a, c.clock.Now()), nil
 	}
 }
 

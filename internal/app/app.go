@@ -8,6 +8,7 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -295,6 +296,7 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 		return fmt.Errorf("trust: %w", err)
 	}
 	a.Validator = v
+	a.watchSandboxRevocations()
 
 	ext, err := mtls.NewExtractor(mtls.Options{
 		Validator:      v,
@@ -310,6 +312,26 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 	}
 	a.Extractor = ext
 	return nil
+}
+
+// watchSandboxRevocations makes, in dev mode, a revocation at the sandbox CA — also one
+// by `portcullis pki revoke` in another process — drop the certificate's cached status
+// within about a second (sandbox.DefaultWatchInterval), so that its next validation asks
+// the sandbox OCSP responder, which already answers "revoked".
+func (a *App) watchSandboxRevocations() {
+	if a.Sandbox == nil {
+		return
+	}
+	ca := a.Sandbox
+	issuer := sha256.Sum256(ca.IssuingCertificate().Raw)
+	forget := chainForgetter{checker: a.Revocation, validator: a.Validator}
+	a.runners = append(a.runners, func(ctx context.Context) {
+		<-ca.WatchRevocations(ctx, sandbox.DefaultWatchInterval, func(r sandbox.Record) {
+			n := forget.Forget(r.SerialNumber(), issuer[:])
+			a.logger.Info("sandbox CA revocation: cached revocation status dropped",
+				slog.String("serial", r.Serial), slog.Int("answers_dropped", n))
+		})
+	})
 }
 
 // maxGoodAge turns revocation.max_good_age (zero: never reuse a "good" answer) into

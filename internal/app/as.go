@@ -107,5 +107,7 @@ func (a *App) buildAS(mux *http.ServeMux) error {
 	}
 	a.AS.Register(mux)
 	mux.Handle("/admin/", client.AdminHandler(a.Clients, cfg.Admin.Token.Reveal(), a.logger))
+	mux.Handle(PathAdminRevocationForget, adminGuard(cfg.Admin.Token.Reveal(),
+		NewRevocationForgetHandler(chainForgetter{checker: a.Revocation, validator: a.Validator}, a.logger)))
 	return nil
 }

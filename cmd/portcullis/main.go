@@ -60,6 +60,7 @@ func newRootCmd() *cobra.Command {
 		newConfigCmd(),
 		newPKICmd(),
 		withStateFlags(newClientCmd(openRegistry)),
+		newRevocationCmd(),
 		newVersionCmd(),
 	)
 	return root

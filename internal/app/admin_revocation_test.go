@@ -155,3 +155,25 @@ func TestRevocationForgetHandler(t *testing.T) {
 		})
 	}
 }
+
+// FuzzRevocationForgetHandler: whatever the body, the handler answers 204 or 400, never
+// more, and calls Forget only for a 204.
+func FuzzRevocationForgetHandler(f *testing.F) {
+	for _, s := range []string{`{"serial":"1a2b"}`, `{"serial":"0x01:AB","issuer":"` + strings.Repeat("ab", 32) + `"}`,
+		`{"serial":""}`, `{"serial":"-1"}`, `[]`, `{"serial":"1"}{}`, "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		ff := &fakeForgetter{}
+		req := httptest.NewRequest(http.MethodPost, app.PathAdminRevocationForget, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		app.NewRevocationForgetHandler(ff, nil).ServeHTTP(rec, req)
+		switch {
+		case rec.Code == http.StatusNoContent && ff.calls == 1 && ff.serial.Sign() >= 0 && ff.serial.BitLen() <= 160:
+		case rec.Code == http.StatusBadRequest && ff.calls == 0:
+		default:
+			t.Fatalf("body %q: status %d, %d Forget calls", body, rec.Code, ff.calls)
+		}
+	})
+}

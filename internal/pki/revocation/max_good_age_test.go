@@ -145,3 +145,25 @@ func TestForget(t *testing.T) {
 		t.Errorf("Forget(nil) dropped %d answers", n)
 	}
 }
+
+// TestForgetDropsIssuerCRL: for a certificate answered from its CRL, Forget also drops
+// the issuer's cached CRL, so that the next check downloads it again.
+func TestForgetDropsIssuerCRL(t *testing.T) {
+	e := newPKIEnv(t)
+	cert := e.leaf(t, false, true)
+	c := New(Options{Clock: e.clk, RefreshAhead: 1})
+	defer c.Close()
+	if err := c.Check(context.Background(), cert, e.ca.cert, false); err != nil {
+		t.Fatal(err)
+	}
+	e.revokeInCRL(cert)
+	if n := c.Forget(cert.SerialNumber, nil); n != 1 {
+		t.Fatalf("Forget dropped %d answers, want 1", n)
+	}
+	if err := c.Check(context.Background(), cert, e.ca.cert, false); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("after Forget: Check = %v, want ErrRevoked from a new CRL", err)
+	}
+	if got := e.crl.hits.Load(); got != 2 {
+		t.Errorf("CRL downloads = %d, want 2", got)
+	}
+}

@@ -24,9 +24,10 @@
 // of every presented certificate, for at most Options.CacheTTL (default
 // [DefaultCacheTTL], at most [MaxCacheTTL]) and never past the earliest notAfter of
 // the chain, in a bounded LRU (Options.CacheSize). A cache hit does not ask the
-// revocation checker, so a certificate revoked at its CA is refused within CacheTTL
-// plus the revocation checker's own caching window; [Validator.Invalidate] drops
-// every entry. Failures are never cached: a refused chain is checked in full every
+// revocation checker; an entry ends no later than the revocation answers it rests on
+// when the checker reports them ([RevocationCheckerUntil]), so a certificate revoked at
+// its CA is refused within the checker's own caching window (package revocation's
+// MaxGoodAge); [Validator.Invalidate] drops every entry. Failures are never cached: a refused chain is checked in full every
 // time it is presented, so a transient "could not check" never sticks.
 //
 // Errors: every refusal is a *ValidationError whose Reason is one sentinel of this

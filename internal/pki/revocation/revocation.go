@@ -37,7 +37,10 @@
 //
 // Errors keep "checked and bad" ([RevokedError], [ErrUnknownStatus]) apart from "could
 // not check" ([UnavailableError], [ErrNoRevocationInfo]), so the fail policy is one line
-// in [Checker.Check].
+// in [Checker.Check]. The "could not check" errors say so through a
+// RevocationUnavailable() bool method (pki.RevocationUnavailable), which is how package pki
+// turns them into pki.ErrRevocationUnavailable and everything else into pki.ErrRevoked:
+// callers of pki never need this package to tell the two apart.
 package revocation
 
 import (

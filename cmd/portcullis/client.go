@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/portcullis/portcullis/internal/app"
 	"github.com/portcullis/portcullis/internal/client"
 )
 
@@ -22,8 +24,8 @@ const actorCLI = "cli"
 // newClientCmd returns `portcullis client add|list|get|remove` (INTERFACE.md). openRegistry
 // opens the registry named by --config / --data-dir and returns a function that closes it.
 //
-// Errors: bad flags, a JWKS file that cannot be read and metadata the registry refuses
-// (the message names the field) are usage errors (exit 2); an unknown or already registered
+// Errors: bad flags, a scope the server does not offer, a JWKS file that cannot be read and
+// metadata the registry refuses (the message names the field) are usage errors (exit 2); an unknown or already registered
 // client and store failures are runtime errors (exit 1).
 func newClientCmd(openRegistry func(cmd *cobra.Command) (*client.Registry, func(), error)) *cobra.Command {
 	cmd := &cobra.Command{
@@ -97,7 +99,9 @@ under fapi1 (the default profile).`,
 }
 
 // client builds the client the flags describe. It checks only what flags can get wrong by
-// themselves; the registry validates the metadata.
+// themselves, and that every --scope is one the server offers (discovery's
+// scopes_supported, app.ScopesSupported: a token request could never get another one);
+// the registry validates the metadata.
 func (f *clientAddFlags) client() (*client.Client, error) {
 	if f.id == "" {
 		return nil, errors.New("--id is required")
@@ -123,8 +127,14 @@ func (f *clientAddFlags) client() (*client.Client, error) {
 		GrantTypes:                  f.grantTypes,
 		Profile:                     f.profile,
 	}
+	offered := app.ScopesSupported()
 	for _, s := range f.scopes {
-		c.Scope = append(c.Scope, strings.Fields(s)...)
+		for _, sc := range strings.Fields(s) {
+			if !slices.Contains(offered, sc) {
+				return nil, fmt.Errorf("--scope %q: not offered by this server (scopes_supported: %s)", sc, strings.Join(offered, " "))
+			}
+			c.Scope = append(c.Scope, sc)
+		}
 	}
 	if f.jwksFile != "" {
 		raw, err := readJWKSFile(f.jwksFile)

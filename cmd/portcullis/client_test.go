@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/portcullis/portcullis/internal/app"
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/store/storetest"
 )
@@ -173,5 +174,78 @@ func TestClientCommandsThroughRun(t *testing.T) {
 	}
 	if code, _, stderr = runCLI(t, "client", "add", "--data-dir", dir, "--id", "p", "--auth", "none"); code != 2 {
 		t.Errorf("client add --auth none: exit %d, want 2 (%s)", code, stderr)
+	}
+}
+
+// TestClientAddRefusesUnofferedScope: `client add --scope` accepts exactly the scopes the
+// server offers (discovery's scopes_supported); any other is a usage error (exit 2) naming
+// the scope, and nothing is registered.
+func TestClientAddRefusesUnofferedScope(t *testing.T) {
+	dir := t.TempDir()
+	jwksFile := writeJWKS(t)
+	add := func(id string, scopes ...string) (int, string) {
+		args := []string{"client", "add", "--data-dir", dir, "--id", id, "--auth", "private_key_jwt",
+			"--jwks", jwksFile, "--grant-type", "client_credentials"}
+		for _, s := range scopes {
+			args = append(args, "--scope", s)
+		}
+		code, _, stderr := runCLI(t, args...)
+		return code, stderr
+	}
+	for _, tc := range []struct{ name, scope, want string }{
+		{"unknown", "bogus", `--scope "bogus": not offered by this server`},
+		{"openid (no ID tokens yet)", "openid", `--scope "openid": not offered`},
+		{"one bad among good, space-separated", "accounts paymentz", `--scope "paymentz"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stderr := add("bad", tc.scope)
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d %q, want 2 containing %q", code, stderr, tc.want)
+			}
+		})
+	}
+	if code, _, _ := runCLI(t, "client", "get", "bad", "--data-dir", dir); code != 1 {
+		t.Errorf("a client with a refused scope was registered (client get: exit %d)", code)
+	}
+	if code, stderr := add("good", app.ScopesSupported()...); code != 0 {
+		t.Errorf("every offered scope: exit %d: %s", code, stderr)
+	}
+}
+
+// TestClientAddSaysWhereItWrites: `client add` names the database it wrote to (absolute
+// path), and warns when no --data-dir or --config was given and ./data does not exist in
+// the working directory, where it then creates a new database.
+func TestClientAddSaysWhereItWrites(t *testing.T) {
+	for _, name := range []string{"PORTCULLIS_DATA_DIR", "PORTCULLIS_DATABASE_URL"} {
+		t.Setenv(name, "") // restored after the test
+		os.Unsetenv(name)
+	}
+	jwksFile := writeJWKS(t)
+	args := []string{"client", "add", "--auth", "private_key_jwt", "--jwks", jwksFile, "--grant-type", "client_credentials"}
+
+	wd := t.TempDir()
+	t.Chdir(wd)
+	code, _, stderr := runCLI(t, append(args, "--id", "a")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"warning: no --data-dir or --config given and ./data does not exist",
+		"client registry in sqlite:" + filepath.Join(wd, "data", "portcullis.db"),
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q lacks %q", stderr, want)
+		}
+	}
+	// ./data exists now: the same command is where the user meant it, no warning.
+	code, _, stderr = runCLI(t, append(args, "--id", "b")...)
+	if code != 0 || strings.Contains(stderr, "warning") {
+		t.Errorf("second add in the same directory: exit %d, stderr %q (want no warning)", code, stderr)
+	}
+	// An explicit --data-dir is never warned about, even when it does not exist yet.
+	other := filepath.Join(t.TempDir(), "elsewhere")
+	code, _, stderr = runCLI(t, append(args, "--id", "c", "--data-dir", other)...)
+	if code != 0 || strings.Contains(stderr, "warning") || !strings.Contains(stderr, "sqlite:"+filepath.Join(other, "portcullis.db")) {
+		t.Errorf("--data-dir %s: exit %d, stderr %q", other, code, stderr)
 	}
 }

@@ -49,8 +49,8 @@ expires (revocation.max_good_age). It never makes a certificate acceptable.
 --serial is the certificate's serial number in hex (as pki issue or openssl x509 -serial print
 it). --issuer, optional, restricts it to the issuer certificate with that SHA-256 fingerprint
 (openssl x509 -noout -fingerprint -sha256 -in issuer.pem). The admin token is admin.token of the
-configuration (or PORTCULLIS_ADMIN_TOKEN). --server defaults to the configured https listener on
-localhost; --cacert to the sandbox CA in dev mode, else the system roots.
+configuration (or PORTCULLIS_ADMIN_TOKEN). --server defaults to the admin listener
+(listen.admin); --cacert to the sandbox CA in dev mode, else the system roots.
 
 The cache is per node: in a cluster, run it against every node.`,
 		Args: usageArgs(cobra.NoArgs),
@@ -99,17 +99,17 @@ The cache is per node: in a cluster, run it against every node.`,
 	fl := cmd.Flags()
 	fl.StringVar(&serial, "serial", "", "serial number in hex (colons and 0x allowed)")
 	fl.StringVar(&issuer, "issuer", "", "SHA-256 fingerprint of the issuer certificate in hex (default: any issuer)")
-	fl.StringVar(&server, "server", "", "base URL of the server's admin API (default https://localhost:<listen.https port>)")
+	fl.StringVar(&server, "server", "", "base URL of the server's admin API (default https://<listen.admin>)")
 	fl.StringVar(&cacert, "cacert", "", "PEM file of the CA that issued the server's certificate")
 	return cmd
 }
 
-// defaultAdminURL is the configured https listener, on localhost when it listens on every
-// address.
+// defaultAdminURL is the configured admin listener (listen.admin), on localhost when it
+// listens on every address.
 func defaultAdminURL(cfg *config.Config) string {
-	host, port, err := net.SplitHostPort(cfg.Listen.HTTPS)
+	host, port, err := net.SplitHostPort(cfg.Listen.Admin)
 	if err != nil {
-		return "https://localhost:8443"
+		return "https://localhost:9443"
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "localhost"

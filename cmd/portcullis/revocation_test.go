@@ -21,7 +21,7 @@ func TestRevocationForgetCLI(t *testing.T) {
 	const token = "0123456789abcdef0123456789abcdef-cli"
 	cfg := config.Default(true)
 	cfg.DataDir = t.TempDir()
-	cfg.Listen.HTTPS, cfg.Listen.Ops = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Listen.HTTPS, cfg.Listen.Ops, cfg.Listen.Admin = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Admin.Token = token
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -46,7 +46,7 @@ func TestRevocationForgetCLI(t *testing.T) {
 		}
 		a.Close()
 	})
-	server := "https://" + a.HTTPSAddr().String()
+	server := "https://" + a.AdminAddr().String()
 
 	t.Setenv("PORTCULLIS_ADMIN_TOKEN", token)
 	code, stdout, stderr := runCLI(t, "revocation", "forget", "--serial", "0x1A:2B", "--server", server, "--data-dir", cfg.DataDir)

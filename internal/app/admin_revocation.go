@@ -3,7 +3,6 @@ package app
 import (
 	"bytes"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -51,8 +50,9 @@ type forgetRequest struct {
 // or serial is 400 invalid_request (RFC 6749 error body); another content type 415; another
 // method 405.
 //
-// It checks no credential: mount it only behind the admin API's guard (the admin token).
-// It acts on this node only; in a cluster, call it on every node (each node caches on its
+// It checks no credential: it is mounted on App.AdminMux, behind package admin's guard
+// (admin token, failure limits, audit), on the admin listener only. It acts on this node
+// only; in a cluster, call it on every node (each node caches on its
 // own; the cached status expires everywhere after revocation.max_good_age anyway).
 func NewRevocationForgetHandler(f RevocationForgetter, logger *slog.Logger) http.Handler {
 	if logger == nil {
@@ -128,24 +128,4 @@ func (f chainForgetter) Forget(serial *big.Int, issuerSHA256 []byte) int {
 	n := f.checker.Forget(serial, issuerSHA256)
 	f.validator.Invalidate()
 	return n
-}
-
-// adminGuard serves next only to requests with "Authorization: Bearer <token>" (compared in
-// constant time, of SHA-256 digests); others get 401. With no token configured the route
-// does not exist (404), as for the rest of the admin API on this listener. It stands in for
-// the admin API's own guard until the operation is mounted there.
-func adminGuard(token string, next http.Handler) http.Handler {
-	if len(token) < 32 {
-		return http.NotFoundHandler()
-	}
-	want := sha256.Sum256([]byte(token))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			oauth.WriteError(w, oauth.InvalidToken("admin token required")) // 401, WWW-Authenticate
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }

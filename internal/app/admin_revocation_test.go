@@ -20,12 +20,11 @@ import (
 	"github.com/portcullis/portcullis/internal/pki/pkitest"
 )
 
-const testAdminToken = "0123456789abcdef0123456789abcdef-admin"
-
 // TestAdminRevocationForget: a QTSP revokes a certificate the server has just accepted
 // (its "good" answer cached for revocation.max_good_age); the certificate keeps getting
 // tokens until the operator calls POST /admin/revocation/forget for its serial, after
-// which the next /token asks the responder again and is refused. Over real TLS.
+// which the next /token asks the responder again and is refused. Over real TLS, the
+// operation on the admin listener.
 func TestAdminRevocationForget(t *testing.T) {
 	qtsp := pkitest.NewCA(t, pkitest.CAOptions{Intermediate: true, OCSP: true, CRL: true})
 	anchorFile := filepath.Join(t.TempDir(), "qtsp.pem")
@@ -34,7 +33,8 @@ func TestAdminRevocationForget(t *testing.T) {
 	}
 	a := startApp(t, func(cfg *config.Config) {
 		cfg.Trust.Anchors = append(cfg.Trust.Anchors, config.Anchor{Name: "qtsp", File: anchorFile, Profile: pki.ProfileEIDAS})
-		cfg.Admin.Token = testAdminToken
+		cfg.Admin.Token = config.Secret(testAdminToken)
+		cfg.Listen.Admin = "127.0.0.1:0"
 	})
 	leaf := qtsp.QWAC(t)
 	registerTLSClient(t, a, "tpp-forget", leaf.Cert)
@@ -51,7 +51,7 @@ func TestAdminRevocationForget(t *testing.T) {
 
 	forget := func(token, body string) int {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, "https://"+a.HTTPSAddr().String()+app.PathAdminRevocationForget, strings.NewReader(body))
+		req, err := http.NewRequest(http.MethodPost, "https://"+a.AdminAddr().String()+app.PathAdminRevocationForget, strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +59,7 @@ func TestAdminRevocationForget(t *testing.T) {
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := c.Do(req)
+		resp, err := adminClient(t, a).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -69,13 +69,18 @@ type App struct {
 	AS         *authz.Server
 	Gateway    *gateway.Gateway
 	BankURL    *url.URL // dev mode: the sandbox bank behind the gateway
+	// AdminMux is where admin operations are mounted (patterns under /admin/; see
+	// buildAdmin): served only on the admin listener, behind package admin's guard. Mount
+	// before Run.
+	AdminMux *http.ServeMux
 
 	https, ops *httpserver.Server
+	admin      *httpserver.Server // nil while admin.token is empty
 	httpsMux   *http.ServeMux
 	opsHandler http.Handler
 	closers    []func() error
 	runners    []func(ctx context.Context) // background loops started by Run
-	servers    []*httpserver.Server        // further listeners (the sandbox bank)
+	servers    []*httpserver.Server        // further listeners (the sandbox bank, admin)
 }
 
 // Options are the process-level inputs that do not belong in the configuration file.
@@ -102,6 +107,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		}
 	}()
 	a.Metrics = obs.NewMetrics()
+	a.AdminMux = http.NewServeMux()
 
 	if err := a.openStore(ctx); err != nil {
 		return nil, err
@@ -134,6 +140,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: a.logger,
+		MaxConnections: cfg.HTTP.MaxConnections, MaxConnectionsPerAddress: cfg.HTTP.MaxConnectionsPerAddress,
+		MaxConcurrentStreams: cfg.HTTP.MaxConcurrentStreams,
 	})
 	opsAddr, err := a.ops.Listen()
 	if err != nil {
@@ -169,10 +177,17 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
 		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: a.logger,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RefuseBody: refuseBody, Logger: a.logger,
+		MaxConnections: cfg.HTTP.MaxConnections, MaxConnectionsPerAddress: cfg.HTTP.MaxConnectionsPerAddress,
+		// Every client behind a trusted proxy comes from the proxy's address.
+		PerAddressExempt:     cfg.MTLS.Proxies(),
+		MaxConcurrentStreams: cfg.HTTP.MaxConcurrentStreams,
 	})
 	if _, err := a.https.Listen(); err != nil {
 		return nil, fmt.Errorf("https listener: %w", err)
+	}
+	if err := a.buildAdmin(serverCert); err != nil {
+		return nil, err
 	}
 	a.buildOps()
 	return a, nil
@@ -296,10 +311,9 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 		return fmt.Errorf("trust: %w", err)
 	}
 	a.Validator = v
-	a.watchSandboxRevocations()
 
 	ext, err := mtls.NewExtractor(mtls.Options{
-		Validator:      v,
+		Validator:      a.watchSandboxRevocations(v),
 		Header:         a.cfg.MTLS.Header,
 		Format:         mtls.HeaderFormat(a.cfg.MTLS.HeaderFormat),
 		TrustedProxies: a.cfg.MTLS.Proxies(),
@@ -316,22 +330,35 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 
 // watchSandboxRevocations makes, in dev mode, a revocation at the sandbox CA — also one
 // by `portcullis pki revoke` in another process — drop the certificate's cached status
-// within about a second (sandbox.DefaultWatchInterval), so that its next validation asks
-// the sandbox OCSP responder, which already answers "revoked".
-func (a *App) watchSandboxRevocations() {
+// before the next certificate validation: the returned validator polls the CA's
+// revocation feed (one stat of its issuance database when nothing changed) before each
+// validation, and a background loop polls every second for idle servers. The sandbox OCSP
+// responder already answers "revoked", so the next validation is refused. Outside dev
+// mode it returns v itself.
+func (a *App) watchSandboxRevocations(v mtls.Validator) mtls.Validator {
 	if a.Sandbox == nil {
-		return
+		return v
 	}
-	ca := a.Sandbox
-	issuer := sha256.Sum256(ca.IssuingCertificate().Raw)
+	issuer := sha256.Sum256(a.Sandbox.IssuingCertificate().Raw)
 	forget := chainForgetter{checker: a.Revocation, validator: a.Validator}
-	a.runners = append(a.runners, func(ctx context.Context) {
-		<-ca.WatchRevocations(ctx, sandbox.DefaultWatchInterval, func(r sandbox.Record) {
-			n := forget.Forget(r.SerialNumber(), issuer[:])
-			a.logger.Info("sandbox CA revocation: cached revocation status dropped",
-				slog.String("serial", r.Serial), slog.Int("answers_dropped", n))
-		})
+	feed := a.Sandbox.RevocationFeed(func(r sandbox.Record) {
+		n := forget.Forget(r.SerialNumber(), issuer[:])
+		a.logger.Info("sandbox CA revocation: cached revocation status dropped",
+			slog.String("serial", r.Serial), slog.Int("answers_dropped", n))
 	})
+	a.runners = append(a.runners, func(ctx context.Context) { feed.Run(ctx, sandbox.DefaultWatchInterval) })
+	return pollingValidator{next: v, poll: feed.Poll}
+}
+
+// pollingValidator calls poll before every validation.
+type pollingValidator struct {
+	next mtls.Validator
+	poll func()
+}
+
+func (p pollingValidator) Validate(ctx context.Context, chain []*x509.Certificate, purpose pki.Purpose) (*pki.Identity, error) {
+	p.poll()
+	return p.next.Validate(ctx, chain, purpose)
 }
 
 // maxGoodAge turns revocation.max_good_age (zero: never reuse a "good" answer) into
@@ -420,27 +447,24 @@ func (a *App) Close() error {
 }
 
 // Banner writes the start-up banner: every URL, file and credential a newcomer needs to
-// make a first call with curl.
+// make a first call with curl (cmd/portcullis prints the first call's commands after it).
 func (a *App) Banner(w io.Writer) {
 	https, ops := a.HTTPSAddr(), a.OpsAddr()
 	fmt.Fprintf(w, "Portcullis is running (dev=%v)\n", a.cfg.Dev)
 	fmt.Fprintf(w, "  issuer            %s\n", a.cfg.Issuer)
 	fmt.Fprintf(w, "  https (mTLS)      https://%s\n", https)
 	fmt.Fprintf(w, "  ops               http://%s/healthz  /readyz  /metrics\n", ops)
+	if addr := a.AdminAddr(); addr != nil {
+		fmt.Fprintf(w, "  admin             https://%s/admin/clients (admin API; Authorization: Bearer <admin.token>)\n", addr)
+	} else {
+		fmt.Fprintf(w, "  admin             disabled: admin.token is empty (would serve https://%s/admin/clients)\n", a.cfg.Listen.Admin)
+	}
 	fmt.Fprintf(w, "  database          %s\n", a.cfg.DatabaseURL())
 	if a.Sandbox != nil {
 		dir := a.Sandbox.Dir()
 		fmt.Fprintf(w, "  sandbox CA        %s (trust anchor for clients and for curl --cacert)\n", filepath.Join(dir, sandbox.FileRootCert))
 		fmt.Fprintf(w, "  OCSP / CRL        %s/ocsp  %s/issuing.crl\n", a.Sandbox.BaseURL(), a.Sandbox.BaseURL())
-		fmt.Fprintf(w, "\nFirst call:\n")
-		fmt.Fprintf(w, "  portcullis pki issue qwac --dir %s --out tpp --org-id PSDGB-FCA-123456 --roles AISP,PISP\n", dir)
-		fmt.Fprintf(w, "  portcullis client add --data-dir %s --id tpp --auth tls_client_auth --grant-type client_credentials --scope payments \\\n", a.cfg.DataDir)
-		fmt.Fprintf(w, "    --subject-dn \"$(openssl x509 -in tpp.crt -noout -subject -nameopt RFC2253 | sed 's/^subject=//')\"\n")
-		fmt.Fprintf(w, "  curl --cacert %s --cert tpp.crt --key tpp.key https://localhost:%d/token -d grant_type=client_credentials -d client_id=tpp -d scope=payments\n",
-			filepath.Join(dir, sandbox.FileRootCert), https.(*net.TCPAddr).Port)
 		if a.BankURL != nil {
-			fmt.Fprintf(w, "  curl --cacert %s --cert tpp.crt --key tpp.key -H \"Authorization: Bearer $TOKEN\" https://localhost:%d/open-banking/v3.1/pisp/domestic-payments/p-1\n",
-				filepath.Join(dir, sandbox.FileRootCert), https.(*net.TCPAddr).Port)
 			fmt.Fprintf(w, "  sandbox bank      %s (reachable only through the gateway)\n", a.BankURL)
 		}
 	}

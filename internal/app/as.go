@@ -17,7 +17,7 @@ import (
 
 // buildAS constructs the authorization server: signing keys, access-token issuer and
 // verifier, the deny-list, the client registry, client authentication and the endpoints,
-// and mounts them (and the admin API) on the https mux.
+// and mounts them on the https mux. The admin API is not there: see buildAdmin.
 func (a *App) buildAS(mux *http.ServeMux) error {
 	cfg := a.cfg
 	keyOpts := jose.KeyStoreOptions{Clock: a.clock, RetireAfter: cfg.Keys.RetireAfter, SigningAlg: jose.Alg(cfg.Keys.Alg), Logger: a.logger}
@@ -62,9 +62,15 @@ func (a *App) buildAS(mux *http.ServeMux) error {
 	}
 	a.runners = append(a.runners, func(ctx context.Context) { _ = a.DenyList.Run(ctx) })
 
+	// The secret behind customers' subjects lives with the signing keys; generated on
+	// first start.
+	subjects, err := token.LoadSubjects(dir)
+	if err != nil {
+		return fmt.Errorf("keys.dir: %w", err)
+	}
 	a.Tokens, err = token.NewIssuer(token.IssuerOptions{
 		Keys: a.Keys, Issuer: cfg.Issuer, AccessTokenLifetime: cfg.Tokens.AccessTokenLifetime,
-		Clock: a.clock, OpenBankingIntentID: true,
+		Clock: a.clock, OpenBankingIntentID: true, Subjects: subjects,
 	})
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
@@ -99,15 +105,12 @@ func (a *App) buildAS(mux *http.ServeMux) error {
 	a.AS, err = authz.New(authz.Options{
 		Issuer: cfg.Issuer, Keys: a.Keys, Tokens: a.Tokens, Verifier: a.Verifier, ClientAuth: a.ClientAuth,
 		Revocations: a.Store, DenyList: a.DenyList, Logger: a.logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		ScopesSupported: []string{"accounts", "payments", "fundsconfirmations"},
+		ScopesSupported: ScopesSupported(),
 		Audit:           a.Audit,
 	})
 	if err != nil {
 		return fmt.Errorf("authorization server: %w", err)
 	}
 	a.AS.Register(mux)
-	mux.Handle("/admin/", client.AdminHandler(a.Clients, cfg.Admin.Token.Reveal(), a.logger))
-	mux.Handle(PathAdminRevocationForget, adminGuard(cfg.Admin.Token.Reveal(),
-		NewRevocationForgetHandler(chainForgetter{checker: a.Revocation, validator: a.Validator}, a.logger)))
 	return nil
 }

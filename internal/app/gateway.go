@@ -42,6 +42,7 @@ func (a *App) buildGateway(mux *http.ServeMux) error {
 	opts := gateway.Options{
 		Verifier:         a.Verifier,
 		ConsentValidator: validator,
+		Customers:        a.Store, // consent → customer, for the upstream's PSU id
 		Logger:           a.logger,
 		// Refusals go to the audit log stream only: one database write per refused
 		// request would let anyone without a token amplify load on the database.
@@ -85,6 +86,8 @@ func (a *App) startSandboxBank() (*url.URL, error) {
 	srv := httpserver.New(httpserver.Options{
 		Name: "sandbox-bank", Addr: "127.0.0.1:0", Handler: bank.New(a.clock), Logger: a.logger,
 		MaxBodyBytes: a.cfg.HTTP.MaxBodyBytes, ShutdownTimeout: a.cfg.HTTP.ShutdownTimeout,
+		// Every connection comes from the gateway's own pool on 127.0.0.1: one address.
+		MaxConnections: a.cfg.HTTP.MaxConnections, MaxConnectionsPerAddress: a.cfg.HTTP.MaxConnections,
 	})
 	addr, err := srv.Listen()
 	if err != nil {

@@ -34,6 +34,13 @@ const (
 	TypeTokenRevoked                 = "token.revoked"
 	TypeCertificateRejected          = "certificate.rejected"
 	TypeForwardedCertUntrustedSource = "forwarded_cert.untrusted_source"
+	// TypeClientAuthenticationFailed: a client failed to authenticate at an endpoint of the
+	// authorization server. ClientID is the identifier it claimed (possibly unregistered);
+	// Data has endpoint, reason, detail and remote_addr.
+	TypeClientAuthenticationFailed = "client.authentication_failed"
+	// TypeAdminRequest: a call to the admin API, allowed or refused. Data has method, path,
+	// remote_addr, status and outcome; never the admin token.
+	TypeAdminRequest = "admin.request"
 )
 
 // Event is one audit record.

@@ -15,6 +15,7 @@ import (
 	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/clientauth"
+	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/oauth"
 	"github.com/portcullis/portcullis/internal/obs"
@@ -68,6 +69,7 @@ type RevocationStore interface {
 // revocation effective here at once; other nodes pick it up from the store.
 type DenyList interface {
 	Add(jti string, exp time.Time)
+	AddFamily(familyID string, exp time.Time)
 }
 
 // Options configures [New]. Fields marked required make New fail when missing; the others
@@ -118,6 +120,59 @@ type Options struct {
 	// client.ProfileFAPI2). They decide the JWS algorithms published for client
 	// authentication (EdDSA only with FAPI 2). Nil means both.
 	Profiles []string
+
+	// Clock is the source of "now" for request object, request_uri and code lifetimes.
+	// Nil means the real clock.
+	Clock clock.Clock
+	// PushedRequests stores pushed authorization requests. Nil means the customer
+	// journey endpoints (PAR, authorization) are not served.
+	PushedRequests PushedRequestStore
+	// ClientKeys resolves the keys that verify a client's request objects. Required when
+	// PushedRequests is set.
+	ClientKeys ClientKeys
+	// PARLifetime is the expires_in of a request_uri. Zero means [DefaultPARLifetime];
+	// it must be below 600 s (FAPI2-AS-28).
+	PARLifetime time.Duration
+	// Signer signs ID tokens and JARM responses. Required when PushedRequests is set.
+	Signer JWTSigner
+	// IDTokens mints ID tokens; Codes keeps authorization codes; Subjects maps customers to
+	// the subjects clients see; Clients finds a client by id. Required when
+	// PushedRequests is set.
+	IDTokens IDTokenIssuer
+	Codes    CodeStore
+	Subjects Subjects
+	Clients  ClientGetter
+	// CodeLifetime is how long a code may be exchanged. Zero means
+	// [DefaultCodeLifetime]; at most 60 s for FAPI 2.0 (FAPI2-AS-10).
+	CodeLifetime time.Duration
+	// RefreshTokens keeps refresh tokens and Families revokes a grant family (a replayed
+	// code). Required when PushedRequests is set.
+	RefreshTokens RefreshTokenStore
+	Families      FamilyRevoker
+	// RefreshTokenLifetime bounds a grant's refresh tokens. Zero means
+	// [DefaultRefreshTokenLifetime].
+	RefreshTokenLifetime time.Duration
+}
+
+// DefaultRefreshTokenLifetime is the lifetime of a grant's refresh tokens when
+// Options.RefreshTokenLifetime is zero (the consent's own expiry may end them earlier).
+const DefaultRefreshTokenLifetime = 90 * 24 * time.Hour
+
+// RefreshTokenStore keeps refresh tokens; *store.Store implements it.
+type RefreshTokenStore interface {
+	PutRefreshToken(ctx context.Context, t store.RefreshToken) error
+	RefreshRotator
+}
+
+// IDTokenIssuer mints ID tokens; *token.Issuer implements it.
+type IDTokenIssuer interface {
+	IssueIDToken(c token.IDTokenClaims, alg jose.Alg) (string, error)
+}
+
+// ClientGetter finds a registered client; *client.Registry implements it (client.ErrNotFound
+// for an unknown id).
+type ClientGetter interface {
+	Get(ctx context.Context, id string) (*client.Client, error)
 }
 
 // Server is the authorization server's endpoints. Build it with [New] and mount it with
@@ -139,6 +194,21 @@ type Server struct {
 	profiles  []string
 	grants    map[string]grantHandler
 	discovery []byte // the metadata document, rendered once
+
+	clock           clock.Clock
+	pushed          PushedRequestStore
+	clientKeys      ClientKeys
+	parLifetime     time.Duration
+	signer          JWTSigner
+	idTokens        IDTokenIssuer
+	codes           CodeStore
+	subjects        Subjects
+	clients         ClientGetter
+	codeLifetime    time.Duration
+	refresh         RefreshTokenStore
+	rotator         RefreshRotator
+	families        FamilyRevoker
+	refreshLifetime time.Duration
 }
 
 // New checks o and returns a Server. Errors name the offending field.
@@ -156,6 +226,21 @@ func New(o Options) (*Server, error) {
 		maxBody:  o.MaxBodyBytes,
 		scopes:   slices.Clone(o.ScopesSupported),
 		profiles: slices.Clone(o.Profiles),
+
+		clock:           o.Clock,
+		pushed:          o.PushedRequests,
+		clientKeys:      o.ClientKeys,
+		parLifetime:     o.PARLifetime,
+		signer:          o.Signer,
+		idTokens:        o.IDTokens,
+		codes:           o.Codes,
+		subjects:        o.Subjects,
+		clients:         o.Clients,
+		codeLifetime:    o.CodeLifetime,
+		refresh:         o.RefreshTokens,
+		rotator:         o.RefreshTokens,
+		families:        o.Families,
+		refreshLifetime: o.RefreshTokenLifetime,
 	}
 	base, err := checkIssuer(o.Issuer)
 	if err != nil {
@@ -191,12 +276,41 @@ func New(o Options) (*Server, error) {
 	if s.maxBody == 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	if s.clock == nil {
+		s.clock = clock.Real{}
+	}
+	switch {
+	case s.parLifetime == 0:
+		s.parLifetime = DefaultPARLifetime
+	case s.parLifetime < 10*time.Second || s.parLifetime >= 600*time.Second:
+		return nil, errors.New("authz: Options.PARLifetime must be at least 10 s and below 600 s")
+	}
+	switch {
+	case s.codeLifetime == 0:
+		s.codeLifetime = DefaultCodeLifetime
+	case s.codeLifetime < time.Second || s.codeLifetime > 10*time.Minute:
+		return nil, errors.New("authz: Options.CodeLifetime must be between 1 s and 10 minutes")
+	}
+	if s.refreshLifetime == 0 {
+		s.refreshLifetime = DefaultRefreshTokenLifetime
+	}
+	if s.pushed != nil {
+		for name, missing := range map[string]bool{
+			"ClientKeys": s.clientKeys == nil, "Signer": s.signer == nil, "IDTokens": s.idTokens == nil,
+			"Codes": s.codes == nil, "Subjects": s.subjects == nil, "Clients": s.clients == nil,
+			"RefreshTokens": s.refresh == nil, "Families": s.families == nil,
+		} {
+			if missing {
+				return nil, fmt.Errorf("authz: Options.%s is required with PushedRequests", name)
+			}
+		}
+	}
 	scopes, err := oauth.ParseScope(strings.Join(s.scopes, " "))
 	if err != nil || len(scopes) != len(s.scopes) {
 		return nil, errors.New("authz: Options.ScopesSupported must be distinct RFC 6749 scope tokens")
 	}
-	if slices.Contains(s.scopes, "openid") {
-		return nil, errors.New("authz: Options.ScopesSupported: openid is not supported yet (no ID tokens are issued)")
+	if slices.Contains(s.scopes, "openid") && o.PushedRequests == nil {
+		return nil, errors.New("authz: Options.ScopesSupported: openid needs the customer journey (Options.PushedRequests)")
 	}
 	if s.profiles == nil {
 		s.profiles = []string{client.ProfileFAPI1, client.ProfileFAPI2}
@@ -259,7 +373,20 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.route(mux, http.MethodPost, b+PathToken, s.handleToken)
 	s.route(mux, http.MethodPost, b+PathIntrospect, s.handleIntrospect)
 	s.route(mux, http.MethodPost, b+PathRevoke, s.handleRevoke)
+	if s.pushed != nil {
+		s.route(mux, http.MethodPost, b+PathPAR, s.handlePAR)
+		// UserInfo answers GET and POST (OIDC Core §5.3.1).
+		mux.Handle(http.MethodGet+" "+b+PathUserinfo, s.serve(s.handleUserinfo))
+		mux.Handle(http.MethodPost+" "+b+PathUserinfo, s.serve(s.handleUserinfo))
+		mux.Handle(b+PathUserinfo, s.serve(func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Allow", "GET, HEAD, POST")
+			return oauth.MethodNotAllowed()
+		}))
+	}
 }
+
+// now returns the server clock's current time.
+func (s *Server) now() time.Time { return s.clock.Now() }
 
 // handlerFunc is an endpoint: it writes a response and returns nil, or writes nothing and
 // returns the error to render.

@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
+
+	"github.com/portcullis/portcullis/internal/audit"
 
 	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/mtls"
@@ -17,6 +20,11 @@ import (
 // way at every endpoint. The decision is clientauth's; its *clientauth.Error becomes 401
 // invalid_client through oauth.FromError, anything else 500. A request that did not pass
 // through the mtls Extractor is a wiring error (500), never an anonymous client.
+//
+// Every authentication failure answers the same 401 invalid_client "client authentication
+// failed" (clientauth.FailureDescription), so that no caller learns whether a client id
+// exists or how it authenticates; what failed is recorded as an
+// audit.TypeClientAuthenticationFailed event (and in the request's log line).
 func (s *Server) authenticate(r *http.Request, form url.Values, ep clientauth.Endpoint) (*clientauth.Result, error) {
 	chain, chainErr := mtls.PresentedChain(r)
 	if errors.Is(chainErr, mtls.ErrNoExtractor) {
@@ -32,6 +40,19 @@ func (s *Server) authenticate(r *http.Request, form url.Values, ep clientauth.En
 		PresentedChain:      chain,
 		Endpoint:            ep,
 	})
+	var ce *clientauth.Error
+	if errors.As(err, &ce) {
+		s.audit.Record(r.Context(), audit.Event{
+			Type:     audit.TypeClientAuthenticationFailed,
+			ClientID: ce.ClientID,
+			Data: map[string]any{
+				"endpoint":    string(ep),
+				"reason":      strings.TrimPrefix(ce.Reason.Error(), "clientauth: "),
+				"detail":      ce.Detail,
+				"remote_addr": r.RemoteAddr,
+			},
+		})
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,29 @@ type metadata struct {
 	// certificate (RFC 8705 §3.3, FAPI1-AS-50).
 	TLSBoundTokens bool          `json:"tls_client_certificate_bound_access_tokens"`
 	MTLSAliases    mtlsEndpoints `json:"mtls_endpoint_aliases"`
+
+	*journeyMetadata
+}
+
+// journeyMetadata is the metadata of the customer journey (FAPI1-AS-60, FAPI2-AS-21/24,
+// RFC 9126 §5, RFC 9207 §3, JARM §4), present when the server serves it.
+type journeyMetadata struct {
+	AuthorizationEndpoint string   `json:"authorization_endpoint"`
+	PAREndpoint           string   `json:"pushed_authorization_request_endpoint"`
+	RequirePAR            bool     `json:"require_pushed_authorization_requests"`
+	UserinfoEndpoint      string   `json:"userinfo_endpoint,omitempty"`
+	ResponseModes         []string `json:"response_modes_supported"`
+	SubjectTypes          []string `json:"subject_types_supported"`
+	IDTokenSigningAlgs    []string `json:"id_token_signing_alg_values_supported"`
+	RequestObjectAlgs     []string `json:"request_object_signing_alg_values_supported"`
+	AuthorizationAlgs     []string `json:"authorization_signing_alg_values_supported"`
+	RequestParameter      bool     `json:"request_parameter_supported"`
+	RequestURIParameter   bool     `json:"request_uri_parameter_supported"`
+	ClaimsParameter       bool     `json:"claims_parameter_supported"`
+	ClaimsSupported       []string `json:"claims_supported"`
+	ACRValues             []string `json:"acr_values_supported"`
+	CodeChallengeMethods  []string `json:"code_challenge_methods_supported"`
+	IssParameter          bool     `json:"authorization_response_iss_parameter_supported"`
 }
 
 // mtlsEndpoints are the RFC 8705 §5 aliases: the endpoints a client reaches with its
@@ -47,6 +70,8 @@ type mtlsEndpoints struct {
 	TokenEndpoint         string `json:"token_endpoint"`
 	IntrospectionEndpoint string `json:"introspection_endpoint"`
 	RevocationEndpoint    string `json:"revocation_endpoint"`
+	PAREndpoint           string `json:"pushed_authorization_request_endpoint,omitempty"`
+	UserinfoEndpoint      string `json:"userinfo_endpoint,omitempty"`
 }
 
 // metadata builds the document from the server's configuration: grant types from the
@@ -70,7 +95,7 @@ func (s *Server) metadata() *metadata {
 		grants = append(grants, g)
 	}
 	slices.Sort(grants)
-	return &metadata{
+	m := &metadata{
 		Issuer:                   s.issuer,
 		JWKSURI:                  s.url(PathJWKS),
 		TokenEndpoint:            s.url(PathToken),
@@ -92,6 +117,50 @@ func (s *Server) metadata() *metadata {
 			RevocationEndpoint:    s.mtlsBase + PathRevoke,
 		},
 	}
+	if s.pushed == nil {
+		return m
+	}
+	// The endpoints that need the client certificate are on the mTLS listener: the root
+	// members name it too, so that a client using either set reaches it (RFC 8705 §5,
+	// FAPI2-MS-05); the authorization endpoint is on the issuer's (browser) listener.
+	m.TokenEndpoint = s.mtlsBase + PathToken
+	m.IntrospectionEndpoint = s.mtlsBase + PathIntrospect
+	m.RevocationEndpoint = s.mtlsBase + PathRevoke
+	m.MTLSAliases.PAREndpoint = s.mtlsBase + PathPAR
+	m.MTLSAliases.UserinfoEndpoint = s.mtlsBase + PathUserinfo
+	responseTypes := []string{client.ResponseTypeCode}
+	requirePAR := true
+	for _, p := range s.profiles {
+		if p == client.ProfileFAPI1 {
+			responseTypes = append(responseTypes, client.ResponseTypeCodeIDToken)
+			requirePAR = false // FAPI 1.0 clients may send request objects by value
+		}
+	}
+	m.ResponseTypes = responseTypes
+	var signAlgs []string
+	for _, a := range s.keys.Algorithms() {
+		signAlgs = append(signAlgs, string(a))
+	}
+	m.journeyMetadata = &journeyMetadata{
+		AuthorizationEndpoint: s.url(PathAuthorize),
+		PAREndpoint:           s.mtlsBase + PathPAR,
+		UserinfoEndpoint:      s.mtlsBase + PathUserinfo,
+		RequirePAR:            requirePAR,
+		ResponseModes:         []string{ResponseModeQuery, ResponseModeFragment, ResponseModeJWT, ResponseModeQueryJWT, ResponseModeFragmentJWT},
+		SubjectTypes:          []string{"public", "pairwise"},
+		IDTokenSigningAlgs:    signAlgs,
+		RequestObjectAlgs:     algs,
+		AuthorizationAlgs:     signAlgs,
+		RequestParameter:      true,
+		RequestURIParameter:   false,
+		ClaimsParameter:       true,
+		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr",
+			"c_hash", "s_hash", "at_hash", "openbanking_intent_id"},
+		ACRValues:            []string{ACRSCA, ACRCA},
+		CodeChallengeMethods: []string{"S256"},
+		IssParameter:         true,
+	}
+	return m
 }
 
 // handleDiscovery serves the metadata document at both well-known locations

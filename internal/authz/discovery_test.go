@@ -73,7 +73,7 @@ func TestDiscovery(t *testing.T) {
 	checkGolden(t, "oauth-authorization-server.golden.json", []byte(normalised))
 
 	// Every advertised endpoint exists on the server.
-	for _, k := range []string{"token_endpoint", "introspection_endpoint", "revocation_endpoint"} {
+	for _, k := range []string{"token_endpoint", "introspection_endpoint", "revocation_endpoint", "pushed_authorization_request_endpoint"} {
 		u := m[k].(string)
 		req, _ := http.NewRequest(http.MethodGet, u, nil)
 		if r := do(t, as.httpClient(t, nil), req); r.status != http.StatusMethodNotAllowed {

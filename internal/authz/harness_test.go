@@ -55,7 +55,13 @@ const (
 	clientSelfSigned = "self-signed"       // self_signed_tls_client_auth
 	clientCodeOnly   = "code-only"         // private_key_jwt without client_credentials
 	clientOpenID     = "openid-by-default" // tls_client_auth registered with openid only
+	clientJourney2   = "journey-fapi2"     // private_key_jwt, FAPI 2, authorization_code + refresh
+	clientJourney2MS = "journey-fapi2-ms"  // as clientJourney2, registered for signed requests (Message Signing)
+	clientHybrid     = "journey-hybrid"    // tls_client_auth, FAPI 1, code id_token and code + JARM
 )
+
+// The redirect URI registered for the journey clients.
+const testRedirect = "https://tpp.example.com/cb"
 
 // testClient is a registered client and everything it needs to call the server.
 type testClient struct {
@@ -129,9 +135,10 @@ func newFixture(t testing.TB, realClock bool) *fixture {
 		o.Subject.CommonName = cn
 		return f.ca.Issue(t, o)
 	}
-	for _, id := range []string{clientTLS, clientTLSOther, clientPKJ, clientPKJ2, clientFAPI2, clientCodeOnly, clientOpenID} {
+	for _, id := range []string{clientTLS, clientTLSOther, clientPKJ, clientPKJ2, clientFAPI2, clientCodeOnly, clientOpenID,
+		clientJourney2, clientJourney2MS, clientHybrid} {
 		c := &testClient{id: id, cert: qwac(id), method: client.AuthPrivateKeyJWT, key: newECKey(t), kid: id + "-key"}
-		if id == clientTLS || id == clientTLSOther || id == clientOpenID {
+		if id == clientTLS || id == clientTLSOther || id == clientOpenID || id == clientHybrid {
 			c.method = client.AuthTLSClientAuth
 		}
 		f.clients[id] = c
@@ -162,6 +169,7 @@ func (f *fixture) metadata(t testing.TB) []*client.Client {
 	}
 	jwks := func(id string) json.RawMessage { return ecJWKS(t, f.clients[id].key, f.clients[id].kid) }
 	cc := []string{client.GrantClientCredentials}
+	journey := []string{client.GrantAuthorizationCode, client.GrantRefreshToken, client.GrantClientCredentials}
 	scope := client.ScopeList{"accounts", "payments", "openid"}
 	return []*client.Client{
 		{ID: clientTLS, TokenEndpointAuthMethod: client.AuthTLSClientAuth, TLSClientAuthSubjectDN: subject(clientTLS), GrantTypes: cc, Scope: scope},
@@ -173,6 +181,13 @@ func (f *fixture) metadata(t testing.TB) []*client.Client {
 		{ID: clientCodeOnly, TokenEndpointAuthMethod: client.AuthPrivateKeyJWT, JWKS: jwks(clientCodeOnly), Scope: scope,
 			GrantTypes: []string{client.GrantAuthorizationCode}, RedirectURIs: []string{"https://tpp.example.com/cb"}},
 		{ID: clientOpenID, TokenEndpointAuthMethod: client.AuthTLSClientAuth, TLSClientAuthSubjectDN: subject(clientOpenID), GrantTypes: cc, Scope: client.ScopeList{"openid"}},
+		{ID: clientJourney2, TokenEndpointAuthMethod: client.AuthPrivateKeyJWT, JWKS: jwks(clientJourney2), Scope: scope, Profile: client.ProfileFAPI2,
+			GrantTypes: journey, RedirectURIs: []string{testRedirect}},
+		{ID: clientJourney2MS, TokenEndpointAuthMethod: client.AuthPrivateKeyJWT, JWKS: jwks(clientJourney2MS), Scope: scope, Profile: client.ProfileFAPI2,
+			GrantTypes: journey, RedirectURIs: []string{testRedirect}, RequestObjectSigningAlg: "ES256"},
+		{ID: clientHybrid, TokenEndpointAuthMethod: client.AuthTLSClientAuth, TLSClientAuthSubjectDN: subject(clientHybrid), JWKS: jwks(clientHybrid),
+			Scope: scope, GrantTypes: journey, RedirectURIs: []string{testRedirect},
+			ResponseTypes: []string{client.ResponseTypeCodeIDToken, client.ResponseTypeCode}},
 	}
 }
 
@@ -202,6 +217,7 @@ type testAS struct {
 	deny     *token.DenyList
 	audit    *auditLog
 	logs     *lockedBuffer
+	pushed   *countingPushed
 }
 
 type asOptions struct {
@@ -256,7 +272,7 @@ func (nopAuth) Authenticate(context.Context, clientauth.Request) (*clientauth.Re
 // server but the store and the fixture).
 func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 	t.Helper()
-	as := &testAS{f: f, store: st, audit: &auditLog{}, logs: &lockedBuffer{}}
+	as := &testAS{f: f, store: st, audit: &auditLog{}, logs: &lockedBuffer{}, pushed: &countingPushed{Store: st}}
 	logger := obs.NewLogger(as.logs, "debug")
 	if o.production {
 		logger = obs.NewLogger(io.Discard, "info") // as shipped; a benchmark's lines are not kept
@@ -306,7 +322,7 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 		t.Cleanup(func() { cancel(); <-done })
 	}
 
-	issuer, err := token.NewIssuer(token.IssuerOptions{Keys: as.keys, Issuer: as.issuer, Clock: f.clk, AccessTokenLifetime: o.lifetime})
+	issuer, err := token.NewIssuer(token.IssuerOptions{Keys: as.keys, Issuer: as.issuer, Clock: f.clk, AccessTokenLifetime: o.lifetime, Subjects: testSubjects})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,6 +349,7 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 		JTIs:          st,
 		Issuer:        as.issuer,
 		TokenEndpoint: as.issuer + authz.PathToken,
+		PAREndpoint:   as.issuer + authz.PathPAR,
 		Clock:         f.clk,
 	})
 	if err != nil {
@@ -349,6 +366,16 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 		Audit:           auditSink,
 		Logger:          logger,
 		ScopesSupported: o.scopesSupported,
+		Clock:           f.clk,
+		PushedRequests:  as.pushed,
+		ClientKeys:      clientauth.NewKeyResolver(nil),
+		Signer:          issuer,
+		IDTokens:        issuer,
+		Codes:           st,
+		Subjects:        authz.ClientSubjects{S: testSubjects},
+		Clients:         client.NewRegistry(st, client.RegistryOptions{}),
+		RefreshTokens:   st,
+		Families:        st,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -478,6 +505,17 @@ func (a *auditLog) all() []audit.Event {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]audit.Event(nil), a.events...)
+}
+
+// ofType returns the events of type typ.
+func (a *auditLog) ofType(typ string) []audit.Event {
+	var out []audit.Event
+	for _, e := range a.all() {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // byJTI returns the events about the token with jti.

@@ -47,9 +47,14 @@ type grantHandler func(ctx context.Context, req *tokenRequest) (*tokenResponse, 
 // listed here is unsupported_grant_type, which is how the password grant is refused
 // (FAPI2-AS-02). Discovery's grant_types_supported is derived from this map.
 func (s *Server) grantHandlers() map[string]grantHandler {
-	return map[string]grantHandler{
+	h := map[string]grantHandler{
 		client.GrantClientCredentials: s.clientCredentials,
 	}
+	if s.codes != nil {
+		h[client.GrantAuthorizationCode] = s.authorizationCode
+		h[client.GrantRefreshToken] = s.refreshToken
+	}
+	return h
 }
 
 // handleToken is the token endpoint (RFC 6749 §3.2). In order:

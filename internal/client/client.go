@@ -10,8 +10,9 @@
 // FAPI1-AS-07, fapi.md §3.7), non-https redirect URIs and ambiguous certificate matching rules.
 //
 // The package does not authenticate clients (package clientauth does, and is the only place
-// that does) and does not parse software statements (package dcr). [AdminHandler] is the
-// operator's HTTP API over the [Registry]; the `portcullis client` commands are its CLI.
+// that does) and does not parse software statements (package dcr). [RegisterAdmin] mounts
+// the operator's HTTP API over the [Registry] on the admin API (package admin guards it);
+// the `portcullis client` commands are its CLI.
 package client
 
 import (
@@ -109,6 +110,9 @@ type Client struct {
 
 	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
 	RequestObjectSigningAlg  string `json:"request_object_signing_alg,omitempty"`
+	// AuthorizationSignedResponseAlg signs the client's JARM responses (JARM §3); empty
+	// means the server's default algorithm.
+	AuthorizationSignedResponseAlg string `json:"authorization_signed_response_alg,omitempty"`
 
 	SoftwareID    string   `json:"software_id,omitempty"`
 	OrgID         string   `json:"org_id,omitempty"`

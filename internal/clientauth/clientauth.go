@@ -18,6 +18,11 @@
 //   - self_signed_tls_client_auth (RFC 8705 §2.2): a certificate, not validated against a
 //     trust anchor, whose public key is one of the keys registered in the client's JWK Set.
 //
+// A client's registered verification keys (jwks by value, or jwks_uri through package jose's
+// cache) are resolved in one place, [KeyResolver]; private_key_jwt and
+// self_signed_tls_client_auth use it, and so does any other verifier of what a client signs
+// (request objects), given the same instance through [Options].Keys.
+//
 // It refuses client secrets in every form (client_secret_basic, client_secret_post,
 // client_secret_jwt), public clients, and requests that name the client in several ways that
 // disagree (FAPI1-AS-04). It does not decide whether a certificate is trustworthy (package pki
@@ -25,7 +30,9 @@
 // the wire error (the authorization server does, through oauth.FromError).
 //
 // Every authentication failure is an [*Error] with one of the sentinel reasons of this package
-// and maps to 401 invalid_client. An error that is not an *Error matches [ErrInternal]: it
+// and maps to 401 invalid_client with the one description [FailureDescription], so that the
+// answer never tells whether a client exists or how it authenticates; [Error.Detail] and
+// [Error.ClientID] are for the audit trail. An error that is not an *Error matches [ErrInternal]: it
 // means "could not check" (the client or jti store did not answer, a wiring mistake) and maps
 // to 500 server_error — except [ErrCertificateStatusUnavailable] (pki could not establish the
 // certificate's revocation status), which maps to 503 temporarily_unavailable. The request is
@@ -38,7 +45,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/client"
@@ -124,6 +130,9 @@ type Options struct {
 	// JWKS fetches and caches the key sets of clients registered with a jwks_uri. Nil means
 	// such clients cannot authenticate by a key ([ErrKeysUnavailable]).
 	JWKS RemoteKeySets
+	// Keys resolves clients' registered keys. Nil means one built from JWKS; pass the
+	// KeyResolver the request-object verifier uses, so that both share its caches.
+	Keys *KeyResolver
 	// Issuer is this authorization server's issuer identifier: under FAPI 2 the only
 	// accepted assertion audience, under FAPI 1 one of them. Required.
 	Issuer string
@@ -145,14 +154,13 @@ type Options struct {
 type Authenticator struct {
 	clients  ClientGetter
 	jtis     JTIStore
-	jwks     RemoteKeySets
 	issuer   string
 	tokenURL string
 	parURL   string
 	clk      clock.Clock
 	lifetime time.Duration
 	skew     time.Duration
-	inline   inlineSets
+	keys     *KeyResolver
 	subjects subjectMatches
 }
 
@@ -161,13 +169,13 @@ func New(o Options) (*Authenticator, error) {
 	a := &Authenticator{
 		clients:  o.Clients,
 		jtis:     o.JTIs,
-		jwks:     o.JWKS,
 		issuer:   o.Issuer,
 		tokenURL: o.TokenEndpoint,
 		parURL:   o.PAREndpoint,
 		clk:      o.Clock,
 		lifetime: o.MaxAssertionLifetime,
 		skew:     o.MaxClockSkew,
+		keys:     o.Keys,
 	}
 	switch {
 	case a.clients == nil:
@@ -183,6 +191,9 @@ func New(o Options) (*Authenticator, error) {
 	}
 	if a.clk == nil {
 		a.clk = clock.Real{}
+	}
+	if a.keys == nil {
+		a.keys = NewKeyResolver(o.JWKS)
 	}
 	if a.lifetime == 0 {
 		a.lifetime = DefaultMaxAssertionLifetime
@@ -268,8 +279,16 @@ func (a *Authenticator) Authenticate(ctx context.Context, req Request) (*Result,
 	return res, err
 }
 
-// authenticate is Authenticate without the marking of its "could not check" errors.
-func (a *Authenticator) authenticate(ctx context.Context, req Request) (*Result, error) {
+// authenticate is Authenticate without the marking of its "could not check" errors. A
+// failure carries the client identifier the request claimed, when it has the syntax of one.
+func (a *Authenticator) authenticate(ctx context.Context, req Request) (_ *Result, err error) {
+	id := req.Form.Get("client_id") // the assertion's iss, once read, takes its place
+	defer func() {
+		var e *Error
+		if errors.As(err, &e) && e.ClientID == "" && client.ValidID(id) {
+			e.ClientID = id
+		}
+	}()
 	if !req.Endpoint.valid() {
 		return nil, fmt.Errorf("clientauth: invalid endpoint %q", req.Endpoint)
 	}
@@ -290,7 +309,6 @@ func (a *Authenticator) authenticate(ctx context.Context, req Request) (*Result,
 	_, hasAssertion := f["client_assertion"]
 	_, hasType := f["client_assertion_type"]
 
-	var id string
 	var peeked *assertionIDs
 	switch {
 	case hasAssertion || hasType:
@@ -377,35 +395,4 @@ func certificateIdentity(req Request) (*pki.Identity, error) {
 	default:
 		return nil, failWith(ErrCertificateInvalid, "client certificate invalid", err)
 	}
-}
-
-// maxInlineSets bounds the cache of parsed registered key sets; when full it is emptied.
-const maxInlineSets = 4096
-
-// inlineSets caches the parsed form of clients' registered jwks, keyed by the document
-// itself: a changed registration is a different key, so nothing stale is ever served.
-type inlineSets struct {
-	mu   sync.Mutex
-	sets map[string]*jose.JWKSet
-}
-
-// parse returns the parsed key set of raw, from the cache when it was parsed before.
-func (s *inlineSets) parse(raw []byte) (*jose.JWKSet, error) {
-	s.mu.Lock()
-	set, ok := s.sets[string(raw)]
-	s.mu.Unlock()
-	if ok {
-		return set, nil
-	}
-	set, err := jose.ParseJWKS(raw)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	if s.sets == nil || len(s.sets) >= maxInlineSets {
-		s.sets = map[string]*jose.JWKSet{}
-	}
-	s.sets[string(raw)] = set
-	s.mu.Unlock()
-	return set, nil
 }

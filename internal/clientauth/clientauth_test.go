@@ -187,9 +187,9 @@ func toWire(t *testing.T, err error) (status int, code, description string) {
 	return ToWire(err)
 }
 
-// checkFailure asserts that err is an *Error with reason want that goes on the wire as 401
-// invalid_client with its own non-empty description, which is already in the RFC 6749
-// charset (sanitising it changes nothing).
+// checkFailure asserts that err is an *Error with reason want and a detail for the audit
+// trail that goes on the wire as 401 invalid_client with the one description
+// FailureDescription, whatever the reason (no client-id oracle).
 func checkFailure(t *testing.T, res *Result, err error, want error) {
 	t.Helper()
 	if res != nil {
@@ -206,8 +206,11 @@ func checkFailure(t *testing.T, res *Result, err error, want error) {
 	if status != http.StatusUnauthorized || code != "invalid_client" {
 		t.Errorf("oauth.FromError = %d %s, want 401 invalid_client", status, code)
 	}
-	if desc == "" || desc != e.Description {
-		t.Errorf("wire description %q, want the error's description %q, non-empty and in the RFC 6749 charset", desc, e.Description)
+	if desc != FailureDescription || e.Description != FailureDescription {
+		t.Errorf("wire description %q (error's %q), want %q", desc, e.Description, FailureDescription)
+	}
+	if e.Detail == "" {
+		t.Errorf("Authenticate error %v has no detail for the audit trail", err)
 	}
 }
 

@@ -8,7 +8,8 @@ import (
 // Reasons a client failed to authenticate. Every error [Authenticator.Authenticate] returns
 // for a client that did not prove who it is is an [*Error] whose Reason is exactly one of
 // these (errors.Is works on the *Error directly). They all go on the wire as HTTP 401
-// invalid_client (oauth.FromError, fapi.md §1).
+// invalid_client with the one description [FailureDescription] (oauth.FromError, fapi.md
+// §1): the reasons are told apart only in the audit trail and the log.
 var (
 	// ErrInvalidRequest: the authentication parameters themselves are unusable: a
 	// client_secret or an Authorization header was sent (client secrets do not exist here,
@@ -94,18 +95,34 @@ func (e *internalError) Error() string        { return e.err.Error() }
 func (e *internalError) Unwrap() error        { return e.err }
 func (e *internalError) Is(target error) bool { return target == ErrInternal }
 
-// Error is a failed client authentication: Reason is one of the sentinel errors of this
-// package; Description is a short client-facing text in the RFC 6749 error_description
-// character set (no quote, no backslash, ASCII only) that reveals nothing beyond the reason;
-// the internal cause, if any, is kept for logs (Error, Unwrap) and never goes on the wire.
+// FailureDescription is the client-facing description of every client authentication
+// failure, whatever its reason: the caller learns that it is not authenticated, never
+// whether the client id exists, how the client authenticates or which check failed (that
+// would let any certificate holder enumerate clients and their methods). The reason and the
+// detail go to the audit trail and the log instead.
+const FailureDescription = "client authentication failed"
+
+// Error is a failed client authentication. Reason is one of the sentinel errors of this
+// package. Description is the client-facing text and is always [FailureDescription]. Detail
+// says what exactly failed, in words that carry no secret (no assertion, no certificate), for
+// the audit trail and the log; the internal cause, if any, is kept for logs (Error, Unwrap).
+// Neither Detail nor the cause ever goes on the wire.
 type Error struct {
 	Reason      error
 	Description string
-	cause       error
+	Detail      string
+	// ClientID is the client identifier the request claimed (form client_id, or the client
+	// assertion's iss) when it has the syntax of one ([client.ValidID]), else empty. It need
+	// not name a registered client: the request failed to authenticate as it.
+	ClientID string
+	cause    error
 }
 
 func (e *Error) Error() string {
 	s := e.Reason.Error()
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
 	if e.cause != nil {
 		s += ": " + e.cause.Error()
 	}
@@ -121,10 +138,10 @@ func (e *Error) Unwrap() []error {
 	return []error{e.Reason}
 }
 
-func fail(reason error, desc string) *Error {
-	return &Error{Reason: reason, Description: desc}
+func fail(reason error, detail string) *Error {
+	return &Error{Reason: reason, Description: FailureDescription, Detail: detail}
 }
 
-func failWith(reason error, desc string, cause error) *Error {
-	return &Error{Reason: reason, Description: desc, cause: cause}
+func failWith(reason error, detail string, cause error) *Error {
+	return &Error{Reason: reason, Description: FailureDescription, Detail: detail, cause: cause}
 }

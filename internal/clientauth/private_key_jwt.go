@@ -176,7 +176,7 @@ func (a *Authenticator) checkAudience(c *client.Client, aud json.RawMessage, ep 
 
 // verifySignature verifies token with the client's own keys under its profile's algorithms.
 func (a *Authenticator) verifySignature(ctx context.Context, c *client.Client, token string) (jose.Verified, error) {
-	keys, err := a.clientKeys(c)
+	keys, err := a.clientKeys(ctx, c)
 	if err != nil {
 		return jose.Verified{}, err
 	}
@@ -198,24 +198,6 @@ func (a *Authenticator) verifySignature(ctx context.Context, c *client.Client, t
 	default: // ErrMalformed, ErrTooLarge, ErrWrongType, ErrUnsupportedCritical
 		return v, failWith(ErrAssertionInvalid, "client assertion malformed", err)
 	}
-}
-
-// clientKeys returns the resolver over the client's registered keys: its jwks by value, or
-// its jwks_uri through the remote cache.
-func (a *Authenticator) clientKeys(c *client.Client) (jose.KeyResolver, error) {
-	switch {
-	case len(c.JWKS) > 0:
-		set, err := a.inline.parse(c.JWKS)
-		if err != nil {
-			return nil, failWith(ErrKeysUnavailable, "client keys invalid", err)
-		}
-		return set, nil
-	case c.JWKSURI != "" && a.jwks != nil:
-		return a.jwks.Resolver(c.JWKSURI), nil
-	case c.JWKSURI != "":
-		return nil, fail(ErrKeysUnavailable, "client keys could not be retrieved")
-	}
-	return nil, fail(ErrKeysUnavailable, "client has no registered keys")
 }
 
 // joseProfile is the client's profile as package jose names it.

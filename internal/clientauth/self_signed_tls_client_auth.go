@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/portcullis/portcullis/internal/client"
-	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/mtls"
 	"github.com/portcullis/portcullis/internal/pki"
 )
@@ -42,7 +41,7 @@ func (a *Authenticator) selfSignedTLSClientAuth(ctx context.Context, c *client.C
 	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
 		return nil, fail(ErrCertificateInvalid, "client certificate expired or not yet valid")
 	}
-	keys, err := a.clientKeySet(ctx, c)
+	keys, err := a.clientKeys(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -71,24 +70,4 @@ func presentedLeaf(req Request) (*x509.Certificate, *pki.Identity, error) {
 		return nil, nil, failWith(ErrNoCertificate, "client certificate required", req.IdentityErr)
 	}
 	return req.PresentedChain[0], nil, nil
-}
-
-// clientKeySet returns the client's registered key set: its jwks, or its jwks_uri's set
-// from the cache.
-func (a *Authenticator) clientKeySet(ctx context.Context, c *client.Client) (*jose.JWKSet, error) {
-	switch {
-	case len(c.JWKS) > 0:
-		set, err := a.inline.parse(c.JWKS)
-		if err != nil {
-			return nil, failWith(ErrKeysUnavailable, "client keys invalid", err)
-		}
-		return set, nil
-	case c.JWKSURI != "" && a.jwks != nil:
-		set, err := a.jwks.Get(ctx, c.JWKSURI)
-		if err != nil {
-			return nil, failWith(ErrKeysUnavailable, "client keys could not be retrieved", err)
-		}
-		return set, nil
-	}
-	return nil, fail(ErrKeysUnavailable, "client keys could not be retrieved")
 }

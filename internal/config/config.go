@@ -68,6 +68,7 @@ type Config struct {
 	Keys       Keys       `koanf:"keys"`
 	Tokens     Tokens     `koanf:"tokens"`
 	Consent    Consent    `koanf:"consent"`
+	Runtime    Runtime    `koanf:"runtime"`
 	// Gateway is the resource-server side: the route table and how upstreams are
 	// called (package gateway documents every key). No routes: in dev mode the sandbox
 	// bank's default routes; otherwise every API path is 404.
@@ -121,6 +122,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Keys.validate(c.Tokens)...)
 	errs = append(errs, c.Tokens.validate()...)
 	errs = append(errs, c.Consent.validate()...)
+	errs = append(errs, c.Runtime.validate()...)
 	errs = append(errs, c.validateGateway()...)
 	return errors.Join(errs...)
 }

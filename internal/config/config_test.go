@@ -130,6 +130,7 @@ issuer: https://as.bank.example/fapi
 listen:
   https: ":443"
   ops: 127.0.0.1:9100
+  admin: 10.0.0.5:9443
 http:
   read_header_timeout: 2s
   read_timeout: 10s
@@ -138,6 +139,9 @@ http:
   shutdown_timeout: 5s
   max_body_bytes: 2097152
   max_header_bytes: 32768
+  max_connections: 2048
+  max_connections_per_address: 32
+  max_concurrent_streams: 50
 database:
   url: postgres://portcullis:pw@db.internal:5432/portcullis?sslmode=verify-full
   max_open_conns: 50
@@ -183,6 +187,8 @@ consent:
   webhook_url: https://consents.bank.internal/validate
   webhook_timeout: 1s
   webhook_secret: consent-webhook-secret-value
+runtime:
+  memory_limit: 268435456
 `
 	got, err := Load(writeFile(t, file), nil)
 	if err != nil {
@@ -191,9 +197,10 @@ consent:
 	want := &Config{
 		DataDir: "/var/lib/portcullis",
 		Issuer:  "https://as.bank.example/fapi",
-		Listen:  Listen{HTTPS: ":443", Ops: "127.0.0.1:9100"},
+		Listen:  Listen{HTTPS: ":443", Ops: "127.0.0.1:9100", Admin: "10.0.0.5:9443"},
 		HTTP: HTTP{ReadHeaderTimeout: 2 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: time.Minute,
-			IdleTimeout: 90 * time.Second, ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 2 << 20, MaxHeaderBytes: 32 << 10},
+			IdleTimeout: 90 * time.Second, ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 2 << 20, MaxHeaderBytes: 32 << 10,
+			MaxConnections: 2048, MaxConnectionsPerAddress: 32, MaxConcurrentStreams: 50},
 		Database: Database{URL: "postgres://portcullis:pw@db.internal:5432/portcullis?sslmode=verify-full",
 			MaxOpenConns: 50, SweepInterval: 30 * time.Second},
 		Log: Log{Level: "debug"},
@@ -214,6 +221,7 @@ consent:
 		Tokens: Tokens{AccessTokenLifetime: 3 * time.Minute, MaxClockSkew: 10 * time.Second, DenyListRefresh: time.Second},
 		Consent: Consent{WebhookURL: "https://consents.bank.internal/validate", WebhookTimeout: time.Second,
 			WebhookSecret: "consent-webhook-secret-value"},
+		Runtime: Runtime{MemoryLimit: 256 << 20},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load mismatch (-want +got):\n%s", diff)
@@ -252,6 +260,11 @@ func TestLoadBadFile(t *testing.T) {
 		{"negative duration", "database:\n  sweep_interval: -1m\n", []string{"database.sweep_interval"}},
 		{"header timeout above read timeout", "http:\n  read_header_timeout: 20s\n", []string{"http.read_header_timeout"}},
 		{"negative size", "http:\n  max_body_bytes: -1\n", []string{"http.max_body_bytes"}},
+		{"zero connections", "http:\n  max_connections: 0\n", []string{"http.max_connections"}},
+		{"per-address above total", "http:\n  max_connections: 4\n  max_connections_per_address: 5\n", []string{"http.max_connections_per_address"}},
+		{"zero streams", "http:\n  max_concurrent_streams: 0\n", []string{"http.max_concurrent_streams"}},
+		{"memory limit too small", "runtime:\n  memory_limit: 1048576\n", []string{"runtime.memory_limit"}},
+		{"memory limit negative", "runtime:\n  memory_limit: -1\n", []string{"runtime.memory_limit"}},
 		{"fractional size", "revocation:\n  max_crl_bytes: 1.5\n", []string{"revocation.max_crl_bytes"}},
 		{"size as words", "http:\n  max_header_bytes: lots\n", []string{"http.max_header_bytes"}},
 		{"zero cache", "revocation:\n  cache_size: 0\n", []string{"revocation.cache_size"}},
@@ -274,6 +287,9 @@ func TestLoadBadFile(t *testing.T) {
 		{"listen not host:port", "listen:\n  https: localhost\n", []string{"listen.https"}},
 		{"listen bad port", "listen:\n  ops: 127.0.0.1:99999\n", []string{"listen.ops"}},
 		{"listen same address", "listen:\n  https: 127.0.0.1:9090\n", []string{"listen.ops"}},
+		{"admin on the TPP-facing listener", "listen:\n  admin: 127.0.0.1:8443\n", []string{"listen.admin"}},
+		{"admin on the ops listener", "listen:\n  admin: 127.0.0.1:9090\n", []string{"listen.admin"}},
+		{"admin without an address", "listen:\n  admin: \"\"\n", []string{"listen.admin"}},
 		{"log level", "log:\n  level: verbose\n", []string{"log.level"}},
 		{"database scheme", "database:\n  url: mysql://u:p@h/db\n", []string{"database.url"}},
 		{"database sqlite no path", "database:\n  url: \"sqlite:\"\n", []string{"database.url"}},

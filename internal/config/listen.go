@@ -15,10 +15,15 @@ type Listen struct {
 	// Ops is the plain-HTTP listener for /healthz, /readyz and /metrics. Keep it off the
 	// public network. Default 127.0.0.1:9090. Required.
 	Ops string `koanf:"ops"`
+	// Admin is the HTTPS listener of the bank's admin API (clients, revocation cache,
+	// consents), served with the server certificate and no client certificate requested,
+	// guarded by admin.token. Keep it off the TPP-facing network. Not started while
+	// admin.token is empty. Default 127.0.0.1:9443. Required.
+	Admin string `koanf:"admin"`
 }
 
 func defaultListen(dev bool) Listen {
-	l := Listen{HTTPS: ":8443", Ops: "127.0.0.1:9090"}
+	l := Listen{HTTPS: ":8443", Ops: "127.0.0.1:9090", Admin: "127.0.0.1:9443"}
 	if dev {
 		l.HTTPS = "127.0.0.1:8443"
 	}
@@ -30,6 +35,7 @@ func (l Listen) validate() []error {
 	for _, a := range []struct{ field, addr string }{
 		{"listen.https", l.HTTPS},
 		{"listen.ops", l.Ops},
+		{"listen.admin", l.Admin},
 	} {
 		if err := validateAddr(a.field, a.addr); err != nil {
 			errs = append(errs, err)
@@ -37,6 +43,9 @@ func (l Listen) validate() []error {
 	}
 	if len(errs) == 0 && l.HTTPS == l.Ops && !strings.HasSuffix(l.Ops, ":0") {
 		errs = append(errs, fieldErr("listen.ops", "must differ from listen.https"))
+	}
+	if len(errs) == 0 && !strings.HasSuffix(l.Admin, ":0") && (l.Admin == l.HTTPS || l.Admin == l.Ops) {
+		errs = append(errs, fieldErr("listen.admin", "must differ from listen.https and listen.ops"))
 	}
 	return errs
 }

@@ -35,6 +35,7 @@ type exchange struct {
 	body     []byte // the request body, when consentStage read it
 	bodyRead bool
 	decision consent.Decision // consentStage's allow
+	customer string           // customerStage: the bank's customer id, for the upstream only
 }
 
 // stage is one check of the chain. It returns nil to pass the request on, or a

@@ -40,6 +40,10 @@
 //     OB-05); it sees the consent id, client, PSU, token claims, method, path,
 //     template, parameters, filtered headers and the (bounded) body. An error or
 //     an unusable answer from it is 503, never an allow;
+//  9. customer: a customer token names the customer only by an opaque subject, so
+//     the bank's customer id (the upstream's PSU id) is looked up from the consent
+//     the token names ([CustomerLookup], cached ≤ 5 s); a consent no customer
+//     authorised is 403, a lookup that fails 503 ([ErrCustomerUnavailable]);
 //
 // and then the request is forwarded by package upstream with the caller's identity
 // (X-Portcullis-* headers, or a short-lived JWT signed by Portcullis).

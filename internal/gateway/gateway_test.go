@@ -447,7 +447,7 @@ func TestForwardedRequest(t *testing.T) {
 	}
 
 	req, _ := f.consent.last()
-	if req.Kind != ConsentAccountAccess || req.ConsentID != "aac-ok" || req.ClientID != "tpp-1" || req.UserID != "demo" ||
+	if req.Kind != ConsentAccountAccess || req.ConsentID != "aac-ok" || req.ClientID != "tpp-1" || req.UserID != req.TokenClaims["sub"] || req.UserID == testCustomer ||
 		req.Method != "GET" || req.Path != bank.BasePath+"/aisp/accounts/22289/transactions" ||
 		req.ResourceTemplate != bank.PathAccountTransactions || req.PathParams["AccountId"] != "22289" {
 		t.Errorf("consent request = %+v", req)

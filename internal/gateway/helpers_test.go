@@ -42,6 +42,12 @@ import (
 
 const testIssuer = "https://as.portcullis.test"
 
+// testCustomer is the bank's customer id behind every test customer token, and
+// testConsentIDs the consents (in the fixture's store) those tokens name.
+const testCustomer = "demo"
+
+var testConsentIDs = []string{"aac-ok", "pdc-ok", "pdc-rewrite", "aac-revoked", "aac-400", "aac-bad", "aac-down", "aac-77"}
+
 // fakeConsent is a hand-written consent.Validator: decisions by consent id, and a
 // record of every request.
 type fakeConsent struct {
@@ -237,6 +243,13 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if err := f.store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The consents the tokens name, authorised by the customer "demo" (the tokens carry
+	// only an opaque subject; the gateway looks the customer up here).
+	for _, id := range testConsentIDs {
+		if err := f.store.CreateConsent(ctx, store.Consent{ID: id, Kind: "account-access", ClientID: "tpp-1", Status: "Authorised", UserID: testCustomer}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if f.deny, err = token.NewDenyList(token.DenyListOptions{Source: f.store, Clock: f.clk}); err != nil {
 		t.Fatal(err)
 	}
@@ -263,6 +276,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		Routes: DefaultSandboxRoutes(up), Verifier: f.verifier, ConsentValidator: cv,
 		ExtAuthzPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		Logger:        logger, Audit: f.audit.record, MaxBodyBytes: o.maxBody,
+		Customers: f.store,
 	}
 	if o.routes != nil {
 		opts.Routes = o.routes(up)

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/consent"
+	"github.com/portcullis/portcullis/internal/oauth/scope"
 	"github.com/portcullis/portcullis/internal/pki/eidas"
 )
 
@@ -105,7 +105,7 @@ func (r *Route) Validate() error {
 		return bad("Scopes", "at least one scope is required")
 	}
 	for _, s := range r.Scopes {
-		if !client.IsScopeToken(s) {
+		if !scope.IsToken(s) {
 			return bad("Scopes", "%q is not an RFC 6749 scope token", s)
 		}
 	}

@@ -178,3 +178,33 @@ func AsError(err error) *Error {
 	}
 	return ServerError(err)
 }
+
+// UnsupportedResponseType is 400 unsupported_response_type (RFC 6749 §4.1.2.1).
+func UnsupportedResponseType(desc string) *Error {
+	return newError(http.StatusBadRequest, CodeUnsupportedResponseType, desc)
+}
+
+// AccessDenied is 400 access_denied (RFC 6749 §4.1.2.1): the customer or the server
+// refused the request.
+func AccessDenied(desc string) *Error {
+	return newError(http.StatusBadRequest, CodeAccessDenied, desc)
+}
+
+// InvalidRequestURI is 400 invalid_request_uri (RFC 9101 §7): the request_uri is unknown,
+// expired, used or issued to another client.
+func InvalidRequestURI(desc string) *Error {
+	return newError(http.StatusBadRequest, CodeInvalidRequestURI, desc)
+}
+
+// CodeConsentRequired is OIDC Core §3.1.2.6 consent_required.
+const CodeConsentRequired = "consent_required"
+
+// ConsentRequired is 400 consent_required (OIDC Core §3.1.2.6), e.g. for prompt=none.
+func ConsentRequired(desc string) *Error {
+	return newError(http.StatusBadRequest, CodeConsentRequired, desc)
+}
+
+// InsufficientScope is 403 insufficient_scope (RFC 6750 §3.1).
+func InsufficientScope(desc string) *Error {
+	return newError(http.StatusForbidden, CodeInsufficientScope, desc)
+}

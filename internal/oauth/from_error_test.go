@@ -32,7 +32,7 @@ func TestFromError(t *testing.T) {
 	}{
 		{"wire error as is", oauth.InvalidGrant("code expired"), 400, "invalid_grant", "code expired"},
 		{"wrapped wire error", fmt.Errorf("grant: %w", oauth.InvalidScope("no")), 400, "invalid_scope", "no"},
-		{"client authentication", replay, 401, "invalid_client", "client authentication required"},
+		{"client authentication", replay, 401, "invalid_client", clientauth.FailureDescription},
 		{"wrapped client authentication", fmt.Errorf("x: %w", replay), 401, "invalid_client", ""},
 		{"deadline", fmt.Errorf("db: %w", context.DeadlineExceeded), 503, "temporarily_unavailable", ""},
 		{"canceled", context.Canceled, 503, "temporarily_unavailable", ""},

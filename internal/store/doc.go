@@ -1,6 +1,7 @@
 // Package store keeps everything Portcullis must remember, in SQL: registered OAuth clients,
 // Open Banking consents, authorization codes, pushed authorization requests (RFC 9126), refresh
-// tokens, the access-token deny-list (RFC 7009 revocations), used JWT ids (RFC 7523 §3 replay
+// tokens, the access-token deny-list (RFC 7009 revocations, of single tokens and of whole grant
+// families), used JWT ids (RFC 7523 §3 replay
 // protection) and the audit trail.
 //
 // One concrete [Store] serves two backends: SQLite (modernc.org/sqlite, pure Go, the embedded
@@ -23,6 +24,13 @@
 //     [Store.ConsumeRefreshToken] and [Store.UseJTI] succeed for exactly one of any number of
 //     concurrent callers, on every node, because each is one conditional statement in the
 //     database; [Store.TransitionConsent] is a compare-and-set on the consent's status;
+//   - transactions: [Store.InTx] runs a function's calls on a [Tx] in one database
+//     transaction, rolled back if the function fails. The grant operations that change two
+//     things at once are each one transaction: [Store.RotateRefreshToken] (consume the old
+//     refresh token, store its successor), [Store.RevokeConsent] (the consent's status and
+//     every refresh token of it) and [Store.RevokeFamily] (every refresh token of a grant
+//     family, and the family on the access-token deny-list); on PostgreSQL they serialise per
+//     family and consent, so no refresh token minted concurrently escapes a revocation;
 //   - group commit: concurrent [Store.UseJTI] calls, the token endpoint's hottest write, are
 //     queued to one goroutine per Store, which records all the calls waiting at that moment
 //     (up to 128, without waiting for more) in one INSERT … ON CONFLICT DO NOTHING RETURNING,

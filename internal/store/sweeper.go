@@ -23,6 +23,7 @@ var sweepTables = []struct{ table, key string }{
 	{"used_jtis", "(issuer, jti)"},
 	{"refresh_tokens", "hash"},
 	{"token_revocations", "jti"},
+	{"family_revocations", "family_id"},
 }
 
 // sweepStatements holds one batched DELETE per table; the nested SELECT … LIMIT bounds the

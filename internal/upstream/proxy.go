@@ -235,7 +235,10 @@ func New(o Options) (*Proxy, error) {
 // Forward sends r to t with id's identity and copies the answer to w. Failures go
 // to the ErrorHandler, whose request carries id ([ForwardedIdentity]). r's body is
 // streamed; r must have passed every check of the gateway (Forward does not check
-// anything).
+// anything). Nothing is sent upstream for a request whose context is already done
+// when Forward is ready to send (the client reset its HTTP/2 stream or closed the
+// connection during the gateway's checks): the ErrorHandler gets ErrCanceled, or
+// ErrTimeout if the route's timeout passed.
 func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t Target, id *Identity) {
 	fw := &forward{target: t.URL, id: id}
 	ctx := r.Context()
@@ -252,6 +255,11 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t Target, id *Id
 	fw.headers = make(http.Header, identityHeaders)
 	if err := p.identity.Set(fw.headers, id, r.Method, r.URL.EscapedPath()); err != nil {
 		p.onError(w, r, err)
+		return
+	}
+	// The last moment to notice a reset before a connection to the upstream is taken.
+	if err := r.Context().Err(); err != nil {
+		p.onError(w, r, classify(r.Context(), err))
 		return
 	}
 	p.rp.ServeHTTP(w, r)

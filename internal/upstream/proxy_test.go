@@ -544,3 +544,53 @@ func TestIdentityHeadersIndependent(t *testing.T) {
 		}
 	}
 }
+
+// countingTransport counts the requests handed to the real transport it wraps.
+type countingTransport struct {
+	http.RoundTripper
+	n atomic.Int32
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.RoundTripper.RoundTrip(r)
+}
+
+// TestForwardCanceledBeforeSending: a request whose client has already gone away (an
+// HTTP/2 stream reset during the gateway's checks) is not handed to the transport at
+// all, and the ErrorHandler learns why.
+func TestForwardCanceledBeforeSending(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		want error
+	}{
+		{"reset by the client", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, cancel
+		}, ErrCanceled},
+		{"deadline passed", func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(context.Background(), time.Unix(0, 0))
+		}, ErrTimeout},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			up := newRecordingUpstream(t)
+			tr := &countingTransport{RoundTripper: NewTransport(TransportOptions{})}
+			p, sink := newProxy(t, Options{Transport: tr})
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			in := httptest.NewRequest(http.MethodPost, "https://gw.example/a", strings.NewReader("{}")).WithContext(ctx)
+			p.Forward(httptest.NewRecorder(), in, Target{URL: mustURL(t, up.URL), Timeout: 5 * time.Second}, sampleIdentity())
+			if err := sink.get(); !errors.Is(err, tt.want) {
+				t.Errorf("ErrorHandler got %v, want %v", err, tt.want)
+			}
+			if n := tr.n.Load(); n != 0 {
+				t.Errorf("%d requests handed to the transport, want 0", n)
+			}
+			if n := up.conns.Load(); n != 0 {
+				t.Errorf("upstream saw %d connections, want 0", n)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -288,6 +289,7 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 		MaxCRLBytes:  a.cfg.Revocation.MaxCRLBytes,
 		CacheSize:    a.cfg.Revocation.CacheSize,
 		MaxClockSkew: a.cfg.Revocation.MaxClockSkew,
+		MaxGoodAge:   maxGoodAge(a.cfg.Revocation.MaxGoodAge),
 	})
 	a.closers = append(a.closers, func() error { a.Revocation.Close(); return nil })
 
@@ -319,7 +321,7 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 	a.Validator = v
 
 	ext, err := mtls.NewExtractor(mtls.Options{
-		Validator:      v,
+		Validator:      a.watchSandboxRevocations(v),
 		Header:         a.cfg.MTLS.Header,
 		Format:         mtls.HeaderFormat(a.cfg.MTLS.HeaderFormat),
 		TrustedProxies: a.cfg.MTLS.Proxies(),
@@ -332,6 +334,48 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 	}
 	a.Extractor = ext
 	return nil
+}
+
+// watchSandboxRevocations makes, in dev mode, a revocation at the sandbox CA — also one
+// by `portcullis pki revoke` in another process — drop the certificate's cached status
+// before the next certificate validation: the returned validator polls the CA's
+// revocation feed (one stat of its issuance database when nothing changed) before each
+// validation, and a background loop polls every second for idle servers. The sandbox OCSP
+// responder already answers "revoked", so the next validation is refused. Outside dev
+// mode it returns v itself.
+func (a *App) watchSandboxRevocations(v mtls.Validator) mtls.Validator {
+	if a.Sandbox == nil {
+		return v
+	}
+	issuer := sha256.Sum256(a.Sandbox.IssuingCertificate().Raw)
+	forget := chainForgetter{checker: a.Revocation, validator: a.Validator}
+	feed := a.Sandbox.RevocationFeed(func(r sandbox.Record) {
+		n := forget.Forget(r.SerialNumber(), issuer[:])
+		a.logger.Info("sandbox CA revocation: cached revocation status dropped",
+			slog.String("serial", r.Serial), slog.Int("answers_dropped", n))
+	})
+	a.runners = append(a.runners, func(ctx context.Context) { feed.Run(ctx, sandbox.DefaultWatchInterval) })
+	return pollingValidator{next: v, poll: feed.Poll}
+}
+
+// pollingValidator calls poll before every validation.
+type pollingValidator struct {
+	next mtls.Validator
+	poll func()
+}
+
+func (p pollingValidator) Validate(ctx context.Context, chain []*x509.Certificate, purpose pki.Purpose) (*pki.Identity, error) {
+	p.poll()
+	return p.next.Validate(ctx, chain, purpose)
+}
+
+// maxGoodAge turns revocation.max_good_age (zero: never reuse a "good" answer) into
+// revocation.Options.MaxGoodAge (zero: the default; negative: never reuse).
+func maxGoodAge(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // auditCertificate records the transport layer's security events: certificates refused by

@@ -172,6 +172,7 @@ revocation:
   max_crl_bytes: 5242880
   cache_size: 500
   max_clock_skew: 1m
+  max_good_age: 2m
 admin:
   token: 0123456789abcdef0123456789abcdef
 keys:
@@ -214,7 +215,7 @@ runtime:
 		MTLS: MTLS{Header: "X-SSL-Client-Cert", HeaderFormat: HeaderPEMURLEncoded,
 			TrustedProxies: []string{"10.0.0.0/8", "2001:db8::/32"}},
 		Revocation: Revocation{OCSPTimeout: 2 * time.Second, CRLTimeout: 4 * time.Second, MaxCRLBytes: 5 << 20,
-			CacheSize: 500, MaxClockSkew: time.Minute},
+			CacheSize: 500, MaxClockSkew: time.Minute, MaxGoodAge: 2 * time.Minute},
 		Admin:  Admin{Token: "0123456789abcdef0123456789abcdef"},
 		Keys:   Keys{Dir: "/etc/portcullis/keys", Alg: "PS256", RetireAfter: 2 * time.Hour},
 		Tokens: Tokens{AccessTokenLifetime: 3 * time.Minute, MaxClockSkew: 10 * time.Second, DenyListRefresh: time.Second},
@@ -270,6 +271,8 @@ func TestLoadBadFile(t *testing.T) {
 		{"size as words", "http:\n  max_header_bytes: lots\n", []string{"http.max_header_bytes"}},
 		{"zero cache", "revocation:\n  cache_size: 0\n", []string{"revocation.cache_size"}},
 		{"huge clock skew", "revocation:\n  max_clock_skew: 2h\n", []string{"revocation.max_clock_skew"}},
+		{"max good age above the limit", "revocation:\n  max_good_age: 61m\n", []string{"revocation.max_good_age"}},
+		{"negative max good age", "revocation:\n  max_good_age: -1s\n", []string{"revocation.max_good_age"}},
 		{"section not a mapping", "http: 5\n", []string{"http"}},
 		{"bool not a bool", "dev: maybe\n", []string{"dev"}},
 		{"string not a string", "data_dir: [a, b]\n", []string{"data_dir"}},

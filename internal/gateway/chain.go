@@ -12,7 +12,6 @@ import (
 	"github.com/portcullis/portcullis/internal/consent"
 	"github.com/portcullis/portcullis/internal/mtls"
 	"github.com/portcullis/portcullis/internal/pki"
-	"github.com/portcullis/portcullis/internal/pki/revocation"
 	"github.com/portcullis/portcullis/internal/token"
 )
 
@@ -51,16 +50,15 @@ type certificateStage struct{}
 
 func (certificateStage) Check(_ context.Context, x *exchange) error {
 	id, err := mtls.ClientIdentity(x.r)
-	var ue *revocation.UnavailableError
 	switch {
 	case err == nil:
 		x.id = id
 		return nil
-	case errors.Is(err, mtls.ErrNoExtractor), errors.Is(err, pki.ErrRevocationUnavailable), errors.Is(err, pki.ErrInvalidPurpose):
+	case errors.Is(err, mtls.ErrNoExtractor), errors.Is(err, pki.ErrNoRevocationChecker), errors.Is(err, pki.ErrInvalidPurpose):
 		return fmt.Errorf("%w: %w", ErrInternal, err)
 	case errors.Is(err, mtls.ErrNoClientCertificate):
 		return fmt.Errorf("%w: %w", ErrNoCertificate, err)
-	case errors.As(err, &ue) && !errors.Is(err, revocation.ErrRevoked):
+	case errors.Is(err, pki.ErrRevocationUnavailable):
 		return fmt.Errorf("%w: %w", ErrCertificateUnavailable, err)
 	}
 	return fmt.Errorf("%w: %w", ErrCertificateInvalid, err)

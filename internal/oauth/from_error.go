@@ -18,6 +18,8 @@ import (
 //	*Error                                         itself
 //	*clientauth.Error (any reason)                 401 invalid_client, its description
 //	clientauth.ErrInternal                         500 server_error, no detail
+//	clientauth.ErrCertificateStatusUnavailable,    503 temporarily_unavailable
+//	  pki.ErrRevocationUnavailable
 //	context.DeadlineExceeded, context.Canceled     503 temporarily_unavailable
 //	token.ErrRevocationStateUnavailable            503 temporarily_unavailable
 //	token.ErrMalformed, ErrBadSignature,           401 invalid_token (RFC 6750 §3.1)
@@ -63,6 +65,8 @@ func FromError(err error) *Error {
 		return ServerError(err)
 	}
 	switch {
+	case errors.Is(err, clientauth.ErrCertificateStatusUnavailable), errors.Is(err, pki.ErrRevocationUnavailable):
+		return TemporarilyUnavailable(err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return TemporarilyUnavailable(err)
 	case errors.Is(err, token.ErrRevocationStateUnavailable):

@@ -57,13 +57,13 @@ var (
 	ErrNoRevocationChecker = errors.New("pki: no revocation checker configured")
 	// ErrRevoked ("checked and bad"): the revocation checker established that a
 	// certificate of the chain is revoked, or its issuer's OCSP responder said it does
-	// not know it ("unknown", RFC 6960 §2.2). Err is the checker's error, reachable with
+	// not know it ("unknown", RFC 6960 §2.2), or the certificate names no OCSP responder
+	// nor CRL at all under a hard-fail anchor (it can never be checked). Err is the checker's error, reachable with
 	// errors.As. errors.Is(err, ErrRevocation) also holds.
 	ErrRevoked = errors.New("pki: certificate revoked")
 	// ErrRevocationUnavailable ("could not check"): the revocation status of a
 	// certificate of the chain could not be established under a hard-fail anchor — no
-	// responder gave a usable answer, the certificate names no OCSP responder nor CRL,
-	// or the context ended first. Not the client's fault: callers answer "try again
+	// responder gave a usable answer, or the context ended first. Not the client's fault: callers answer "try again
 	// later". Err is the checker's error. errors.Is(err, ErrRevocation) also holds.
 	ErrRevocationUnavailable = errors.New("pki: revocation status unavailable")
 	// ErrRevocation is never a Reason itself: it is the parent matched by both
@@ -114,8 +114,8 @@ func fail(reason error, cert *x509.Certificate, err error) *ValidationError {
 }
 
 // RevocationUnavailable is implemented by the errors of a [RevocationChecker] that mean
-// "could not check" (package revocation's UnavailableError and ErrNoRevocationInfo): no
-// status could be obtained, as opposed to a status that was obtained and is bad.
+// "could not check" (package revocation's UnavailableError): no status could be obtained
+// for now, as opposed to a status that was obtained and is bad.
 type RevocationUnavailable interface {
 	error
 	RevocationUnavailable() bool

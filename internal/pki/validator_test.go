@@ -22,6 +22,7 @@ import (
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/pki/eidas"
 	"github.com/portcullis/portcullis/internal/pki/pkitest"
+	"github.com/portcullis/portcullis/internal/pki/revocation"
 )
 
 var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -515,6 +516,9 @@ func TestRevocationVerdict(t *testing.T) {
 		{"marker reporting false", unavailableError{unavailable: false}, pki.ErrRevoked},
 		{"deadline exceeded", fmt.Errorf("fetch: %w", context.DeadlineExceeded), pki.ErrRevocationUnavailable},
 		{"canceled", context.Canceled, pki.ErrRevocationUnavailable},
+		// A certificate that names no OCSP responder nor CRL can never be checked: refused
+		// like a bad one (401), not "try again later" (503).
+		{"no revocation information", revocation.ErrNoRevocationInfo, pki.ErrRevoked},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := e.validator(t, errChecker{tt.err}, e.clk).Validate(context.Background(), chain, pki.PurposeTransport)

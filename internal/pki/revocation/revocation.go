@@ -300,8 +300,10 @@ var (
 	// authoritative. It is a definite rejection: no CRL fallback, no soft-fail.
 	ErrUnknownStatus = errors.New("revocation: OCSP responder does not know the certificate")
 	// ErrNoRevocationInfo means the certificate names neither an http OCSP
-	// responder nor an http CRL distribution point. It is a "could not check"
-	// result (soft-fail allows it).
+	// responder nor an http CRL distribution point. A soft-fail anchor allows it;
+	// under hard-fail it is a definite refusal: the certificate can never be
+	// checked, so retrying cannot help (package pki classes it as ErrRevoked, not
+	// as "status unavailable").
 	ErrNoRevocationInfo error = noRevocationInfoError{}
 	// ErrNoOCSPServer is the OCSP cause of an [UnavailableError] when the
 	// certificate names no usable (http) OCSP responder.
@@ -346,16 +348,17 @@ var (
 	ErrIssuerMismatch = errors.New("revocation: issuer does not match the certificate")
 )
 
-// noRevocationInfoError is the type of [ErrNoRevocationInfo], so that it can say
-// "could not check" to package pki (RevocationUnavailable).
+// noRevocationInfoError is the type of [ErrNoRevocationInfo]; it tells package pki that
+// this is not a transient "could not check" (RevocationUnavailable reports false).
 type noRevocationInfoError struct{}
 
 func (noRevocationInfoError) Error() string {
 	return "revocation: certificate has neither an OCSP responder nor a CRL distribution point"
 }
 
-// RevocationUnavailable reports true: no status could be obtained (pki.RevocationUnavailable).
-func (noRevocationInfoError) RevocationUnavailable() bool { return true }
+// RevocationUnavailable reports false: nothing will ever answer for this certificate, so
+// it is refused like a bad one (401), not answered "try again later" (503).
+func (noRevocationInfoError) RevocationUnavailable() bool { return false }
 
 // RevokedError is a definite "revoked" answer. errors.Is(err, ErrRevoked) holds.
 type RevokedError struct {

@@ -194,7 +194,6 @@ func TestClientAddRefusesUnofferedScope(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, scope, want string }{
 		{"unknown", "bogus", `--scope "bogus": not offered by this server`},
-		{"openid (no ID tokens yet)", "openid", `--scope "openid": not offered`},
 		{"one bad among good, space-separated", "accounts paymentz", `--scope "paymentz"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

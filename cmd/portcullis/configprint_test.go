@@ -55,7 +55,7 @@ func TestConfigPrintDevShowsEffective(t *testing.T) {
 	// The printed paths are the ones serve uses.
 	cfg, err := config.Load("", []string{
 		config.EnvPrefix + "DATA_DIR=" + dataDir,
-		config.EnvPrefix + "LISTEN_HTTPS=127.0.0.1:0", config.EnvPrefix + "LISTEN_OPS=127.0.0.1:0",
+		config.EnvPrefix + "LISTEN_HTTPS=127.0.0.1:0", config.EnvPrefix + "LISTEN_OPS=127.0.0.1:0", config.EnvPrefix + "LISTEN_PUBLIC=127.0.0.1:0",
 	})
 	if err != nil {
 		t.Fatal(err)

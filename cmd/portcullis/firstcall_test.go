@@ -59,7 +59,7 @@ func TestBannerFirstCallRuns(t *testing.T) {
 	serve := exec.Command("./portcullis", "serve")
 	serve.Dir = dir
 	// Port 0: the banner prints the ports actually bound.
-	serve.Env = append(env, "PORTCULLIS_LISTEN_HTTPS=127.0.0.1:0", "PORTCULLIS_LISTEN_OPS=127.0.0.1:0")
+	serve.Env = append(env, "PORTCULLIS_LISTEN_HTTPS=127.0.0.1:0", "PORTCULLIS_LISTEN_OPS=127.0.0.1:0", "PORTCULLIS_LISTEN_PUBLIC=127.0.0.1:0")
 	stdout, err := serve.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

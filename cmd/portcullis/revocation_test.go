@@ -21,7 +21,7 @@ func TestRevocationForgetCLI(t *testing.T) {
 	const token = "0123456789abcdef0123456789abcdef-cli"
 	cfg := config.Default(true)
 	cfg.DataDir = t.TempDir()
-	cfg.Listen.HTTPS, cfg.Listen.Ops, cfg.Listen.Admin = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Listen.HTTPS, cfg.Listen.Ops, cfg.Listen.Admin, cfg.Listen.Public = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Admin.Token = token
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

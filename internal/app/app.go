@@ -38,6 +38,7 @@ import (
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/pki/revocation"
 	"github.com/portcullis/portcullis/internal/pki/sandbox"
+	"github.com/portcullis/portcullis/internal/sandbox/bank"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/token"
 )
@@ -85,7 +86,14 @@ type App struct {
 	opsHandler http.Handler
 	closers    []func() error
 	runners    []func(ctx context.Context) // background loops started by Run
-	servers    []*httpserver.Server        // further listeners (the sandbox bank, admin)
+	servers    []*httpserver.Server        // further listeners (the sandbox bank, admin, public)
+	// public is the browser-facing listener (nil without listen.public); publicHandler
+	// serves it once buildJourney has run.
+	public        *httpserver.Server
+	publicHandler http.Handler
+	publicURL     string
+	// accounts lists a customer's accounts for the approval page (dev: the sandbox bank).
+	accounts AccountsLookup
 }
 
 // Options are the process-level inputs that do not belong in the configuration file.
@@ -164,8 +172,19 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		return nil, err
 	}
 
+	publicURL, err := a.bindPublic(serverCert)
+	if err != nil {
+		return nil, err
+	}
+	a.publicURL = publicURL
+	if cfg.Dev {
+		a.accounts = bank.Accounts{}
+	}
 	a.httpsMux = http.NewServeMux()
-	if err := a.buildAS(a.httpsMux); err != nil {
+	if err := a.buildAS(a.httpsMux, publicURL); err != nil {
+		return nil, err
+	}
+	if err := a.buildJourney(); err != nil {
 		return nil, err
 	}
 	if err := a.buildGateway(a.httpsMux); err != nil {
@@ -461,6 +480,9 @@ func (a *App) Banner(w io.Writer) {
 	fmt.Fprintf(w, "Portcullis is running (dev=%v)\n", a.cfg.Dev)
 	fmt.Fprintf(w, "  issuer            %s\n", a.cfg.Issuer)
 	fmt.Fprintf(w, "  https (mTLS)      https://%s\n", https)
+	if a.publicURL != "" {
+		fmt.Fprintf(w, "  public (browser)  %s/authorize  (customer pages, discovery, /jwks; no client certificate)\n", a.publicURL)
+	}
 	fmt.Fprintf(w, "  ops               http://%s/healthz  /readyz  /metrics\n", ops)
 	if addr := a.AdminAddr(); addr != nil {
 		fmt.Fprintf(w, "  admin             https://%s/admin/clients (admin API; Authorization: Bearer <admin.token>)\n", addr)

@@ -25,6 +25,7 @@ func startApp(t *testing.T, edit func(*config.Config)) *app.App {
 	cfg := config.Default(true)
 	cfg.DataDir = t.TempDir()
 	cfg.Listen.HTTPS = "127.0.0.1:0"
+	cfg.Listen.Public = "127.0.0.1:0"
 	cfg.Listen.Ops = "127.0.0.1:0"
 	if edit != nil {
 		edit(cfg)

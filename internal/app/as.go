@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/audit"
@@ -18,7 +19,7 @@ import (
 // buildAS constructs the authorization server: signing keys, access-token issuer and
 // verifier, the deny-list, the client registry, client authentication and the endpoints,
 // and mounts them on the https mux. The admin API is not there: see buildAdmin.
-func (a *App) buildAS(mux *http.ServeMux) error {
+func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 	cfg := a.cfg
 	keyOpts := jose.KeyStoreOptions{Clock: a.clock, RetireAfter: cfg.Keys.RetireAfter, SigningAlg: jose.Alg(cfg.Keys.Alg), Logger: a.logger}
 	dir := cfg.Keys.Dir
@@ -94,20 +95,38 @@ func (a *App) buildAS(mux *http.ServeMux) error {
 	})
 
 	jwks := jose.NewRemoteJWKS(jose.RemoteJWKSOptions{Clock: a.clock, Logger: a.logger, AllowPrivateNetworks: cfg.Dev})
+	// One resolver of clients' keys for client assertions and request objects, sharing
+	// its caches.
+	clientKeys := clientauth.NewKeyResolver(jwks)
 	a.ClientAuth, err = clientauth.New(clientauth.Options{
-		Clients: a.Clients, JTIs: a.Store, JWKS: jwks, Clock: a.clock,
-		Issuer: cfg.Issuer, TokenEndpoint: cfg.Issuer + authz.PathToken,
+		Clients: a.Clients, JTIs: a.Store, JWKS: jwks, Keys: clientKeys, Clock: a.clock,
+		Issuer: cfg.Issuer, TokenEndpoint: cfg.Issuer + authz.PathToken, PAREndpoint: cfg.Issuer + authz.PathPAR,
 	})
 	if err != nil {
 		return fmt.Errorf("client authentication: %w", err)
 	}
 
-	a.AS, err = authz.New(authz.Options{
+	opts := authz.Options{
 		Issuer: cfg.Issuer, Keys: a.Keys, Tokens: a.Tokens, Verifier: a.Verifier, ClientAuth: a.ClientAuth,
 		Revocations: a.Store, DenyList: a.DenyList, Logger: a.logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		ScopesSupported: ScopesSupported(),
 		Audit:           a.Audit,
-	})
+		Clock:           a.clock,
+	}
+	if publicURL == "" {
+		// No customer journey, no ID tokens: openid is not offered.
+		opts.ScopesSupported = slices.DeleteFunc(opts.ScopesSupported, func(s string) bool { return s == "openid" })
+	}
+	if publicURL != "" {
+		// The customer journey: the authorization endpoint on the public listener, PAR,
+		// the code and refresh grants and userinfo on this (mTLS) one.
+		opts.BrowserBaseURL = publicURL
+		opts.PushedRequests, opts.Codes, opts.RefreshTokens, opts.Families = a.Store, a.Store, a.Store, a.Store
+		opts.ClientKeys, opts.Clients = clientKeys, a.Clients
+		opts.Signer, opts.IDTokens = a.Tokens, a.Tokens
+		opts.Subjects = authz.ClientSubjects{S: subjects}
+	}
+	a.AS, err = authz.New(opts)
 	if err != nil {
 		return fmt.Errorf("authorization server: %w", err)
 	}

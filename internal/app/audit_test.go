@@ -19,6 +19,7 @@ func TestAuditWrittenAtClose(t *testing.T) {
 	cfg := config.Default(true)
 	cfg.DataDir = t.TempDir()
 	cfg.Listen.HTTPS = "127.0.0.1:0"
+	cfg.Listen.Public = "127.0.0.1:0"
 	cfg.Listen.Ops = "127.0.0.1:0"
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)

@@ -26,6 +26,7 @@ func TestDevModeDemoCustomer(t *testing.T) {
 		cfg := config.Default(true)
 		cfg.DataDir = dir
 		cfg.Listen.HTTPS = "127.0.0.1:0"
+		cfg.Listen.Public = "127.0.0.1:0"
 		cfg.Listen.Ops = ops
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)

@@ -4,5 +4,5 @@ package app
 // discovery's scopes_supported, the bound on what a token request may ask for, and what
 // `portcullis client add --scope` accepts. A fresh slice on every call.
 func ScopesSupported() []string {
-	return []string{"accounts", "payments", "fundsconfirmations"}
+	return []string{"openid", "accounts", "payments", "fundsconfirmations"}
 }

@@ -82,6 +82,8 @@ const (
 type Client struct {
 	ID   string `json:"client_id"`
 	Name string `json:"client_name,omitempty"`
+	// LogoURI is the client's logo (RFC 7591 §2), shown on the approval page when https.
+	LogoURI string `json:"logo_uri,omitempty"`
 
 	RedirectURIs  []string  `json:"redirect_uris,omitempty"`
 	GrantTypes    []string  `json:"grant_types,omitempty"`

@@ -53,6 +53,11 @@ type Config struct {
 	// an https URL without query, fragment, user information or trailing slash; every
 	// endpoint lives under it. Required.
 	Issuer string `koanf:"issuer"`
+	// PublicURL is the base URL of the browser-facing listener (listen.public) as
+	// customers' browsers reach it: the authorization endpoint is PublicURL/authorize.
+	// An https URL like the issuer. Default https://localhost:8444 in dev mode; required
+	// when listen.public is set.
+	PublicURL string `koanf:"public_url"`
 
 	Listen     Listen     `koanf:"listen"`
 	HTTP       HTTP       `koanf:"http"`
@@ -74,6 +79,13 @@ type Config struct {
 	Gateway Gateway `koanf:"gateway"`
 }
 
+func defaultPublicURL(dev bool) string {
+	if dev {
+		return "https://localhost:8444"
+	}
+	return ""
+}
+
 // Default returns the built-in configuration: dev selects the development variant
 // (see [Config.Dev]). It always passes [Config.Validate] in dev mode; outside dev mode
 // the TLS certificate still has to be configured.
@@ -82,6 +94,7 @@ func Default(dev bool) *Config {
 		Dev:        dev,
 		DataDir:    "./data",
 		Issuer:     "https://localhost:8443",
+		PublicURL:  defaultPublicURL(dev),
 		Listen:     defaultListen(dev),
 		HTTP:       defaultHTTP(),
 		Database:   defaultDatabase(),
@@ -108,6 +121,14 @@ func (c *Config) Validate() error {
 	}
 	if err := validateIssuer(c.Issuer); err != nil {
 		errs = append(errs, err)
+	}
+	switch {
+	case c.Listen.Public != "" && c.PublicURL == "":
+		errs = append(errs, fieldErr("public_url", "is required when listen.public is set"))
+	case c.PublicURL != "":
+		if err := validateIssuer(c.PublicURL); err != nil {
+			errs = append(errs, fieldErr("public_url", "must be an https URL without query, fragment or trailing slash"))
+		}
 	}
 	errs = append(errs, c.Listen.validate()...)
 	errs = append(errs, c.HTTP.validate()...)

@@ -20,12 +20,19 @@ type Listen struct {
 	// guarded by admin.token. Keep it off the TPP-facing network. Not started while
 	// admin.token is empty. Default 127.0.0.1:9443. Required.
 	Admin string `koanf:"admin"`
+	// Public is the browser-facing HTTPS listener: the authorization endpoint, the
+	// customer's pages, discovery and /jwks, with the server certificate and no client
+	// certificate requested (a customer's browser must never see a certificate prompt).
+	// Default 127.0.0.1:8444 in dev mode; empty otherwise, which serves no customer
+	// journey (set it together with public_url).
+	Public string `koanf:"public"`
 }
 
 func defaultListen(dev bool) Listen {
 	l := Listen{HTTPS: ":8443", Ops: "127.0.0.1:9090", Admin: "127.0.0.1:9443"}
 	if dev {
 		l.HTTPS = "127.0.0.1:8443"
+		l.Public = "127.0.0.1:8444"
 	}
 	return l
 }
@@ -46,6 +53,13 @@ func (l Listen) validate() []error {
 	}
 	if len(errs) == 0 && !strings.HasSuffix(l.Admin, ":0") && (l.Admin == l.HTTPS || l.Admin == l.Ops) {
 		errs = append(errs, fieldErr("listen.admin", "must differ from listen.https and listen.ops"))
+	}
+	if l.Public != "" {
+		if err := validateAddr("listen.public", l.Public); err != nil {
+			errs = append(errs, err)
+		} else if !strings.HasSuffix(l.Public, ":0") && (l.Public == l.HTTPS || l.Public == l.Ops || l.Public == l.Admin) {
+			errs = append(errs, fieldErr("listen.public", "must differ from listen.https, listen.ops and listen.admin"))
+		}
 	}
 	return errs
 }

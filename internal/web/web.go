@@ -171,8 +171,22 @@ func (p *Pages) Start(w http.ResponseWriter, r *http.Request, journeyID string) 
 // that cannot be trusted. detail is shown to the app's developer under the generic
 // message; it must be safe to show (an OAuth error code and description, no secret).
 func (p *Pages) Refuse(w http.ResponseWriter, r *http.Request, detail string) {
+	p.RefuseStatus(w, r, http.StatusBadRequest, detail)
+}
+
+// RefuseStatus is Refuse with another status: 405 for a method the endpoint does not
+// answer, 503 when the request could not be processed (the detail then says to try
+// again). A status outside 400–599 is answered as 400.
+func (p *Pages) RefuseStatus(w http.ResponseWriter, r *http.Request, status int, detail string) {
 	SecurityHeaders(w.Header(), "", "")
-	p.render(w, r, http.StatusBadRequest, "error", &pageData{Alert: p.msg.text("error.untrusted"), Detail: detail})
+	if status < 400 || status > 599 {
+		status = http.StatusBadRequest
+	}
+	msg := "error.untrusted"
+	if status >= 500 {
+		msg = "error.unavailable"
+	}
+	p.render(w, r, status, "error", &pageData{Alert: p.msg.text(msg), Detail: detail})
 }
 
 // save writes s as the session cookie.

@@ -1,0 +1,266 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/portcullis/portcullis/internal/authz"
+	"github.com/portcullis/portcullis/internal/client"
+	"github.com/portcullis/portcullis/internal/consent"
+	"github.com/portcullis/portcullis/internal/httpserver"
+	"github.com/portcullis/portcullis/internal/identity"
+	"github.com/portcullis/portcullis/internal/mtls"
+	"github.com/portcullis/portcullis/internal/obs"
+	"github.com/portcullis/portcullis/internal/sandbox/bank"
+	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/web"
+)
+
+// devPublicURL is the default public_url in dev mode; when the public listener binds
+// another port (listen.public ":0" in tests) the URL follows the bound port.
+const devPublicURL = "https://localhost:8444"
+
+// bindPublic binds the browser-facing listener (listen.public) before the authorization
+// server is built, so that its URL is known for discovery's authorization_endpoint. The
+// handler is set by buildJourney. It returns the public base URL, or "" when no public
+// listener is configured (no customer journey is served then).
+func (a *App) bindPublic(serverCert tls.Certificate) (string, error) {
+	cfg := a.cfg
+	if cfg.Listen.Public == "" {
+		return "", nil
+	}
+	tlsCfg := mtls.ServerTLSConfig(mtls.TLSOptions{Certificates: []tls.Certificate{serverCert}})
+	tlsCfg.ClientAuth = tls.NoClientCert // a customer's browser never sees a certificate prompt
+	a.public = httpserver.New(httpserver.Options{
+		Name: "public", Addr: cfg.Listen.Public,
+		Handler:    http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.publicHandler.ServeHTTP(w, r) }),
+		Middleware: obs.Middleware(a.logger, a.Metrics),
+		TLSConfig:  tlsCfg,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
+		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
+		ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: a.logger,
+		MaxConnections: cfg.HTTP.MaxConnections, MaxConnectionsPerAddress: cfg.HTTP.MaxConnectionsPerAddress,
+		PerAddressExempt:     cfg.MTLS.Proxies(),
+		MaxConcurrentStreams: cfg.HTTP.MaxConcurrentStreams,
+	})
+	addr, err := a.public.Listen()
+	if err != nil {
+		return "", fmt.Errorf("public listener: %w", err)
+	}
+	a.servers = append(a.servers, a.public)
+	base := cfg.PublicURL
+	if cfg.Dev && base == devPublicURL {
+		if ta, ok := addr.(*net.TCPAddr); ok {
+			base = "https://localhost:" + strconv.Itoa(ta.Port)
+		}
+	}
+	return base, nil
+}
+
+// PublicAddr is the bound address of the browser-facing listener, or nil without one.
+func (a *App) PublicAddr() net.Addr {
+	if a.public == nil {
+		return nil
+	}
+	addr, _ := a.public.Listen()
+	return addr
+}
+
+// buildJourney serves the customer journey on the public listener: the authorization
+// endpoint (authz), the customer's pages (web) over the embedded customers (identity), and
+// discovery and /jwks for clients without their certificate at hand.
+func (a *App) buildJourney() error {
+	if a.public == nil {
+		return nil
+	}
+	keyFile := a.cfg.Web.SessionKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(a.cfg.DataDir, "web-session.key")
+	}
+	key, err := web.LoadOrCreateKey(keyFile)
+	if err != nil {
+		return fmt.Errorf("web.session_key_file: %w", err)
+	}
+	pages, err := web.New(web.Options{
+		Authenticator:   customerLogin{a.Identity},
+		Journeys:        journeys{as: a.AS, clients: a.Clients, store: a.Store, accounts: a.accounts},
+		SessionKeys:     [][]byte{key},
+		SessionLifetime: a.cfg.Web.SessionLifetime,
+		ThemeDir:        a.cfg.Web.ThemeDir,
+		Clock:           a.clock,
+		Logger:          a.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("web: %w", err)
+	}
+	mux := http.NewServeMux()
+	a.AS.RegisterBrowser(mux, a.AS.AuthorizeHandler(pages.Start, pages.RefuseStatus))
+	mux.Handle(web.PathPrefix, pages)
+	a.publicHandler = mux
+	return nil
+}
+
+// AccountsLookup lists the accounts a customer may choose from on the approval page.
+type AccountsLookup interface {
+	CustomerAccounts(ctx context.Context, customerID string) ([]bank.AccountSummary, error)
+}
+
+// customerLogin adapts the embedded customers to the pages' Authenticator, mapping the
+// identity errors onto what the pages show.
+type customerLogin struct{ id *identity.Embedded }
+
+func (c customerLogin) CheckPassword(ctx context.Context, username, password, addr string) (string, error) {
+	id, err := c.id.CheckPassword(ctx, username, password, addr)
+	return id, loginError(err)
+}
+
+func (c customerLogin) CheckOTP(ctx context.Context, customerID, code, addr string) error {
+	return loginError(c.id.CheckOTP(ctx, customerID, code, addr))
+}
+
+func loginError(err error) error {
+	var rl *identity.RateLimitedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &rl):
+		return &web.TooManyAttemptsError{Wait: rl.RetryAfter}
+	case errors.Is(err, identity.ErrInvalidCredentials), errors.Is(err, identity.ErrInvalidOTP):
+		return fmt.Errorf("%w: %w", web.ErrWrongCredentials, err)
+	case errors.Is(err, identity.ErrOTPReplayed):
+		return fmt.Errorf("%w: %w", web.ErrCodeUsed, err)
+	}
+	return err
+}
+
+// journeys finds the pending authorization requests for the pages (on any node: they are
+// in the store).
+type journeys struct {
+	as       *authz.Server
+	clients  *client.Registry
+	store    *store.Store
+	accounts AccountsLookup
+}
+
+func (j journeys) Journey(ctx context.Context, id string) (web.Journey, error) {
+	p, err := j.as.Journey(ctx, id)
+	if err != nil {
+		if errors.Is(err, authz.ErrJourneyGone) {
+			return nil, fmt.Errorf("%w: %w", web.ErrJourneyGone, err)
+		}
+		return nil, err
+	}
+	c, err := j.clients.Get(ctx, p.Request.ClientID)
+	if err != nil {
+		if errors.Is(err, client.ErrNotFound) {
+			return nil, fmt.Errorf("%w: client removed", web.ErrJourneyGone)
+		}
+		return nil, err
+	}
+	return &journey{j: j, p: p, c: c}, nil
+}
+
+// journey is one pending request as the pages see it.
+type journey struct {
+	j journeys
+	p *authz.Pending
+	c *client.Client
+}
+
+func (jr *journey) Request() web.Request {
+	name := jr.c.Name
+	if name == "" {
+		name = jr.c.ID
+	}
+	return web.Request{
+		ClientName: name, LogoURI: jr.c.LogoURI, Scopes: jr.p.Request.Scope,
+		ExpiresAt: jr.p.ExpiresAt, RedirectURI: jr.p.Request.RedirectURI,
+	}
+}
+
+// Accounts offers the customer's accounts when the request asks for account or payment
+// access, none otherwise.
+func (jr *journey) Accounts(ctx context.Context, customerID string) ([]web.Account, error) {
+	if jr.j.accounts == nil || (!slices.Contains(jr.p.Request.Scope, "accounts") && !slices.Contains(jr.p.Request.Scope, "payments")) {
+		return nil, nil
+	}
+	list, err := jr.j.accounts.CustomerAccounts(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.Account, 0, len(list))
+	for _, a := range list {
+		out = append(out, web.Account{ID: a.ID, Name: a.Name, Identification: a.Identification})
+	}
+	return out, nil
+}
+
+func (jr *journey) Approve(ctx context.Context, ap web.Approval) (string, error) {
+	acr := authz.ACRCA
+	if ap.SCA() {
+		acr = authz.ACRSCA
+	}
+	to, err := jr.j.as.Complete(ctx, jr.p, authz.Approval{
+		CustomerID: ap.CustomerID, AuthTime: ap.AuthTime, ACR: acr, AMR: ap.AMR,
+		Grant: func(ctx context.Context) (string, error) {
+			return recordGrant(ctx, jr.j.store, jr.c.ID, ap.CustomerID, jr.p.Request.Scope, ap.Accounts, ap.AuthTime)
+		},
+	})
+	return to, journeyError(err)
+}
+
+func (jr *journey) Deny(ctx context.Context, _ string) (string, error) {
+	to, err := jr.j.as.Deny(ctx, jr.p)
+	return to, journeyError(err)
+}
+
+func journeyError(err error) error {
+	if errors.Is(err, authz.ErrJourneyGone) {
+		return fmt.Errorf("%w: %w", web.ErrJourneyGone, err)
+	}
+	return err
+}
+
+// grantData is the document of a grant recorded for a request that named no consent: what
+// the customer approved.
+type grantData struct {
+	Scope      []string `json:"scope"`
+	Accounts   []string `json:"accounts,omitempty"`
+	ApprovedAt int64    `json:"approved_at"`
+}
+
+// recordGrant stores the customer's approval as an authorised consent record (kind
+// consent.KindAccountAccess when account access was asked for, consent.KindGeneric
+// otherwise) whose id every token of the authorization carries.
+func recordGrant(ctx context.Context, st *store.Store, clientID, customerID string, scope, accounts []string, at interface{ Unix() int64 }) (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	id := "grant-" + hex.EncodeToString(b[:])
+	kind := consent.KindGeneric
+	if slices.Contains(scope, "accounts") {
+		kind = consent.KindAccountAccess
+	}
+	data, err := json.Marshal(grantData{Scope: scope, Accounts: accounts, ApprovedAt: at.Unix()})
+	if err != nil {
+		return "", err
+	}
+	if err := st.CreateConsent(ctx, store.Consent{
+		ID: id, Kind: kind, ClientID: clientID, Status: "Authorised", UserID: customerID, Data: data,
+	}); err != nil {
+		return "", err
+	}
+	return id, nil
+}

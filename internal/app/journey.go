@@ -43,9 +43,9 @@ func (a *App) bindPublic(serverCert tls.Certificate) (string, error) {
 	tlsCfg.ClientAuth = tls.NoClientCert // a customer's browser never sees a certificate prompt
 	a.public = httpserver.New(httpserver.Options{
 		Name: "public", Addr: cfg.Listen.Public,
-		Handler:    http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.publicHandler.ServeHTTP(w, r) }),
-		Middleware: obs.Middleware(a.logger, a.Metrics),
-		TLSConfig:  tlsCfg,
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.publicHandler.ServeHTTP(w, r) }),
+		Middleware:        obs.Middleware(a.logger, a.Metrics),
+		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
 		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,

@@ -159,10 +159,10 @@ func (s *Server) Complete(ctx context.Context, p *Pending, ap Approval) (string,
 		if err != nil {
 			return "", err
 		}
-		idt, err := s.idTokens.IssueIDToken(token.IDTokenClaims{
+		idt, err := s.idToken(ctx, c, token.IDTokenClaims{
 			Subject: sub, ClientID: c.ID, Nonce: ar.Nonce, AuthTime: ap.AuthTime, ACR: ap.ACR, AMR: ap.AMR,
 			Code: code, State: ar.State, IntentID: ar.IntentID,
-		}, jose.Alg(c.IDTokenSignedResponseAlg))
+		})
 		if err != nil {
 			return "", err
 		}
@@ -213,4 +213,28 @@ func (s *Server) journeyClient(ctx context.Context, id string) (*client.Client, 
 		return nil, fmt.Errorf("authz: client of the journey: %w", err)
 	}
 	return c, nil
+}
+
+// idToken signs an ID token for c with its id_token_signed_response_alg and, when c
+// registered id_token_encrypted_response_alg, encrypts it to c's key (a nested JWT, OIDC
+// Core §10.2). A client whose keys hold no usable encryption key gets no token: the request
+// fails rather than fall back to a clear one.
+func (s *Server) idToken(ctx context.Context, c *client.Client, claims token.IDTokenClaims) (string, error) {
+	signed, err := s.idTokens.IssueIDToken(claims, jose.Alg(c.IDTokenSignedResponseAlg))
+	if err != nil || c.IDTokenEncryptedResponseAlg == "" {
+		return signed, err
+	}
+	keys, err := s.clientKeys.Keys(ctx, c)
+	if err != nil {
+		return "", fmt.Errorf("authz: the client's encryption key: %w", err)
+	}
+	ek, err := keys.EncryptionKey(c.IDTokenEncryptedResponseAlg)
+	if err != nil {
+		return "", fmt.Errorf("authz: the client's encryption key: %w", err)
+	}
+	enc := c.IDTokenEncryptedResponseEnc
+	if enc == "" {
+		enc = jose.EncA256GCM
+	}
+	return jose.EncryptJWT(signed, ek, enc)
 }

@@ -53,6 +53,8 @@ type journeyMetadata struct {
 	ResponseModes         []string `json:"response_modes_supported"`
 	SubjectTypes          []string `json:"subject_types_supported"`
 	IDTokenSigningAlgs    []string `json:"id_token_signing_alg_values_supported"`
+	IDTokenEncAlgs        []string `json:"id_token_encryption_alg_values_supported"`
+	IDTokenEncEncs        []string `json:"id_token_encryption_enc_values_supported"`
 	RequestObjectAlgs     []string `json:"request_object_signing_alg_values_supported"`
 	AuthorizationAlgs     []string `json:"authorization_signing_alg_values_supported"`
 	RequestParameter      bool     `json:"request_parameter_supported"`
@@ -149,6 +151,8 @@ func (s *Server) metadata() *metadata {
 		ResponseModes:         []string{ResponseModeQuery, ResponseModeFragment, ResponseModeJWT, ResponseModeQueryJWT, ResponseModeFragmentJWT},
 		SubjectTypes:          []string{"public", "pairwise"},
 		IDTokenSigningAlgs:    signAlgs,
+		IDTokenEncAlgs:        []string{jose.KeyAlgRSAOAEP256, jose.KeyAlgECDHES},
+		IDTokenEncEncs:        []string{jose.EncA256GCM, jose.EncA128GCM},
 		RequestObjectAlgs:     algs,
 		AuthorizationAlgs:     signAlgs,
 		RequestParameter:      true,

@@ -9,7 +9,6 @@ import (
 
 	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/client"
-	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/oauth"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/token"
@@ -143,10 +142,10 @@ func (s *Server) issueUserTokens(ctx context.Context, req *tokenRequest, g userG
 		if err != nil {
 			return nil, err
 		}
-		idt, err := s.idTokens.IssueIDToken(token.IDTokenClaims{
+		idt, err := s.idToken(ctx, req.client, token.IDTokenClaims{
 			Subject: sub, ClientID: req.client.ID, Nonce: g.nonce, AuthTime: g.authTime, ACR: g.acr, AMR: g.amr,
 			AccessToken: resp.AccessToken, IntentID: g.intentID, RefreshTokenExpiresAt: rtExpires,
-		}, jose.Alg(req.client.IDTokenSignedResponseAlg))
+		})
 		if err != nil {
 			return nil, err
 		}

@@ -58,6 +58,7 @@ const (
 	clientJourney2   = "journey-fapi2"     // private_key_jwt, FAPI 2, authorization_code + refresh
 	clientJourney2MS = "journey-fapi2-ms"  // as clientJourney2, registered for signed requests (Message Signing)
 	clientHybrid     = "journey-hybrid"    // tls_client_auth, FAPI 1, code id_token and code + JARM
+	clientJourneyEnc = "journey-enc"       // as clientJourney2, ID tokens encrypted (RSA-OAEP-256) to its key
 )
 
 // The redirect URI registered for the journey clients.
@@ -136,7 +137,7 @@ func newFixture(t testing.TB, realClock bool) *fixture {
 		return f.ca.Issue(t, o)
 	}
 	for _, id := range []string{clientTLS, clientTLSOther, clientPKJ, clientPKJ2, clientFAPI2, clientCodeOnly, clientOpenID,
-		clientJourney2, clientJourney2MS, clientHybrid} {
+		clientJourney2, clientJourney2MS, clientHybrid, clientJourneyEnc} {
 		c := &testClient{id: id, cert: qwac(id), method: client.AuthPrivateKeyJWT, key: newECKey(t), kid: id + "-key"}
 		if id == clientTLS || id == clientTLSOther || id == clientOpenID || id == clientHybrid {
 			c.method = client.AuthTLSClientAuth
@@ -185,6 +186,9 @@ func (f *fixture) metadata(t testing.TB) []*client.Client {
 			GrantTypes: journey, RedirectURIs: []string{testRedirect}},
 		{ID: clientJourney2MS, TokenEndpointAuthMethod: client.AuthPrivateKeyJWT, JWKS: jwks(clientJourney2MS), Scope: scope, Profile: client.ProfileFAPI2,
 			GrantTypes: journey, RedirectURIs: []string{testRedirect}, RequestObjectSigningAlg: "ES256"},
+		{ID: clientJourneyEnc, TokenEndpointAuthMethod: client.AuthPrivateKeyJWT, JWKS: withEncKey(t, jwks(clientJourneyEnc), &f.rsaKey.PublicKey),
+			Scope: scope, Profile: client.ProfileFAPI2, GrantTypes: journey, RedirectURIs: []string{testRedirect},
+			IDTokenEncryptedResponseAlg: "RSA-OAEP-256"},
 		{ID: clientHybrid, TokenEndpointAuthMethod: client.AuthTLSClientAuth, TLSClientAuthSubjectDN: subject(clientHybrid), JWKS: jwks(clientHybrid),
 			Scope: scope, GrantTypes: journey, RedirectURIs: []string{testRedirect},
 			ResponseTypes: []string{client.ResponseTypeCodeIDToken, client.ResponseTypeCode}},

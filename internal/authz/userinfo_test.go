@@ -1,7 +1,14 @@
 package authz_test
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
 	"net/http"
 	"strings"
 	"testing"
@@ -71,5 +78,71 @@ func TestUserinfo(t *testing.T) {
 				t.Errorf("WWW-Authenticate %q", resp.header.Get("WWW-Authenticate"))
 			}
 		})
+	}
+}
+
+// withEncKey adds an RSA encryption key (use enc) to a JWK Set.
+func withEncKey(t testing.TB, set json.RawMessage, pub *rsa.PublicKey) json.RawMessage {
+	t.Helper()
+	var doc struct {
+		Keys []any `json:"keys"`
+	}
+	if err := json.Unmarshal(set, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc.Keys = append(doc.Keys, map[string]any{"kty": "RSA", "use": "enc", "kid": "enc-1",
+		"n": b64(pub.N.Bytes()), "e": b64(big.NewInt(int64(pub.E)).Bytes())})
+	out, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// decryptRSAOAEP256 opens a compact JWE by hand (RSA-OAEP-256 key transport, AES-GCM
+// content), independently of the server's JOSE code, and returns its header and plaintext.
+func decryptRSAOAEP256(t *testing.T, compact string, priv *rsa.PrivateKey) (map[string]any, string) {
+	t.Helper()
+	parts := strings.Split(compact, ".")
+	if len(parts) != 5 {
+		t.Fatalf("not a compact JWE: %d parts", len(parts))
+	}
+	dec := func(s string) []byte {
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var hdr map[string]any
+	if err := json.Unmarshal(dec(parts[0]), &hdr); err != nil {
+		t.Fatal(err)
+	}
+	cek, err := rsa.DecryptOAEP(sha256.New(), nil, priv, dec(parts[1]), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := aes.NewCipher(cek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcm, _ := cipher.NewGCM(block)
+	plain, err := gcm.Open(nil, dec(parts[2]), append(dec(parts[3]), dec(parts[4])...), []byte(parts[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hdr, string(plain)
+}
+
+func TestEncryptedIDToken(t *testing.T) {
+	as := newTestAS(t)
+	tokens := as.tokensFor(t, clientJourneyEnc)
+	hdr, inner := decryptRSAOAEP256(t, tokens["id_token"].(string), as.f.rsaKey)
+	if hdr["alg"] != "RSA-OAEP-256" || hdr["enc"] != "A256GCM" || hdr["cty"] != "JWT" || hdr["kid"] != "enc-1" {
+		t.Errorf("JWE header %v", hdr)
+	}
+	claims := as.verifyOwn(t, inner)
+	if claims["aud"] != clientJourneyEnc || claims["sub"] != testSubjects.Public("cust-1") {
+		t.Errorf("inner ID token %v", claims)
 	}
 }

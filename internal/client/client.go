@@ -112,6 +112,11 @@ type Client struct {
 
 	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
 	RequestObjectSigningAlg  string `json:"request_object_signing_alg,omitempty"`
+	// IDTokenEncryptedResponseAlg and IDTokenEncryptedResponseEnc, when set, encrypt the
+	// client's ID tokens (OIDC Registration §2): RSA-OAEP-256 or ECDH-ES to a key of its
+	// JWK Set, content A256GCM (the default enc) or A128GCM.
+	IDTokenEncryptedResponseAlg string `json:"id_token_encrypted_response_alg,omitempty"`
+	IDTokenEncryptedResponseEnc string `json:"id_token_encrypted_response_enc,omitempty"`
 	// AuthorizationSignedResponseAlg signs the client's JARM responses (JARM §3); empty
 	// means the server's default algorithm.
 	AuthorizationSignedResponseAlg string `json:"authorization_signed_response_alg,omitempty"`

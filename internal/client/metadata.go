@@ -176,7 +176,51 @@ func (c *Client) ValidateWith(opts ValidateOptions) error {
 			return metaErr("sector_identifier_uri", "sector_identifier_uri "+err)
 		}
 	}
+	if c.SubjectType == SubjectTypePairwise && c.SectorIdentifierURI == "" && !oneHost(c.RedirectURIs) {
+		// OIDC Core §8.1: the sector is the redirect URIs' host, which must then be one.
+		return metaErr("sector_identifier_uri", "a pairwise client whose redirect_uris have several hosts needs a sector_identifier_uri")
+	}
+	switch {
+	case c.IDTokenEncryptedResponseAlg == "" && c.IDTokenEncryptedResponseEnc != "":
+		return metaErr("id_token_encrypted_response_enc", "id_token_encrypted_response_enc needs id_token_encrypted_response_alg")
+	case c.IDTokenEncryptedResponseAlg != "":
+		enc := c.IDTokenEncryptedResponseEnc
+		if enc == "" {
+			enc = jose.EncA256GCM
+		}
+		if err := jose.CheckEncryptionAlgs(c.IDTokenEncryptedResponseAlg, enc); err != nil {
+			return metaErr("id_token_encrypted_response_alg", "ID token encryption must be RSA-OAEP-256 or ECDH-ES with A256GCM or A128GCM")
+		}
+		if len(c.JWKS) == 0 && c.JWKSURI == "" {
+			return metaErr("id_token_encrypted_response_alg", "ID token encryption needs the client's jwks or jwks_uri")
+		}
+		if len(c.JWKS) > 0 {
+			set, err := jose.ParseJWKS(c.JWKS)
+			if err == nil {
+				_, err = set.EncryptionKey(c.IDTokenEncryptedResponseAlg)
+			}
+			if err != nil {
+				return metaErr("id_token_encrypted_response_alg", "the client's jwks holds no usable key for "+c.IDTokenEncryptedResponseAlg)
+			}
+		}
+	}
 	return nil
+}
+
+// oneHost reports whether every URI names the same host (or there is at most one URI).
+func oneHost(uris []string) bool {
+	host := ""
+	for _, u := range uris {
+		p, err := url.Parse(u)
+		if err != nil {
+			return false
+		}
+		if host != "" && p.Hostname() != host {
+			return false
+		}
+		host = p.Hostname()
+	}
+	return true
 }
 
 func validateID(id string) error {

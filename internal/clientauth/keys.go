@@ -36,6 +36,12 @@ type ClientKeys struct {
 // Keys returns the keys of the set (a copy of the slice).
 func (k *ClientKeys) Keys() []*jose.PublicKey { return k.set.Keys() }
 
+// EncryptionKey returns the client's key for encrypting to it with JWE key algorithm alg
+// (e.g. its ID tokens): jose.ErrNoEncryptionKey when its set holds none.
+func (k *ClientKeys) EncryptionKey(alg string) (*jose.EncryptionKey, error) {
+	return k.set.EncryptionKey(alg)
+}
+
 // ResolveKey implements [jose.KeyResolver] for verifying a JWS the client signed: a key of
 // the set selected by the header's kid and alg (jose.JWKSet.ResolveKey). For a jwks_uri
 // client a kid the cached set lacks triggers one rate-limited refetch (RFC 7517 key

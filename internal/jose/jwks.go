@@ -18,6 +18,7 @@ const (
 // was checked. Immutable and safe for concurrent use.
 type JWKSet struct {
 	keys []*PublicKey
+	raw  []byte // the document as parsed, for the encryption keys it may hold
 }
 
 // ParseJWKS parses a JWK Set ({"keys":[…]}) supplied by a client.
@@ -56,7 +57,7 @@ func ParseJWKS(data []byte) (*JWKSet, error) {
 	if len(rawKeys) > MaxJWKSKeys {
 		return nil, fmt.Errorf("%w: %d keys (limit %d)", ErrTooLarge, len(rawKeys), MaxJWKSKeys)
 	}
-	set := &JWKSet{}
+	set := &JWKSet{raw: append([]byte(nil), data...)}
 	for i, raw := range rawKeys {
 		k, err := parsePublicJWK(raw)
 		if err != nil {
@@ -67,6 +68,12 @@ func ParseJWKS(data []byte) (*JWKSet, error) {
 		}
 	}
 	return set, nil
+}
+
+// EncryptionKey selects from the same document the recipient's key for the JWE key
+// algorithm alg ([SelectEncryptionKey]).
+func (s *JWKSet) EncryptionKey(alg string) (*EncryptionKey, error) {
+	return SelectEncryptionKey(s.raw, alg)
 }
 
 // Keys returns the set's signature-verification keys (a copy of the slice).

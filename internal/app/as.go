@@ -83,7 +83,11 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 		return fmt.Errorf("tokens: %w", err)
 	}
 
+	// Clients' documents by URL (jwks_uri, sector_identifier_uri) are fetched under one set
+	// of rules: https, public addresses only (loopback allowed in dev), bounded.
+	jwks := jose.NewRemoteJWKS(jose.RemoteJWKSOptions{Clock: a.clock, Logger: a.logger, AllowPrivateNetworks: cfg.Dev})
 	a.Clients = client.NewRegistry(a.Store, client.RegistryOptions{
+		Sectors:  jwks,
 		Validate: client.ValidateOptions{AllowLoopbackHTTPRedirect: cfg.Dev},
 		// Changes made on another node (or by `portcullis client` against the same
 		// database) take effect here within this TTL; local ones at once.
@@ -94,7 +98,6 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 		},
 	})
 
-	jwks := jose.NewRemoteJWKS(jose.RemoteJWKSOptions{Clock: a.clock, Logger: a.logger, AllowPrivateNetworks: cfg.Dev})
 	// One resolver of clients' keys for client assertions and request objects, sharing
 	// its caches.
 	clientKeys := clientauth.NewKeyResolver(jwks)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -74,7 +75,19 @@ type RegistryOptions struct {
 	CacheTTL time.Duration
 	// Clock is the cache's source of now. Nil means clock.Real.
 	Clock clock.Clock
+	// Sectors fetches a client's sector_identifier_uri (*jose.RemoteJWKS does, under the
+	// jwks_uri rules) so that Add and Update can check it lists every redirect_uri (OIDC
+	// Registration §5). Nil refuses clients that register one: it could not be checked.
+	Sectors SectorFetcher
 }
+
+// SectorFetcher downloads a sector_identifier_uri document of at most max bytes.
+type SectorFetcher interface {
+	FetchJSON(ctx context.Context, uri string, max int) ([]byte, error)
+}
+
+// maxSectorDocument bounds a sector_identifier_uri document.
+const maxSectorDocument = 64 << 10
 
 // Bounds of the read cache (see [RegistryOptions.CacheTTL]).
 const (
@@ -216,6 +229,11 @@ func (r *Registry) prepare(ctx context.Context, c *Client) (*Client, json.RawMes
 	}
 	if nc.TokenEndpointAuthMethod == AuthTLSClientAuth {
 		if err := r.checkDistinct(ctx, nc); err != nil {
+			return nil, nil, err
+		}
+	}
+	if nc.SectorIdentifierURI != "" {
+		if err := r.checkSector(ctx, nc); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -429,4 +447,26 @@ func (r *Registry) audit(ctx context.Context, typ, id string) {
 func sameIP(a, b string) bool {
 	ia, ib := net.ParseIP(a), net.ParseIP(b)
 	return ia != nil && ib != nil && ia.Equal(ib)
+}
+
+// checkSector fetches c's sector_identifier_uri, a JSON array of URIs, and refuses the
+// client unless it lists every one of c's redirect_uris (OIDC Registration §5).
+func (r *Registry) checkSector(ctx context.Context, c *Client) error {
+	if r.opts.Sectors == nil {
+		return metaErr("sector_identifier_uri", "sector_identifier_uri cannot be checked here")
+	}
+	doc, err := r.opts.Sectors.FetchJSON(ctx, c.SectorIdentifierURI, maxSectorDocument)
+	if err != nil {
+		return metaErr("sector_identifier_uri", "sector_identifier_uri could not be fetched")
+	}
+	var listed []string
+	if err := json.Unmarshal(doc, &listed); err != nil {
+		return metaErr("sector_identifier_uri", "sector_identifier_uri is not a JSON array of URIs")
+	}
+	for _, u := range c.RedirectURIs {
+		if !slices.Contains(listed, u) {
+			return metaErr("sector_identifier_uri", "sector_identifier_uri does not list redirect_uri "+u)
+		}
+	}
+	return nil
 }

@@ -373,3 +373,41 @@ func (r *RemoteJWKS) ttl(cc string) time.Duration {
 	}
 	return min(max(ttl, r.opts.MinTTL), r.opts.MaxTTL)
 }
+
+// FetchJSON downloads a small JSON document a client registered by URL other than its JWK
+// Set — a sector_identifier_uri (OIDC Registration §5) — under the same rules as a
+// jwks_uri: https only (unless AllowHTTP), no private or special-purpose addresses (unless
+// AllowPrivateNetworks), at most three redirects, the timeout, and at most max bytes
+// (ErrTooLarge beyond). Nothing is cached. Errors wrap ErrJWKSFetch.
+func (r *RemoteJWKS) FetchJSON(ctx context.Context, uri string, max int) ([]byte, error) {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bad URL", ErrJWKSFetch)
+	}
+	if err := r.checkURL(u); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrJWKSFetch, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrJWKSFetch, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrJWKSFetch, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%w: HTTP status %d", ErrJWKSFetch, resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(max)+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading body: %v", ErrJWKSFetch, err)
+	}
+	if len(body) > max {
+		return nil, fmt.Errorf("%w: %w: document over %d bytes", ErrJWKSFetch, ErrTooLarge, max)
+	}
+	return body, nil
+}

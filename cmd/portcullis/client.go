@@ -46,7 +46,8 @@ func newClientCmd(openRegistry func(cmd *cobra.Command) (*client.Registry, func(
 type clientAddFlags struct {
 	id, name, auth, jwksFile, jwksURI, profile, signingAlg string
 	subjectDN, sanDNS, sanURI, sanIP, sanEmail             string
-	redirectURIs, scopes, grantTypes                       []string
+	logoURI, subjectType, sectorURI                        string
+	redirectURIs, scopes, grantTypes, responseTypes        []string
 }
 
 func newClientAddCmd(openRegistry func(*cobra.Command) (*client.Registry, func(), error)) *cobra.Command {
@@ -94,6 +95,10 @@ under fapi1 (the default profile).`,
 	fl.StringArrayVar(&f.scopes, "scope", nil, "scope (repeatable, or space-separated)")
 	fl.StringArrayVar(&f.grantTypes, "grant-type", nil, "authorization_code, client_credentials or refresh_token (repeatable)")
 	fl.StringVar(&f.profile, "profile", client.DefaultProfile, "FAPI profile: fapi1 or fapi2")
+	fl.StringVar(&f.logoURI, "logo-uri", "", "https URL of the client's logo, shown on the customer's approval page")
+	fl.StringVar(&f.subjectType, "subject-type", "", "public (default) or pairwise (OIDC Core §8)")
+	fl.StringVar(&f.sectorURI, "sector-identifier-uri", "", "https URL of the JSON array of the client's redirect URIs (pairwise clients with several hosts)")
+	fl.StringArrayVar(&f.responseTypes, "response-type", nil, "code or \"code id_token\" (repeatable; default per profile)")
 	fl.StringVar(&f.signingAlg, "token-endpoint-auth-signing-alg", "", "the one algorithm the client's assertions may use (PS256, ES256, EdDSA under fapi2)")
 	return cmd
 }
@@ -125,7 +130,11 @@ func (f *clientAddFlags) client() (*client.Client, error) {
 		TLSClientAuthSANEmail:       f.sanEmail,
 		RedirectURIs:                f.redirectURIs,
 		GrantTypes:                  f.grantTypes,
+		ResponseTypes:               f.responseTypes,
 		Profile:                     f.profile,
+		LogoURI:                     f.logoURI,
+		SubjectType:                 f.subjectType,
+		SectorIdentifierURI:         f.sectorURI,
 	}
 	offered := app.ScopesSupported()
 	for _, s := range f.scopes {

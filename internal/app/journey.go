@@ -107,6 +107,9 @@ func (a *App) buildJourney() error {
 	mux := http.NewServeMux()
 	a.AS.RegisterBrowser(mux, a.AS.AuthorizeHandler(pages.Start, pages.RefuseStatus))
 	mux.Handle(web.PathPrefix, pages)
+	if a.cfg.Dev {
+		mux.HandleFunc("GET "+PathDevCallback, devCallback)
+	}
 	a.publicHandler = mux
 	return nil
 }

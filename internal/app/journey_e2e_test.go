@@ -211,3 +211,20 @@ func postJSON(t *testing.T, c *http.Client, u string, form url.Values, v any) in
 	}
 	return resp.StatusCode
 }
+
+// TestDevCallback: in dev mode the public listener shows what a TPP's redirect_uri would
+// receive, HTML-escaped.
+func TestDevCallback(t *testing.T) {
+	a := startApp(t, nil)
+	b := browser(t, a.Sandbox.RootCertificate())
+	resp, err := b.Get("https://" + a.PublicAddr().String() + "/dev/callback?code=abc&state=%3Cscript%3E")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<code>abc</code>") ||
+		strings.Contains(string(body), "<script>") || resp.Header.Get("Content-Security-Policy") == "" {
+		t.Fatalf("dev callback: %d %s", resp.StatusCode, body)
+	}
+}

@@ -176,6 +176,11 @@ func (c *Client) ValidateWith(opts ValidateOptions) error {
 			return metaErr("sector_identifier_uri", "sector_identifier_uri "+err)
 		}
 	}
+	if c.LogoURI != "" {
+		if err := checkHTTPSURL(c.LogoURI); err != "" {
+			return metaErr("logo_uri", "logo_uri "+err)
+		}
+	}
 	if c.SubjectType == SubjectTypePairwise && c.SectorIdentifierURI == "" && !oneHost(c.RedirectURIs) {
 		// OIDC Core §8.1: the sector is the redirect URIs' host, which must then be one.
 		return metaErr("sector_identifier_uri", "a pairwise client whose redirect_uris have several hosts needs a sector_identifier_uri")

@@ -43,14 +43,9 @@ func (s *Server) authorizationCode(ctx context.Context, req *tokenRequest) (*tok
 	rec, err := s.codes.ConsumeAuthorizationCode(ctx, store.HashSecret(raw))
 	switch {
 	case errors.Is(err, store.ErrConsumed):
-		exp := s.now().Add(token.MaxAccessTokenLifetime)
-		if _, rerr := s.families.RevokeFamily(ctx, store.Revocation{FamilyID: rec.FamilyID, ClientID: rec.ClientID,
-			ExpiresAt: exp}); rerr != nil {
-			return nil, fmt.Errorf("authz: revoking the tokens of a replayed code: %w", rerr)
+		if rerr := s.revokeFamily(ctx, rec.FamilyID, rec.ClientID, "authorization code replayed"); rerr != nil {
+			return nil, rerr
 		}
-		s.deny.AddFamily(rec.FamilyID, exp)
-		s.audit.Record(ctx, audit.Event{Type: audit.TypeTokenRevoked, ClientID: rec.ClientID,
-			Data: map[string]any{"family": rec.FamilyID, "reason": "authorization code replayed"}})
 		return nil, oauth.InvalidGrant("the authorization code was already used")
 	case errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrNotFound):
 		return nil, oauth.InvalidGrant("the authorization code is invalid or expired")
@@ -161,4 +156,18 @@ func containsScope(scopes []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// revokeFamily revokes every token of grant family (a replayed code, a reused refresh
+// token): its refresh tokens and its access tokens in the store's deny-list, on this node's
+// deny-list at once, and records why.
+func (s *Server) revokeFamily(ctx context.Context, family, clientID, reason string) error {
+	exp := s.now().Add(token.MaxAccessTokenLifetime)
+	if _, err := s.families.RevokeFamily(ctx, store.Revocation{FamilyID: family, ClientID: clientID, ExpiresAt: exp}); err != nil {
+		return fmt.Errorf("authz: revoking grant family (%s): %w", reason, err)
+	}
+	s.deny.AddFamily(family, exp)
+	s.audit.Record(ctx, audit.Event{Type: audit.TypeTokenRevoked, ClientID: clientID,
+		Data: map[string]any{"family": family, "reason": reason}})
+	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/oauth"
 	"github.com/portcullis/portcullis/internal/store"
@@ -107,13 +106,9 @@ func (s *Server) refreshUsable(ctx context.Context, rec store.RefreshToken, err 
 	case err == nil:
 		return nil
 	case errors.Is(err, store.ErrConsumed):
-		exp := s.now().Add(token.MaxAccessTokenLifetime)
-		if _, rerr := s.families.RevokeFamily(ctx, store.Revocation{FamilyID: rec.FamilyID, ClientID: rec.ClientID, ExpiresAt: exp}); rerr != nil {
-			return fmt.Errorf("authz: revoking the family of a reused refresh token: %w", rerr)
+		if rerr := s.revokeFamily(ctx, rec.FamilyID, rec.ClientID, "refresh token reused"); rerr != nil {
+			return rerr
 		}
-		s.deny.AddFamily(rec.FamilyID, exp)
-		s.audit.Record(ctx, audit.Event{Type: audit.TypeTokenRevoked, ClientID: rec.ClientID,
-			Data: map[string]any{"family": rec.FamilyID, "reason": "refresh token reused"}})
 		return oauth.InvalidGrant("the refresh token was already used")
 	case errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrNotFound):
 		return oauth.InvalidGrant("the refresh token is invalid, expired or revoked")

@@ -110,7 +110,14 @@ func (a *App) buildJourney() error {
 	if a.cfg.Dev {
 		mux.HandleFunc("GET "+PathDevCallback, devCallback)
 	}
-	a.publicHandler = mux
+	// Every answer of the browser-facing listener carries the pages' security headers
+	// (HSTS, CSP with frame-ancestors 'none', no-store, never a CORS header), the
+	// authorization endpoint's 303s and error pages included (FAPI2-AS-31); a page widens
+	// its own CSP where it must.
+	a.publicHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		web.SecurityHeaders(w.Header(), "", "")
+		mux.ServeHTTP(w, r)
+	})
 	return nil
 }
 

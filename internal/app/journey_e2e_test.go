@@ -127,6 +127,9 @@ func TestJourneyEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	if resp.Header.Get("Strict-Transport-Security") == "" || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Errorf("/authorize security headers: %v", resp.Header)
+	}
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("/authorize: %d, CORS %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
 	}

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/knadh/koanf/parsers/yaml"
@@ -39,6 +40,10 @@ import (
 
 // EnvPrefix starts every environment variable that overrides a configuration key.
 const EnvPrefix = "PORTCULLIS_"
+
+// EnvTestPrefix starts the variables that steer the test suite (PORTCULLIS_TEST_POSTGRES,
+// PORTCULLIS_TEST_NODE, …): they are not configuration and are ignored here, never refused.
+const EnvTestPrefix = EnvPrefix + "TEST_"
 
 // Config is the whole configuration. Obtain it from [Load] or [Default]; the zero value
 // fails [Config.Validate] (there is no issuer), it never means "no limits".
@@ -189,7 +194,7 @@ func Load(path string, environ []string) (*Config, error) {
 	var errs []error
 	for _, kv := range environ {
 		name, _, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, EnvPrefix) {
+		if !ok || !strings.HasPrefix(name, EnvPrefix) || strings.HasPrefix(name, EnvTestPrefix) {
 			continue
 		}
 		key, known := names[name]
@@ -204,8 +209,10 @@ func Load(path string, environ []string) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	envProvider := env.Provider(".", env.Opt{
-		Prefix:        EnvPrefix,
-		EnvironFunc:   func() []string { return environ },
+		Prefix: EnvPrefix,
+		EnvironFunc: func() []string {
+			return slices.DeleteFunc(slices.Clone(environ), func(kv string) bool { return strings.HasPrefix(kv, EnvTestPrefix) })
+		},
 		TransformFunc: func(name, v string) (string, any) { return names[name].path, v },
 	})
 	if err := k.Load(envProvider, nil); err != nil {

@@ -404,6 +404,8 @@ func TestEnvOverrides(t *testing.T) {
 			mutate: func(c *Config) { c.Log.Level = "debug" }},
 		{name: "other variables ignored", environ: []string{"PATH=/bin", "PORTCULLISX=1", "HOME", "portcullis_log_level=debug"},
 			mutate: func(c *Config) {}},
+		{name: "test-suite variables ignored", environ: []string{"PORTCULLIS_TEST_NODE=skip", "PORTCULLIS_TEST_POSTGRES="},
+			mutate: func(c *Config) {}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -197,7 +197,7 @@ portcullis_run() {
   done
   # The load generator stands for many clients from one address (c up to 32, plus connections
   # still closing): the per-address connection cap (default 8) is raised for it.
-  local -a env=(PORTCULLIS_LISTEN_HTTPS="$PC_HTTPS" PORTCULLIS_LISTEN_OPS="$PC_OPS"
+  local -a env=(PORTCULLIS_LISTEN_HTTPS="$PC_HTTPS" PORTCULLIS_LISTEN_OPS="$PC_OPS" PORTCULLIS_LISTEN_PUBLIC=127.0.0.1:0
                 PORTCULLIS_ISSUER="$ISSUER" PORTCULLIS_LOG_LEVEL="$LOG_LEVEL"
                 PORTCULLIS_HTTP_MAX_CONNECTIONS_PER_ADDRESS=1024)
   local server_ca=$D/pki/ca.crt

@@ -140,6 +140,9 @@ func (s *Server) beginByValue(ctx context.Context, c *client.Client, raw string)
 		}
 		return nil, &AuthorizeError{Err: err, Redirect: to}
 	}
+	if err := s.checkSigningAlgs(c, ar); err != nil {
+		return nil, pageError(err)
+	}
 	return s.pend(ctx, ar)
 }
 

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/clientauth"
+	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/oauth"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/token"
@@ -100,6 +102,9 @@ func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkSigningAlgs(c, ar); err != nil {
+		return err
+	}
 	data, err := json.Marshal(ar)
 	if err != nil {
 		return fmt.Errorf("authz: encoding pushed request: %w", err)
@@ -134,4 +139,19 @@ func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) error {
 // the client registered request_object_signing_alg (Message Signing, FAPI2-MS-01).
 func requiresSignedRequest(c *client.Client) bool {
 	return c.EffectiveProfile() == client.ProfileFAPI1 || c.RequestObjectSigningAlg != ""
+}
+
+// checkSigningAlgs refuses a request whose responses this server could not sign as the
+// client registered: an ID token (openid) or a JARM response under an algorithm for which
+// no key is active. Refused up front (invalid_request), not after the customer approved.
+func (s *Server) checkSigningAlgs(c *client.Client, ar *AuthorizationRequest) error {
+	have := s.keys.Algorithms()
+	can := func(alg string) bool { return alg == "" || slices.Contains(have, jose.Alg(alg)) }
+	if ar.OpenID() && !can(c.IDTokenSignedResponseAlg) {
+		return oauth.InvalidRequest("this server has no active key for the client's id_token_signed_response_alg")
+	}
+	if ar.JARM() && !can(c.AuthorizationSignedResponseAlg) {
+		return oauth.InvalidRequest("this server has no active key for the client's authorization_signed_response_alg")
+	}
+	return nil
 }

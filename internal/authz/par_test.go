@@ -368,3 +368,29 @@ func (c *countingPushed) PutPushedRequest(ctx context.Context, p store.PushedReq
 	}
 	return err
 }
+
+// TestPARRefusesUnsignableAlg: a client registered for ID tokens in an algorithm the
+// server has no active key for is refused at PAR, before any customer sees a page.
+func TestPARRefusesUnsignableAlg(t *testing.T) {
+	f := newFixture(t, false)
+	st := openStore(t, f)
+	c := f.clients[clientJourney2]
+	var meta *client.Client
+	for _, m := range f.metadata(t) {
+		if m.ID == clientJourney2 {
+			meta = m
+		}
+	}
+	meta.ID, meta.IDTokenSignedResponseAlg = "ps256-id-tokens", "PS256"
+	if _, err := client.NewRegistry(st, client.RegistryOptions{}).Add(context.Background(), meta); err != nil {
+		t.Fatal(err)
+	}
+	as := newServer(t, f, st, asOptions{}) // ES256 keys only
+	other := &testClient{id: meta.ID, cert: c.cert, method: c.method, key: c.key, kid: c.kid}
+	params := as.journeyParams(clientJourney2)
+	params["client_id"] = meta.ID
+	resp := as.postForm(t, c.tlsCert(), authz.PathPAR, as.parForm(t, other, params, nil), nil)
+	if resp.status != http.StatusBadRequest || resp.json(t)["error"] != "invalid_request" {
+		t.Fatalf("%d %s, want 400 invalid_request", resp.status, resp.body)
+	}
+}

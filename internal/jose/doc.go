@@ -22,8 +22,18 @@
 //     member names, "crit" only when the caller declares it, "typ" checked, key
 //     chosen by "kid" and algorithm compatibility (FAPI1-AS-08).
 //
+//   - Open Banking message signatures (x-jws-signature, detached.go): [VerifyDetached]
+//     for both forms — "b64":false with "b64" in "crit" (RFC 7797, OBIE ≤ v3.1.3) and the
+//     plain detached JWS of v3.1.4+ — with "crit" exactly the OB parameters, no unknown
+//     header parameter, iat not in the future, tan a configured trust anchor;
+//     [SigningKey.SignDetached] and the store's message-signing key
+//     ([KeyStore.SetSealKey]), published in /jwks with its "x5c" chain. A client JWK's
+//     "x5c" is parsed and tied to the key ([PublicKey.Certificates]); validating that
+//     chain is package pki's job, matching iss with the client the caller's (obsig).
+//
 // It refuses to: honour "jku", "x5u", "jwk" or "x5c" header parameters when
-// choosing a key; verify JWE, JSON-serialised or detached JWS; accept "b64":false;
+// choosing a key; verify JWE, JSON-serialised or (outside [VerifyDetached]) detached
+// JWS; accept "b64":false anywhere but in a message signature;
 // fetch a jwks_uri over plain http or from a non-public address (unless a test
 // option says so); publish private key material.
 //

@@ -348,7 +348,9 @@ func TestParseJWKSX5C(t *testing.T) {
 	}
 	otherKey, _ := NewSigningKey(other)
 	for name, doc := range map[string][]byte{
-		"other key":  mutate(func(m map[string]any) { m["x5c"] = []string{base64.StdEncoding.EncodeToString(selfSigned(t, otherKey, "x").Raw)} }),
+		"other key": mutate(func(m map[string]any) {
+			m["x5c"] = []string{base64.StdEncoding.EncodeToString(selfSigned(t, otherKey, "x").Raw)}
+		}),
 		"not base64": mutate(func(m map[string]any) { m["x5c"] = []string{"%%%"} }),
 		"not DER":    mutate(func(m map[string]any) { m["x5c"] = []string{"AAAA"} }),
 		"empty":      mutate(func(m map[string]any) { m["x5c"] = []string{} }),

@@ -9,14 +9,18 @@
 //     under the FAPI 2.0 profile. "none", HS*, RS*, ES384 and every other value are
 //     refused with [ErrAlgNotAllowed] on every verification path, before any key is
 //     looked at (fapi.md FAPI1-AS-07, FAPI2-AS-41).
+//
 //   - Key strength: RSA ≥ 2048 bits, EC on P-256 (P-224 and smaller are
 //     [ErrWeakKey]), Ed25519 (FAPI1-AS-06, FAPI2-AS-42).
+//
 //   - The server's signing keys, [KeyStore]: states next → active → retired, kid =
 //     RFC 7638 thumbprint, rotation with a retirement delay, the public JWK Set for
 //     /jwks, loading from a key directory ([LoadKeyDir]) or generating one on first
 //     start in development ([LoadOrGenerate]).
+//
 //   - Clients' keys: [ParseJWKS] for registered "jwks" and [RemoteJWKS] for
 //     "jwks_uri", each refusing private, symmetric and weak keys.
+//
 //   - JWT signature verification, [VerifyJWT] (and [KeyStore.Verify] for our own
 //     tokens): compact serialisation only, strict base64url, no duplicate JSON
 //     member names, "crit" only when the caller declares it, "typ" checked, key

@@ -18,7 +18,9 @@
 //
 // [Middleware.Require] wraps a handler: it reads the (bounded) body, requires and verifies
 // the signature of the client the Client hook names, hands the body on, and signs the
-// handler's response. [Middleware.Sign] only signs responses. Every response of a wrapped
+// handler's response. [Middleware.Sign] only signs responses; [Middleware.OnRoutes] applies
+// both by route pattern ([PaymentRoutes]: the payment consent and payment submission POSTs),
+// for a handler serving many routes (the gateway). Every response of a wrapped
 // handler — the handler's, and this package's own refusals — carries an x-jws-signature
 // made with the bank's message-signing key ([jose.KeyStore.SignDetached]: the QSealC or
 // OBSeal key published in /jwks with its x5c), in the v3.1.4+ form unless configured

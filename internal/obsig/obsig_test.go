@@ -367,3 +367,39 @@ func TestSignResponses(t *testing.T) {
 		t.Fatal("New without a trust anchor succeeded")
 	}
 }
+
+// TestOnRoutes: payment POSTs need a signature, their GETs are signed, other routes pass
+// through untouched.
+func TestOnRoutes(t *testing.T) {
+	f := newFixture(t)
+	m, err := New(Options{Verifier: f.verifier(t, f.validator), Signer: f.bank, Issuer: bankISS, TrustAnchor: tan, Clock: f.clk,
+		Client: func(*http.Request) (*client.Client, error) { return f.client, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`{}`)) })
+	h, err := m.OnRoutes(ok, PaymentRoutes, []string{"GET /open-banking/v3.1/pisp/domestic-payment-consents/{ConsentId}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		method, path string
+		status       int
+		signed       bool
+	}{
+		{"POST", "/open-banking/v3.1/pisp/domestic-payments", 400, true},
+		{"POST", "/open-banking/v3.1/vrp/domestic-vrp-consents", 400, true},
+		{"GET", "/open-banking/v3.1/pisp/domestic-payment-consents/pdc-1", 200, true},
+		{"GET", "/open-banking/v3.1/aisp/accounts", 200, false},
+		{"POST", "/open-banking/v3.1/aisp/account-access-consents", 200, false},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, strings.NewReader(`{}`)))
+		if rec.Code != tt.status || (rec.Header().Get(Header) != "") != tt.signed {
+			t.Errorf("%s %s: %d signed=%v", tt.method, tt.path, rec.Code, rec.Header().Get(Header) != "")
+		}
+	}
+	if _, err := m.OnRoutes(ok, []string{"POST /x", "POST /x"}, nil); err == nil {
+		t.Fatal("conflicting patterns accepted")
+	}
+}

@@ -233,31 +233,41 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 			return nil
 		}
 		// The first is still running: wait for it, reading the store.
-		for rec.Status == 0 {
-			poll := time.NewTimer(m.opts.PollInterval)
-			select {
-			case <-ctx.Done():
-				poll.Stop()
-				return ctx.Err()
-			case <-deadline.C:
-				poll.Stop()
-				return errInProgress
-			case <-poll.C:
-			}
-			rec, err = m.opts.Store.GetIdempotencyKey(ctx, clientID, key)
-			if errors.Is(err, store.ErrNotFound) {
-				break // released (or expired): try to claim it ourselves
-			}
-			if err != nil {
-				return fmt.Errorf("reading the key: %w", err)
-			}
-			if subtle.ConstantTimeCompare([]byte(rec.RequestHash), []byte(hash)) != 1 {
-				break // replaced by another request: the claim round decides
-			}
-		}
-		if err == nil && rec.Status != 0 {
-			replay(w, r, rec)
+		if done, err := m.await(ctx, deadline.C, clientID, key, hash); err != nil {
+			return err
+		} else if done != nil {
+			replay(w, r, *done)
 			return nil
+		}
+		// Released (or expired, or replaced by another request): the next claim decides.
+	}
+}
+
+// await polls the running claim of (clientID, key) until it is completed — returning the
+// record — or is no longer this request's (released, expired, replaced by a request with
+// another hash) — returning nil, nil — or until deadline ([errInProgress]) or ctx ends.
+func (m *Middleware) await(ctx context.Context, deadline <-chan time.Time, clientID, key, hash string) (*store.IdempotencyRecord, error) {
+	for {
+		poll := time.NewTimer(m.opts.PollInterval)
+		select {
+		case <-ctx.Done():
+			poll.Stop()
+			return nil, ctx.Err()
+		case <-deadline:
+			poll.Stop()
+			return nil, errInProgress
+		case <-poll.C:
+		}
+		rec, err := m.opts.Store.GetIdempotencyKey(ctx, clientID, key)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, nil
+		case err != nil:
+			return nil, fmt.Errorf("reading the key: %w", err)
+		case subtle.ConstantTimeCompare([]byte(rec.RequestHash), []byte(hash)) != 1:
+			return nil, nil
+		case rec.Status != 0:
+			return &rec, nil
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,11 +23,13 @@ import (
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/clock"
+	"github.com/portcullis/portcullis/internal/idempotency"
 	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/obie"
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/pki/pkitest"
 	"github.com/portcullis/portcullis/internal/pki/revocation"
+	"github.com/portcullis/portcullis/internal/store/storetest"
 )
 
 const (
@@ -401,5 +404,57 @@ func TestOnRoutes(t *testing.T) {
 	}
 	if _, err := m.OnRoutes(ok, []string{"POST /x", "POST /x"}, nil); err == nil {
 		t.Fatal("conflicting patterns accepted")
+	}
+}
+
+// TestWithIdempotency: signature outside idempotency — a repeat with its own signature gets
+// the first answer, signed afresh; a repeat with a bad signature is refused before the
+// idempotency key is looked at; the handler runs once.
+func TestWithIdempotency(t *testing.T) {
+	f := newFixture(t)
+	st := storetest.OpenSQLiteClock(t, f.clk)
+	runs := 0
+	create := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		runs++
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"Data":{"ConsentId":"pdc-` + strconv.Itoa(runs) + `"}}`))
+	})
+	idem, err := idempotency.New(idempotency.Options{Store: st, Clock: f.clk, ClientID: func(*http.Request) (string, error) { return f.client.ID, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Options{Verifier: f.verifier(t, f.validator), Signer: f.bank, Issuer: bankISS, TrustAnchor: tan, Clock: f.clk,
+		Client: func(*http.Request) (*client.Client, error) { return f.client, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Require(idem.Wrap(create))
+	send := func(sig string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/open-banking/v3.1/pisp/domestic-payment-consents", bytes.NewReader(paymentBody))
+		req.Header.Set(Header, sig)
+		req.Header.Set(idempotency.HeaderKey, "idem-1")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	first := send(sign(t, f.keys["plain"], header("plain", tppISS, false), paymentBody))
+	f.clk.Advance(time.Second)
+	again := send(sign(t, f.keys["qsealc"], header("qsealc", tppISS, true), paymentBody))
+	bad := send(sign(t, f.keys["plain"], header("plain", tppISS, false), []byte("other")))
+	if first.Code != 201 || again.Code != 201 || again.Body.String() != first.Body.String() || runs != 1 {
+		t.Fatalf("first %d %s, repeat %d %s, runs %d", first.Code, first.Body, again.Code, again.Body, runs)
+	}
+	if bad.Code != 400 || runs != 1 {
+		t.Fatalf("bad signature: %d, runs %d", bad.Code, runs)
+	}
+	for _, rec := range []*httptest.ResponseRecorder{first, again, bad} {
+		if _, err := jose.VerifyDetached(context.Background(), rec.Header().Get(Header), rec.Body.Bytes(), f.bankSet,
+			jose.DetachedOptions{TrustAnchors: []string{tan}, Clock: f.clk}); err != nil {
+			t.Fatalf("answer not signed: %v", err)
+		}
+	}
+	if first.Header().Get(Header) == again.Header().Get(Header) {
+		t.Fatal("the replay carries the first answer's signature, not a fresh one")
 	}
 }

@@ -35,6 +35,9 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 	if err != nil {
 		return fmt.Errorf("keys.dir: %w", err)
 	}
+	if err := a.loadSealKey(); err != nil {
+		return err
+	}
 
 	// Retired keys past their retirement time are dropped from the files once a minute
 	// (they already stopped verifying and left /jwks at that time).

@@ -250,6 +250,7 @@ func TestLoadBadFile(t *testing.T) {
 		{"gateway route unknown key", "gateway:\n  routes:\n    - {name: r, method: GET, pth: /x}\n", []string{"gateway.routes[0].pth"}},
 		{"consent webhook not a URL", "consent:\n  webhook_url: ftp://x\n", []string{"consent.webhook_url"}},
 		{"signing alg not allowed", "keys:\n  alg: RS256\n", []string{"keys.alg"}},
+		{"seal certificate without its key", "keys:\n  seal_cert_file: /etc/portcullis/seal.crt\n", []string{"keys.seal_cert_file"}},
 		{"token lifetime too long", "tokens:\n  access_token_lifetime: 2h\n", []string{"keys.retire_after", "tokens.access_token_lifetime"}},
 		{"deny-list refresh too slow", "tokens:\n  deny_list_refresh: 10s\n", []string{"tokens.deny_list_refresh"}},
 		{"unknown section", "htp:\n  read_timeout: 5s\n", []string{"htp"}},

@@ -13,6 +13,12 @@ type Keys struct {
 	// RetireAfter is how long a key that stopped signing still verifies and stays in
 	// /jwks. It must exceed the access-token lifetime. Default 65m.
 	RetireAfter time.Duration `koanf:"retire_after"`
+	// SealCertFile (PEM chain, leaf first) and SealKeyFile (PKCS#8 PEM) are the bank's
+	// message-signing certificate (QSealC / OBSeal) and key: x-jws-signature of responses,
+	// published in /jwks with its x5c. Both or neither; in dev mode neither means a sandbox
+	// QSealC.
+	SealCertFile string `koanf:"seal_cert_file"`
+	SealKeyFile  string `koanf:"seal_key_file"`
 }
 
 func defaultKeys() Keys { return Keys{Alg: "ES256", RetireAfter: 65 * time.Minute} }
@@ -23,6 +29,9 @@ func (k Keys) validate(tokens Tokens) []error {
 	case "ES256", "PS256", "EdDSA":
 	default:
 		errs = append(errs, fieldErr("keys.alg", "must be ES256, PS256 or EdDSA, not %q", k.Alg))
+	}
+	if (k.SealCertFile == "") != (k.SealKeyFile == "") {
+		errs = append(errs, fieldErr("keys.seal_cert_file", "keys.seal_cert_file and keys.seal_key_file go together"))
 	}
 	if k.RetireAfter <= tokens.AccessTokenLifetime {
 		errs = append(errs, fieldErr("keys.retire_after", "must exceed tokens.access_token_lifetime (%s)", tokens.AccessTokenLifetime))

@@ -51,6 +51,15 @@ var (
 	// fs.ErrNotExist, …).
 	ErrKeyConfig = errors.New("jose: invalid signing key configuration")
 
+	// ErrMissingClaim: a message signature's header lacks a parameter it must have
+	// ("kid", "crit" or an Open Banking parameter; [VerifyDetached]).
+	ErrMissingClaim = errors.New("jose: missing header parameter")
+
+	// ErrInvalidClaim: a message signature's header parameter has a value that is refused:
+	// an unknown parameter, "crit" other than exactly the Open Banking names, an untrusted
+	// tan, an iat in the future ([VerifyDetached]).
+	ErrInvalidClaim = errors.New("jose: invalid header parameter")
+
 	// ErrTooLarge: input over a size or count limit (token, header, JWK Set body,
 	// number of keys, RSA modulus over 8192 bits).
 	ErrTooLarge = errors.New("jose: input too large")

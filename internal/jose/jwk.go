@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -35,6 +36,17 @@ type PublicKey struct {
 	natural    Alg // the one algorithm its type and curve allow (= the JWK's "alg" if stated)
 	key        crypto.PublicKey
 	thumbprint string
+	certs      []*x509.Certificate // the JWK's "x5c", leaf first; checked to hold this key
+}
+
+// maxX5C bounds the certificates of one JWK's "x5c".
+const maxX5C = 10
+
+// Certificates returns the certificate chain of the JWK's "x5c" (leaf first, a copy of the
+// slice), or nil. The leaf's public key is this key; nothing else about the certificates
+// has been checked: validate them (package pki) before relying on them.
+func (k *PublicKey) Certificates() []*x509.Certificate {
+	return append([]*x509.Certificate(nil), k.certs...)
 }
 
 // KeyID returns the JWK "kid" ("" if the JWK had none). For server keys it is the
@@ -159,7 +171,46 @@ func publicJWK(k *PublicKey) (json.RawMessage, error) {
 	if err := jk.Set(jwk.AlgorithmKey, sa); err != nil {
 		return nil, err
 	}
-	return json.Marshal(jk)
+	out, err := json.Marshal(jk)
+	if err != nil || len(k.certs) == 0 {
+		return out, err
+	}
+	// RFC 7517 §4.7: "x5c" is an array of standard (padded) base64 DER certificates.
+	x5c := make([]string, len(k.certs))
+	for i, c := range k.certs {
+		x5c[i] = base64.StdEncoding.EncodeToString(c.Raw)
+	}
+	enc, err := json.Marshal(x5c)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(append(out[:len(out)-1:len(out)-1], `,"x5c":`...), enc...), '}'), nil
+}
+
+// parseX5C decodes a JWK's "x5c" (RFC 7517 §4.7): a non-empty array of at most maxX5C
+// standard base64 DER certificates whose first one must hold pub.
+func parseX5C(raw []byte, pub *PublicKey) ([]*x509.Certificate, error) {
+	var enc []string
+	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &enc) != nil || len(enc) == 0 {
+		return nil, fmt.Errorf("%w: \"x5c\" must be a non-empty array of strings", ErrMalformed)
+	}
+	if len(enc) > maxX5C {
+		return nil, fmt.Errorf("%w: \"x5c\" of %d certificates (limit %d)", ErrTooLarge, len(enc), maxX5C)
+	}
+	certs := make([]*x509.Certificate, len(enc))
+	for i, e := range enc {
+		der, err := base64.StdEncoding.Strict().DecodeString(e)
+		if err != nil {
+			return nil, fmt.Errorf("%w: \"x5c\" entry %d is not base64", ErrMalformed, i)
+		}
+		if certs[i], err = x509.ParseCertificate(der); err != nil {
+			return nil, fmt.Errorf("%w: \"x5c\" entry %d: %v", ErrMalformed, i, err)
+		}
+	}
+	if !pub.Equal(certs[0].PublicKey) {
+		return nil, fmt.Errorf("%w: \"x5c\" certificate does not hold the JWK's key", ErrMalformed)
+	}
+	return certs, nil
 }
 
 // privateMembers are the JWK members that carry private or secret key material
@@ -175,6 +226,7 @@ var privateMembers = map[string]bool{
 func parsePublicJWK(raw json.RawMessage) (*PublicKey, error) {
 	var kty, kid, use, alg, crv, n string
 	var keyOps []string
+	var x5c []byte
 	hasKeyOps := false
 	err := walkObject(raw, maxJWKMembers, func(name string, v []byte) error {
 		var err error
@@ -193,6 +245,8 @@ func parsePublicJWK(raw json.RawMessage) (*PublicKey, error) {
 			crv, err = jsonString(name, v)
 		case name == "n":
 			n, err = jsonString(name, v)
+		case name == "x5c":
+			x5c = v
 		case name == "key_ops":
 			hasKeyOps = true
 			if json.Unmarshal(v, &keyOps) != nil {
@@ -279,6 +333,9 @@ func parsePublicJWK(raw json.RawMessage) (*PublicKey, error) {
 	k, err := newPublicKey(pub, kid, declared)
 	if errors.Is(err, errUnusableKey) {
 		return nil, nil
+	}
+	if err == nil && x5c != nil {
+		k.certs, err = parseX5C(x5c, k)
 	}
 	return k, err
 }

@@ -93,6 +93,7 @@ type KeyStore struct {
 
 	mu   sync.Mutex // serialises mutations
 	snap atomic.Pointer[keySnapshot]
+	seal atomic.Pointer[keyEntry] // message-signing key (detached.go); nil if none
 }
 
 // NewKeyStore returns a memory-only store whose given keys are all active. At
@@ -353,8 +354,10 @@ func (s *KeyStore) Algorithms() []Alg {
 }
 
 // JWKS returns the public JWK Set served at /jwks: every next, active and
-// not-yet-expired retired key, each with "kty", "kid", "use":"sig", "alg" and
-// the public parameters only (RFC 7517 §5; fapi.md FAPI1-AS-08).
+// not-yet-expired retired key, and the message-signing key if one is set
+// ([KeyStore.SetSealKey]), each with "kty", "kid", "use":"sig", "alg", the public
+// parameters only and, for a key with certificates, "x5c" (RFC 7517 §5; fapi.md
+// FAPI1-AS-08).
 func (s *KeyStore) JWKS() []byte {
 	snap := s.snap.Load()
 	now := s.clock.Now()
@@ -370,6 +373,12 @@ func (s *KeyStore) JWKS() []byte {
 		}
 		b.Write(e.jwk)
 		n++
+	}
+	if e := s.seal.Load(); e != nil {
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(e.jwk)
 	}
 	b.WriteString("]}")
 	return b.Bytes()

@@ -25,6 +25,7 @@
 //     [Store.ConsumeRefreshToken] and [Store.UseJTI] succeed for exactly one of any number of
 //     concurrent callers, on every node, because each is one conditional statement in the
 //     database; [Store.TransitionConsent] is a compare-and-set on the consent's status;
+//     [Store.ClaimIdempotencyKey] claims an x-idempotency-key for exactly one request;
 //   - transactions: [Store.InTx] runs a function's calls on a [Tx] in one database
 //     transaction, rolled back if the function fails. The grant operations that change two
 //     things at once are each one transaction: [Store.RotateRefreshToken] (consume the old

@@ -25,6 +25,7 @@ var sweepTables = []struct{ table, key string }{
 	{"token_revocations", "jti"},
 	{"family_revocations", "family_id"},
 	{"login_failures", "key_hash"},
+	{"idempotency_keys", "(client_id, idem_key)"},
 }
 
 // sweepStatements holds one batched DELETE per table; the nested SELECT … LIMIT bounds the

@@ -273,6 +273,7 @@ type PairOpener func(t testing.TB, clk clock.Clock) (a, b *store.Store)
 // RunPair runs the part of the contract that needs two nodes: the atomic grant methods raced
 // from two Store instances on one database.
 func RunPair(t *testing.T, open PairOpener) {
+	t.Run("IdempotencyClaim", func(t *testing.T) { t.Parallel(); testIdempotencyPair(t, open) })
 	t.Run("Rotation", func(t *testing.T) {
 		t.Parallel()
 		a, b := open(t, clock.NewFake(epoch))

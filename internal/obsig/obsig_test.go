@@ -326,7 +326,7 @@ func TestVerifyCertificateCauses(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = f.verifier(t, noRev).Verify(context.Background(), f.client, sign(t, f.keys["qsealc"], header("qsealc", tppISS, false), paymentBody), paymentBody)
-	if we := WireError(err); !errors.Is(err, pki.ErrRevocationUnavailable) || we.Status != 503 {
+	if we := WireError(err); !errors.Is(err, pki.ErrNoRevocationChecker) || we.Status != 503 {
 		t.Fatalf("no revocation checker: %v (%d)", err, we.Status)
 	}
 }

@@ -135,7 +135,7 @@ func (v *Verifier) checkCertificate(ctx context.Context, c *client.Client, certs
 	}
 	id, err := v.opts.Certificates.Validate(ctx, certs, pki.PurposeSigning)
 	if err != nil {
-		if errors.Is(err, pki.ErrRevocationUnavailable) {
+		if errors.Is(err, pki.ErrRevocationUnavailable) || errors.Is(err, pki.ErrNoRevocationChecker) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: %w", ErrCertificate, err)
@@ -210,7 +210,7 @@ func WireError(err error) *Error {
 			e.ErrorCode, e.Message = obie.CodeSignatureMalformed, "x-jws-signature is not a detached JWS"
 		}
 		e.Path = path
-	case errors.Is(err, jose.ErrJWKSFetch), errors.Is(err, pki.ErrRevocationUnavailable):
+	case errors.Is(err, jose.ErrJWKSFetch), errors.Is(err, pki.ErrRevocationUnavailable), errors.Is(err, pki.ErrNoRevocationChecker):
 		e.Status, e.ErrorCode, e.Message = http.StatusServiceUnavailable, obie.CodeUnexpectedError, "the signature could not be checked; try again later"
 	case errors.Is(err, jose.ErrUnknownKey), errors.Is(err, ErrNoClientKeys):
 		e.ErrorCode, e.Path, e.Message = obie.CodeSignatureInvalidClaim, "kid", "kid does not name a signing key of the client"

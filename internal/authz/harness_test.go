@@ -376,6 +376,7 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 		Clients:         client.NewRegistry(st, client.RegistryOptions{}),
 		RefreshTokens:   st,
 		Families:        familyRevoker{st},
+		Registration:    registrationFor(t, f, st, as.issuer), // register_test.go
 	})
 	if err != nil {
 		t.Fatal(err)

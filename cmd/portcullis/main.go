@@ -59,6 +59,7 @@ func newRootCmd() *cobra.Command {
 		newMigrateCmd(),
 		newConfigCmd(),
 		newPKICmd(),
+		newDirectoryCmd(),
 		withStateFlags(newClientCmd(openRegistry)),
 		newVersionCmd(),
 	)

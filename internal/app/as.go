@@ -96,11 +96,16 @@ func (a *App) buildAS(mux *http.ServeMux) error {
 		return fmt.Errorf("client authentication: %w", err)
 	}
 
+	registration, err := a.buildRegistration(jwks)
+	if err != nil {
+		return err
+	}
 	a.AS, err = authz.New(authz.Options{
 		Issuer: cfg.Issuer, Keys: a.Keys, Tokens: a.Tokens, Verifier: a.Verifier, ClientAuth: a.ClientAuth,
 		Revocations: a.Store, DenyList: a.DenyList, Logger: a.logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		ScopesSupported: ScopesSupported(),
 		Audit:           a.Audit,
+		Registration:    registration,
 	})
 	if err != nil {
 		return fmt.Errorf("authorization server: %w", err)

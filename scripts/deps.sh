@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what the test suite needs on a fresh machine: PostgreSQL (127.0.0.1:5432,
-# trust auth, database "test"), openssl, node + npm packages for the interop tests.
+# trust auth, database "test"), openssl, node + npm packages for the interop tests, Debian's chromium
+# for the real-browser tests of the customer pages.
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,13 @@ if [ "${PORTCULLIS_TEST_POSTGRES:-}" != "skip" ] && [ -z "${PORTCULLIS_TEST_POST
       psql -h 127.0.0.1 -U postgres -Atc 'create database test' >/dev/null
   fi
   psql -h 127.0.0.1 -U postgres -d test -Atc 'select 1' >/dev/null
+fi
+
+# Chromium: internal/web's real-browser tests drive Debian's chromium through chromedp
+# (PORTCULLIS_TEST_CHROMIUM=skip leaves it out; the tests then skip, except under CI=true).
+if [ "${PORTCULLIS_TEST_CHROMIUM:-}" != "skip" ] && [ -z "${PORTCULLIS_CHROMIUM:-}" ]; then
+  command -v chromium >/dev/null || apt_install chromium
+  chromium --version >/dev/null 2>&1
 fi
 
 # Node packages for interop tests (openid-client), from the committed lockfile.

@@ -2,15 +2,14 @@ package main
 
 import (
 	"bytes"
-	"net/url"
 	"path/filepath"
 	"strings"
 
 	"github.com/knadh/koanf/parsers/yaml"
 
 	"github.com/portcullis/portcullis/internal/config"
-	"github.com/portcullis/portcullis/internal/gateway"
 	"github.com/portcullis/portcullis/internal/pki/sandbox"
+	"github.com/portcullis/portcullis/internal/sandbox/bank"
 )
 
 // devBankUpstream stands for the sandbox bank's address in the printed dev routes: serve
@@ -81,18 +80,16 @@ func devProvisions(cfg *config.Config) map[string]any {
 	}
 	if len(cfg.Gateway.Routes) == 0 {
 		var routes []any
-		for _, r := range gateway.DefaultSandboxRoutes(&url.URL{Scheme: "http", Host: "127.0.0.1"}) {
+		for _, r := range bank.Routes(devBankUpstream) {
 			m := map[string]any{
-				"name": r.Name, "method": r.Method, "path": r.Pattern, "scopes": r.Scopes,
-				"token_use": string(r.TokenUse), "upstream": devBankUpstream,
+				"name": r.Name, "method": r.Method, "path": r.Path, "scopes": r.Scopes,
+				"token_use": r.TokenUse, "upstream": r.Upstream, "roles": r.Roles,
 			}
-			var roles []string
-			for _, role := range r.Roles {
-				roles = append(roles, string(role))
-			}
-			m["roles"] = roles
-			if r.Consent.Kind != "" {
-				m["consent"], m["consent_required"] = r.Consent.Kind, r.Consent.Required
+			if r.Consent != "" {
+				m["consent"] = r.Consent
+				if r.ConsentOptional {
+					m["consent_optional"] = true
+				}
 			}
 			routes = append(routes, m)
 		}

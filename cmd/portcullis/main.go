@@ -2,7 +2,8 @@
 // mTLS/eIDAS-validating gateway in front of a bank's APIs, and a consent service, in one binary.
 //
 // Subcommands follow the outside contract in INTERFACE.md: serve, migrate, config print, pki …,
-// client …, version. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid configuration.
+// client …, user …, version. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid
+// configuration.
 package main
 
 import (
@@ -61,6 +62,8 @@ func newRootCmd() *cobra.Command {
 		newPKICmd(),
 		newDirectoryCmd(),
 		withStateFlags(newClientCmd(openRegistry)),
+		withStateFlags(newUserCmd(openCustomers)),
+		newRevocationCmd(),
 		newVersionCmd(),
 	)
 	return root

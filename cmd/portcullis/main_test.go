@@ -27,6 +27,10 @@ func TestInvalidConfigExitCode(t *testing.T) {
 		{"bad CIDR", "mtls:\n  header: X-Client-Cert\n  header_format: pem-urlencoded\n  trusted_proxies: [10.0.0.300/8]\n", "mtls.trusted_proxies"},
 		{"bad issuer", "dev: true\nissuer: http://localhost:8443\n", "issuer"},
 		{"bad profile", "dev: true\ntrust:\n  anchors:\n    - {name: a, file: a.pem, profile: nope}\n", "trust.anchors[0].profile"},
+		// Route rules are package gateway's (config holds plain values); they are still
+		// configuration errors.
+		{"gateway route with unknown role", "dev: true\ngateway:\n  routes:\n    - {name: r, method: GET, path: /x, scopes: [accounts], roles: [NOPE], upstream: 'http://127.0.0.1:1'}\n", `gateway: route "r": roles: "NOPE"`},
+		{"gateway route bad pattern", "dev: true\ngateway:\n  routes:\n    - {name: r, method: GET, path: '/x/../y', scopes: [accounts], any_role: true, upstream: 'http://127.0.0.1:1'}\n", `gateway: route "r": Pattern: dot segment`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "portcullis.yaml")

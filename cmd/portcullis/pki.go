@@ -241,7 +241,7 @@ func newPKIRevokeCmd() *cobra.Command {
 	var dir, serial, reason string
 	cmd := &cobra.Command{
 		Use:   "revoke --dir DIR --serial HEX [--reason keyCompromise]",
-		Short: "Revoke a certificate by serial; the OCSP responder and CRL report it at once",
+		Short: "Revoke a certificate by serial; the OCSP responder and CRL report it at once, a running dev server refuses it within about a second",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {

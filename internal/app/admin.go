@@ -19,6 +19,8 @@ import (
 // are reachable nowhere: no other listener serves /admin/.
 func (a *App) buildAdmin(serverCert tls.Certificate) error {
 	client.RegisterAdmin(a.AdminMux, a.Clients, a.logger)
+	a.AdminMux.Handle(PathAdminRevocationForget,
+		NewRevocationForgetHandler(chainForgetter{checker: a.Revocation, validator: a.Validator}, a.logger))
 	token := a.cfg.Admin.Token.Reveal()
 	if token == "" {
 		a.logger.Info("admin API disabled: admin.token is empty")

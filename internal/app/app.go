@@ -8,6 +8,7 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -30,6 +31,7 @@ import (
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/gateway"
 	"github.com/portcullis/portcullis/internal/httpserver"
+	"github.com/portcullis/portcullis/internal/identity"
 	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/mtls"
 	"github.com/portcullis/portcullis/internal/obs"
@@ -72,6 +74,10 @@ type App struct {
 	// buildAdmin): served only on the admin listener, behind package admin's guard. Mount
 	// before Run.
 	AdminMux *http.ServeMux
+
+	Customers    *identity.Customers       // embedded customers (administration)
+	Identity     *identity.Embedded        // customer authentication for the pages
+	DemoCustomer *identity.DemoCredentials // dev mode: the seeded demo customer; nil otherwise
 
 	https, ops *httpserver.Server
 	admin      *httpserver.Server // nil while admin.token is empty
@@ -127,6 +133,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		return nil
 	})
 	a.Audit = audit.Multi(audit.NewLogSink(a.logger), a.AuditStore)
+	if err := a.buildIdentity(ctx); err != nil {
+		return nil, err
+	}
 
 	// The ops listener is bound first: in dev mode the sandbox CA writes its address
 	// into every certificate (OCSP and CRL URLs).
@@ -139,6 +148,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: a.logger,
+		MaxConnections: cfg.HTTP.MaxConnections, MaxConnectionsPerAddress: cfg.HTTP.MaxConnectionsPerAddress,
+		MaxConcurrentStreams: cfg.HTTP.MaxConcurrentStreams,
 	})
 	opsAddr, err := a.ops.Listen()
 	if err != nil {
@@ -174,7 +185,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
 		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: a.logger,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RefuseBody: refuseBody, Logger: a.logger,
+		MaxConnections: cfg.HTTP.MaxConnections, MaxConnectionsPerAddress: cfg.HTTP.MaxConnectionsPerAddress,
+		// Every client behind a trusted proxy comes from the proxy's address.
+		PerAddressExempt:     cfg.MTLS.Proxies(),
+		MaxConcurrentStreams: cfg.HTTP.MaxConcurrentStreams,
 	})
 	if _, err := a.https.Listen(); err != nil {
 		return nil, fmt.Errorf("https listener: %w", err)
@@ -274,6 +289,7 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 		MaxCRLBytes:  a.cfg.Revocation.MaxCRLBytes,
 		CacheSize:    a.cfg.Revocation.CacheSize,
 		MaxClockSkew: a.cfg.Revocation.MaxClockSkew,
+		MaxGoodAge:   maxGoodAge(a.cfg.Revocation.MaxGoodAge),
 	})
 	a.closers = append(a.closers, func() error { a.Revocation.Close(); return nil })
 
@@ -305,7 +321,7 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 	a.Validator = v
 
 	ext, err := mtls.NewExtractor(mtls.Options{
-		Validator:      v,
+		Validator:      a.watchSandboxRevocations(v),
 		Header:         a.cfg.MTLS.Header,
 		Format:         mtls.HeaderFormat(a.cfg.MTLS.HeaderFormat),
 		TrustedProxies: a.cfg.MTLS.Proxies(),
@@ -318,6 +334,48 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 	}
 	a.Extractor = ext
 	return nil
+}
+
+// watchSandboxRevocations makes, in dev mode, a revocation at the sandbox CA — also one
+// by `portcullis pki revoke` in another process — drop the certificate's cached status
+// before the next certificate validation: the returned validator polls the CA's
+// revocation feed (one stat of its issuance database when nothing changed) before each
+// validation, and a background loop polls every second for idle servers. The sandbox OCSP
+// responder already answers "revoked", so the next validation is refused. Outside dev
+// mode it returns v itself.
+func (a *App) watchSandboxRevocations(v mtls.Validator) mtls.Validator {
+	if a.Sandbox == nil {
+		return v
+	}
+	issuer := sha256.Sum256(a.Sandbox.IssuingCertificate().Raw)
+	forget := chainForgetter{checker: a.Revocation, validator: a.Validator}
+	feed := a.Sandbox.RevocationFeed(func(r sandbox.Record) {
+		n := forget.Forget(r.SerialNumber(), issuer[:])
+		a.logger.Info("sandbox CA revocation: cached revocation status dropped",
+			slog.String("serial", r.Serial), slog.Int("answers_dropped", n))
+	})
+	a.runners = append(a.runners, func(ctx context.Context) { feed.Run(ctx, sandbox.DefaultWatchInterval) })
+	return pollingValidator{next: v, poll: feed.Poll}
+}
+
+// pollingValidator calls poll before every validation.
+type pollingValidator struct {
+	next mtls.Validator
+	poll func()
+}
+
+func (p pollingValidator) Validate(ctx context.Context, chain []*x509.Certificate, purpose pki.Purpose) (*pki.Identity, error) {
+	p.poll()
+	return p.next.Validate(ctx, chain, purpose)
+}
+
+// maxGoodAge turns revocation.max_good_age (zero: never reuse a "good" answer) into
+// revocation.Options.MaxGoodAge (zero: the default; negative: never reuse).
+func maxGoodAge(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // auditCertificate records the transport layer's security events: certificates refused by
@@ -417,5 +475,10 @@ func (a *App) Banner(w io.Writer) {
 		if a.BankURL != nil {
 			fmt.Fprintf(w, "  sandbox bank      %s (reachable only through the gateway)\n", a.BankURL)
 		}
+	}
+	if d := a.DemoCustomer; d != nil {
+		fmt.Fprintf(w, "\nDemo customer (login page):\n")
+		fmt.Fprintf(w, "  username %s  password %s  TOTP secret %s\n", d.ID, d.Password, d.TOTPSecret)
+		fmt.Fprintf(w, "  %s\n", d.TOTPURI)
 	}
 }

@@ -62,9 +62,15 @@ func (a *App) buildAS(mux *http.ServeMux) error {
 	}
 	a.runners = append(a.runners, func(ctx context.Context) { _ = a.DenyList.Run(ctx) })
 
+	// The secret behind customers' subjects lives with the signing keys; generated on
+	// first start.
+	subjects, err := token.LoadSubjects(dir)
+	if err != nil {
+		return fmt.Errorf("keys.dir: %w", err)
+	}
 	a.Tokens, err = token.NewIssuer(token.IssuerOptions{
 		Keys: a.Keys, Issuer: cfg.Issuer, AccessTokenLifetime: cfg.Tokens.AccessTokenLifetime,
-		Clock: a.clock, OpenBankingIntentID: true,
+		Clock: a.clock, OpenBankingIntentID: true, Subjects: subjects,
 	})
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/config"
@@ -42,6 +43,7 @@ func (a *App) buildGateway(mux *http.ServeMux) error {
 	opts := gateway.Options{
 		Verifier:         a.Verifier,
 		ConsentValidator: validator,
+		Customers:        a.Store, // consent → customer, for the upstream's PSU id
 		Logger:           a.logger,
 		// Refusals go to the audit log stream only: one database write per refused
 		// request would let anyone without a token amplify load on the database.
@@ -56,18 +58,24 @@ func (a *App) buildGateway(mux *http.ServeMux) error {
 	if cfg.MTLS.Header != "" {
 		opts.StripHeaders = []string{cfg.MTLS.Header}
 	}
-	if err := cfg.Gateway.Apply(&opts, map[string]consent.Validator{config.ConsentWebhookValidator: validator}); err != nil {
-		return err
+	gwCfg := cfg.Gateway
+	if gwCfg.PublicURL == "" { // the issuer's scheme and host: the mTLS listener's public name
+		if iss, err := url.Parse(cfg.Issuer); err == nil {
+			gwCfg.PublicURL = (&url.URL{Scheme: iss.Scheme, Host: iss.Host}).String()
+		}
 	}
-	opts.Identity.Signer, opts.Identity.Issuer, opts.Identity.Clock = a.Keys, cfg.Issuer, a.clock
-
-	if len(opts.Routes) == 0 && cfg.Dev {
+	if len(gwCfg.Routes) == 0 && cfg.Dev {
 		bankURL, err := a.startSandboxBank()
 		if err != nil {
 			return err
 		}
-		opts.Routes = gateway.DefaultSandboxRoutes(bankURL)
+		gwCfg.Routes = bank.Routes(bankURL.String())
 	}
+	if err := gateway.ApplyConfig(gwCfg, &opts, map[string]consent.Validator{config.ConsentWebhookValidator: validator}); err != nil {
+		return err
+	}
+	opts.Identity.Signer, opts.Identity.Issuer, opts.Identity.Clock = a.Keys, cfg.Issuer, a.clock
+
 	g, err := gateway.New(opts)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
@@ -85,6 +93,8 @@ func (a *App) startSandboxBank() (*url.URL, error) {
 	srv := httpserver.New(httpserver.Options{
 		Name: "sandbox-bank", Addr: "127.0.0.1:0", Handler: bank.New(a.clock), Logger: a.logger,
 		MaxBodyBytes: a.cfg.HTTP.MaxBodyBytes, ShutdownTimeout: a.cfg.HTTP.ShutdownTimeout,
+		// Every connection comes from the gateway's own pool on 127.0.0.1: one address.
+		MaxConnections: a.cfg.HTTP.MaxConnections, MaxConnectionsPerAddress: a.cfg.HTTP.MaxConnections,
 	})
 	addr, err := srv.Listen()
 	if err != nil {
@@ -93,4 +103,15 @@ func (a *App) startSandboxBank() (*url.URL, error) {
 	a.servers = append(a.servers, srv)
 	a.BankURL = &url.URL{Scheme: "http", Host: addr.String()}
 	return a.BankURL, nil
+}
+
+// CheckGatewayConfig applies package gateway's rules to the configuration's gateway
+// section (routes, roles, patterns, validator names) without building anything, so
+// that a bad route is a configuration error before start-up.
+// The error is a *config.FieldError for the "gateway" section.
+func CheckGatewayConfig(cfg *config.Config) error {
+	if err := gateway.CheckConfig(cfg.Gateway, config.ConsentWebhookValidator); err != nil {
+		return &config.FieldError{Field: "gateway", Reason: strings.TrimPrefix(err.Error(), "gateway: ")}
+	}
+	return nil
 }

@@ -53,6 +53,11 @@ type Approval struct {
 	ConsentID string
 	// Scope is what the customer granted: the request's scope, or a subset of it.
 	Scope []string
+	// Grant, when set, records the approval as a grant (a consent record) and returns its
+	// id, which then replaces ConsentID. Complete calls it once the pending request is
+	// consumed and the approval checked, so that a journey completed twice or refused
+	// leaves no grant behind.
+	Grant func(ctx context.Context) (consentID string, err error)
 }
 
 // codeGrant is the data an authorization code carries to the token endpoint.
@@ -71,15 +76,18 @@ type codeGrant struct {
 }
 
 // Pending is an authorization request on its way through the customer journey: the
-// validated request, and the hash of the request_uri it came from (empty for a request
-// by value), which is consumed when the journey completes (FAPI1-AS-32).
+// validated request, and the key of its stored record (the hash of the request_uri it was
+// pushed with, or of a secret for a request sent by value), which is consumed when the
+// journey completes, once across every node (FAPI1-AS-32).
 type Pending struct {
-	Request        *AuthorizationRequest `json:"request"`
-	RequestURIHash string                `json:"request_uri_hash,omitempty"`
+	Request        *AuthorizationRequest
+	RequestURIHash string
+	// ExpiresAt is when the request may no longer start or complete a journey.
+	ExpiresAt time.Time
 }
 
-// Complete ends a journey the customer approved. In order: the request_uri is consumed
-// (a second completion, on any node, fails: invalid_request_uri); an essential acr the
+// Complete ends a journey the customer approved. In order: the pending request is consumed
+// (a second completion, on any node, fails with ErrJourneyGone); an essential acr the
 // journey did not reach fails the request (access_denied, FAPI1-AS-22, OB-07); a fresh
 // single-use code with 256 bits of entropy is stored, bound to the client, the
 // redirect_uri, the PKCE challenge and the grant; hybrid requests get a front-channel ID
@@ -92,17 +100,25 @@ func (s *Server) Complete(ctx context.Context, p *Pending, ap Approval) (string,
 	if err != nil {
 		return "", err
 	}
-	if p.RequestURIHash != "" {
-		pr, err := s.pushed.ConsumePushedRequest(ctx, p.RequestURIHash)
-		if err != nil || pr.ClientID != ar.ClientID {
-			return s.redirectURL(ar, errorParams(oauth.InvalidRequestURI("the request_uri is no longer valid")), jose.Alg(c.AuthorizationSignedResponseAlg))
+	pr, err := s.pushed.ConsumePushedRequest(ctx, p.RequestURIHash)
+	if err != nil || pr.ClientID != ar.ClientID {
+		if err != nil && !errors.Is(err, store.ErrConsumed) && !errors.Is(err, store.ErrExpired) && !errors.Is(err, store.ErrNotFound) {
+			return "", err
 		}
+		return "", fmt.Errorf("%w: %v", ErrJourneyGone, err)
 	}
 	if ar.EssentialACR && !slices.Contains(ar.ACRValues, ap.ACR) {
 		return s.redirectURL(ar, errorParams(oauth.AccessDenied("the requested authentication level was not reached")), jose.Alg(c.AuthorizationSignedResponseAlg))
 	}
 	if ap.CustomerID == "" || ap.AuthTime.IsZero() {
 		return "", errors.New("authz: approval without a customer or an authentication time")
+	}
+	if ap.Grant != nil {
+		id, err := ap.Grant(ctx)
+		if err != nil {
+			return "", fmt.Errorf("authz: recording the grant: %w", err)
+		}
+		ap.ConsentID = id
 	}
 	scope := ap.Scope
 	if scope == nil {
@@ -163,8 +179,11 @@ func (s *Server) Deny(ctx context.Context, p *Pending) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if p.RequestURIHash != "" {
-		_, _ = s.pushed.ConsumePushedRequest(ctx, p.RequestURIHash)
+	if _, err := s.pushed.ConsumePushedRequest(ctx, p.RequestURIHash); err != nil {
+		if errors.Is(err, store.ErrConsumed) || errors.Is(err, store.ErrExpired) || errors.Is(err, store.ErrNotFound) {
+			return "", fmt.Errorf("%w: %v", ErrJourneyGone, err)
+		}
+		return "", err
 	}
 	return s.redirectURL(ar, errorParams(oauth.AccessDenied("the customer did not approve the request")), jose.Alg(c.AuthorizationSignedResponseAlg))
 }

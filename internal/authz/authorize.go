@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/oauth"
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/token"
 )
 
 // PathAuthorize is the authorization endpoint (RFC 6749 §3.1), served on the browser-facing
@@ -114,7 +116,7 @@ func (s *Server) beginPushed(ctx context.Context, c *client.Client, uri string) 
 	if ar.ClientID != c.ID || ar.Profile != c.EffectiveProfile() {
 		return nil, pageError(oauth.InvalidRequestURI("the client's registration changed since the request was pushed"))
 	}
-	return &Pending{Request: &ar, RequestURIHash: hash}, nil
+	return &Pending{Request: &ar, RequestURIHash: hash, ExpiresAt: pr.ExpiresAt}, nil
 }
 
 // beginByValue verifies a request object sent to the authorization endpoint (FAPI 1.0).
@@ -138,7 +140,51 @@ func (s *Server) beginByValue(ctx context.Context, c *client.Client, raw string)
 		}
 		return nil, &AuthorizeError{Err: err, Redirect: to}
 	}
-	return &Pending{Request: ar}, nil
+	return s.pend(ctx, ar)
+}
+
+// pend stores a request received by value as a pending journey, so that any node can
+// continue it and its completion is single use like a pushed request's. The record's key
+// is the hash of a fresh secret that nobody is ever given.
+func (s *Server) pend(ctx context.Context, ar *AuthorizationRequest) (*Pending, error) {
+	data, err := json.Marshal(ar)
+	if err != nil {
+		return nil, fmt.Errorf("authz: encoding pending request: %w", err)
+	}
+	secret, err := token.NewSecret(requestURIEntropy)
+	if err != nil {
+		return nil, err
+	}
+	hash := store.HashSecret("urn:portcullis:journey:" + secret)
+	now := s.now()
+	if err := s.pushed.PutPushedRequest(ctx, store.PushedRequest{
+		Hash: hash, ClientID: ar.ClientID, Data: data, CreatedAt: now, ExpiresAt: now.Add(s.parLifetime),
+	}); err != nil {
+		return nil, fmt.Errorf("authz: storing pending request: %w", err)
+	}
+	return &Pending{Request: ar, RequestURIHash: hash}, nil
+}
+
+// ErrJourneyGone: the pending authorization request is unknown, expired, or already
+// completed (approved or denied once).
+var ErrJourneyGone = errors.New("authz: authorization request unknown, expired or completed")
+
+// Journey returns the pending authorization request named by id (Pending.RequestURIHash),
+// for the customer's pages on any node. It returns an error wrapping ErrJourneyGone when the
+// request may no longer be used.
+func (s *Server) Journey(ctx context.Context, id string) (*Pending, error) {
+	pr, err := s.pushed.GetPushedRequest(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrConsumed):
+		return nil, fmt.Errorf("%w: %w", ErrJourneyGone, err)
+	case err != nil:
+		return nil, err
+	}
+	var ar AuthorizationRequest
+	if err := json.Unmarshal(pr.Data, &ar); err != nil {
+		return nil, fmt.Errorf("authz: stored pending request: %w", err)
+	}
+	return &Pending{Request: &ar, RequestURIHash: id, ExpiresAt: pr.ExpiresAt}, nil
 }
 
 // fallbackMode is the response mode for an error about a request whose own mode may be the
@@ -154,4 +200,69 @@ func fallbackMode(rt, mode string) string {
 		return ResponseModeFragment
 	}
 	return ResponseModeQuery
+}
+
+// maxAuthorizeForm bounds a POSTed authorization request (a request object by value fits).
+const maxAuthorizeForm = 64 << 10
+
+// AuthorizeHandler is the authorization endpoint (RFC 6749 §3.1: GET and POST /authorize)
+// for the browser-facing listener, which asks for no client certificate. A request Begin
+// accepts is handed to the customer's pages with start(w, r, journeyID) (web.Pages.Start);
+// one Begin refuses is answered with a 303 to the client (the refusal's Redirect) or with
+// refuse(w, r, status, detail) — the error page, never a redirect (web.Pages.Refuse). detail
+// is the OAuth error code and description, safe to show to the app's developer.
+//
+// User-agent redirects are 303 (FAPI2-AS-27); no CORS header is ever set (FAPI2-AS-31).
+func (s *Server) AuthorizeHandler(
+	start func(w http.ResponseWriter, r *http.Request, journeyID string),
+	refuse func(w http.ResponseWriter, r *http.Request, status int, detail string),
+) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var params url.Values
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			params = r.URL.Query()
+		case http.MethodPost:
+			form, err := oauth.ParseForm(r, maxAuthorizeForm)
+			if err != nil {
+				e := oauth.AsError(err)
+				refuse(w, r, e.Status, e.Code+": "+e.Description)
+				return
+			}
+			params = form
+		default:
+			w.Header().Set("Allow", "GET, HEAD, POST")
+			refuse(w, r, http.StatusMethodNotAllowed, "the authorization endpoint answers GET and POST")
+			return
+		}
+		p, err := s.Begin(r.Context(), params)
+		var ae *AuthorizeError
+		switch {
+		case err == nil:
+			start(w, r, p.RequestURIHash)
+		case errors.As(err, &ae) && ae.Redirect != "":
+			s.log.InfoContext(r.Context(), "authorization request refused", "error", ae.Err.Error(), "redirect", trimForLog(ae.Redirect))
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Referrer-Policy", "no-referrer")
+			http.Redirect(w, r, ae.Redirect, http.StatusSeeOther)
+		case errors.As(err, &ae):
+			e := oauth.AsError(ae.Err)
+			s.log.InfoContext(r.Context(), "authorization request refused", "error", ae.Err.Error())
+			refuse(w, r, http.StatusBadRequest, e.Code+": "+oauth.SanitizeDescription(e.Description))
+		default:
+			s.log.ErrorContext(r.Context(), "authorization request failed", "error", err.Error())
+			refuse(w, r, http.StatusServiceUnavailable, "temporarily_unavailable: the request could not be processed, try again")
+		}
+	})
+}
+
+// RegisterBrowser mounts on mux (the browser-facing listener's) what a customer's browser
+// and a TPP without its certificate reach: the authorization endpoint through h (from
+// [Server.AuthorizeHandler]), the discovery documents and /jwks.
+func (s *Server) RegisterBrowser(mux *http.ServeMux, h http.Handler) {
+	b := s.basePath
+	s.route(mux, http.MethodGet, b+PathOpenIDConfiguration, s.handleDiscovery)
+	s.route(mux, http.MethodGet, PathOAuthMetadata+b, s.handleDiscovery)
+	s.route(mux, http.MethodGet, b+PathJWKS, s.handleJWKS)
+	mux.Handle(b+PathAuthorize, h)
 }

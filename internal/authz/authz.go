@@ -69,6 +69,7 @@ type RevocationStore interface {
 // revocation effective here at once; other nodes pick it up from the store.
 type DenyList interface {
 	Add(jti string, exp time.Time)
+	AddFamily(familyID string, exp time.Time)
 }
 
 // Options configures [New]. Fields marked required make New fail when missing; the others
@@ -132,6 +133,9 @@ type Options struct {
 	// PARLifetime is the expires_in of a request_uri. Zero means [DefaultPARLifetime];
 	// it must be below 600 s (FAPI2-AS-28).
 	PARLifetime time.Duration
+	// BrowserBaseURL is where the browser-facing listener serves the authorization
+	// endpoint (no client certificate requested there). Empty means Issuer.
+	BrowserBaseURL string
 	// Signer signs ID tokens and JARM responses. Required when PushedRequests is set.
 	Signer JWTSigner
 	// IDTokens mints ID tokens; Codes keeps authorization codes; Subjects maps customers to
@@ -165,6 +169,7 @@ const DefaultRefreshTokenLifetime = 90 * 24 * time.Hour
 // RefreshTokenStore keeps refresh tokens; *store.Store implements it.
 type RefreshTokenStore interface {
 	PutRefreshToken(ctx context.Context, t store.RefreshToken) error
+	RefreshRotator
 }
 
 // IDTokenIssuer mints ID tokens; *token.Issuer implements it.
@@ -199,6 +204,7 @@ type Server struct {
 	discovery []byte // the metadata document, rendered once
 
 	clock           clock.Clock
+	browserBase     string
 	pushed          PushedRequestStore
 	clientKeys      ClientKeys
 	parLifetime     time.Duration
@@ -209,6 +215,7 @@ type Server struct {
 	clients         ClientGetter
 	codeLifetime    time.Duration
 	refresh         RefreshTokenStore
+	rotator         RefreshRotator
 	families        FamilyRevoker
 	refreshLifetime time.Duration
 	reg             *RegistrationOptions
@@ -231,6 +238,7 @@ func New(o Options) (*Server, error) {
 		profiles: slices.Clone(o.Profiles),
 
 		clock:           o.Clock,
+		browserBase:     o.BrowserBaseURL,
 		pushed:          o.PushedRequests,
 		clientKeys:      o.ClientKeys,
 		parLifetime:     o.PARLifetime,
@@ -241,6 +249,7 @@ func New(o Options) (*Server, error) {
 		clients:         o.Clients,
 		codeLifetime:    o.CodeLifetime,
 		refresh:         o.RefreshTokens,
+		rotator:         o.RefreshTokens,
 		families:        o.Families,
 		refreshLifetime: o.RefreshTokenLifetime,
 		reg:             o.Registration,
@@ -281,6 +290,11 @@ func New(o Options) (*Server, error) {
 	}
 	if s.clock == nil {
 		s.clock = clock.Real{}
+	}
+	if s.browserBase == "" {
+		s.browserBase = s.issuer
+	} else if _, err := checkIssuer(s.browserBase); err != nil {
+		return nil, fmt.Errorf("authz: Options.BrowserBaseURL: %w", err)
 	}
 	switch {
 	case s.parLifetime == 0:
@@ -384,6 +398,13 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.route(mux, http.MethodPost, b+PathRevoke, s.handleRevoke)
 	if s.pushed != nil {
 		s.route(mux, http.MethodPost, b+PathPAR, s.handlePAR)
+		// UserInfo answers GET and POST (OIDC Core §5.3.1).
+		mux.Handle(http.MethodGet+" "+b+PathUserinfo, s.serve(s.handleUserinfo))
+		mux.Handle(http.MethodPost+" "+b+PathUserinfo, s.serve(s.handleUserinfo))
+		mux.Handle(b+PathUserinfo, s.serve(func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Allow", "GET, HEAD, POST")
+			return oauth.MethodNotAllowed()
+		}))
 	}
 	if s.reg != nil {
 		s.registerRoutes(mux)

@@ -131,6 +131,7 @@ func (s *Server) metadata() *metadata {
 	m.IntrospectionEndpoint = s.mtlsBase + PathIntrospect
 	m.RevocationEndpoint = s.mtlsBase + PathRevoke
 	m.MTLSAliases.PAREndpoint = s.mtlsBase + PathPAR
+	m.MTLSAliases.UserinfoEndpoint = s.mtlsBase + PathUserinfo
 	responseTypes := []string{client.ResponseTypeCode}
 	requirePAR := true
 	for _, p := range s.profiles {
@@ -145,8 +146,9 @@ func (s *Server) metadata() *metadata {
 		signAlgs = append(signAlgs, string(a))
 	}
 	m.journeyMetadata = &journeyMetadata{
-		AuthorizationEndpoint: s.url(PathAuthorize),
+		AuthorizationEndpoint: s.browserBase + PathAuthorize,
 		PAREndpoint:           s.mtlsBase + PathPAR,
+		UserinfoEndpoint:      s.mtlsBase + PathUserinfo,
 		RequirePAR:            requirePAR,
 		ResponseModes:         []string{ResponseModeQuery, ResponseModeFragment, ResponseModeJWT, ResponseModeQueryJWT, ResponseModeFragmentJWT},
 		SubjectTypes:          []string{"public", "pairwise"},

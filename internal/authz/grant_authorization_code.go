@@ -16,10 +16,10 @@ import (
 )
 
 // FamilyRevoker revokes every token issued from one authorization code: the refresh tokens
-// of the family at once, and its access tokens through the deny-list (FAPI1-AS-51,
-// FAPI2-AS-26). *store.Store implements it.
+// of the family at once, and its access tokens through the deny-list until r.ExpiresAt
+// (FAPI1-AS-51, FAPI2-AS-26). *store.Store implements it.
 type FamilyRevoker interface {
-	RevokeFamily(ctx context.Context, familyID string) error
+	RevokeFamily(ctx context.Context, r store.Revocation) (int64, error)
 }
 
 // authorizationCode is the authorization_code grant (RFC 6749 §4.1.3, RFC 7636 §4.6). In
@@ -44,9 +44,12 @@ func (s *Server) authorizationCode(ctx context.Context, req *tokenRequest) (*tok
 	rec, err := s.codes.ConsumeAuthorizationCode(ctx, store.HashSecret(raw))
 	switch {
 	case errors.Is(err, store.ErrConsumed):
-		if rerr := s.families.RevokeFamily(ctx, rec.FamilyID); rerr != nil {
+		exp := s.now().Add(token.MaxAccessTokenLifetime)
+		if _, rerr := s.families.RevokeFamily(ctx, store.Revocation{FamilyID: rec.FamilyID, ClientID: rec.ClientID,
+			ExpiresAt: exp}); rerr != nil {
 			return nil, fmt.Errorf("authz: revoking the tokens of a replayed code: %w", rerr)
 		}
+		s.deny.AddFamily(rec.FamilyID, exp)
 		s.audit.Record(ctx, audit.Event{Type: audit.TypeTokenRevoked, ClientID: rec.ClientID,
 			Data: map[string]any{"family": rec.FamilyID, "reason": "authorization code replayed"}})
 		return nil, oauth.InvalidGrant("the authorization code was already used")
@@ -109,10 +112,7 @@ type refreshData struct {
 
 // issueUserTokens mints the access token, and the refresh and ID tokens the grant allows.
 func (s *Server) issueUserTokens(ctx context.Context, req *tokenRequest, g userGrant) (*tokenResponse, error) {
-	resp, err := s.issue(ctx, req, token.Claims{
-		ClientID: req.client.ID, Use: token.UseUser, UserID: g.customerID, Scopes: g.scope,
-		ConsentID: g.consentID, CertThumbprint: req.thumbprint, AuthTime: g.authTime, ACR: g.acr,
-	})
+	resp, err := s.issue(ctx, req, s.userClaims(req, g))
 	if err != nil {
 		return nil, err
 	}

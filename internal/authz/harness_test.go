@@ -322,7 +322,7 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 		t.Cleanup(func() { cancel(); <-done })
 	}
 
-	issuer, err := token.NewIssuer(token.IssuerOptions{Keys: as.keys, Issuer: as.issuer, Clock: f.clk, AccessTokenLifetime: o.lifetime})
+	issuer, err := token.NewIssuer(token.IssuerOptions{Keys: as.keys, Issuer: as.issuer, Clock: f.clk, AccessTokenLifetime: o.lifetime, Subjects: testSubjects})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,10 +372,10 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 		Signer:          issuer,
 		IDTokens:        issuer,
 		Codes:           st,
-		Subjects:        testSubjects{},
+		Subjects:        authz.ClientSubjects{S: testSubjects},
 		Clients:         client.NewRegistry(st, client.RegistryOptions{}),
 		RefreshTokens:   st,
-		Families:        familyRevoker{st},
+		Families:        st,
 		Registration:    registrationFor(t, f, st, as.issuer), // register_test.go
 	})
 	if err != nil {

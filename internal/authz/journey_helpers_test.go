@@ -1,27 +1,15 @@
 package authz_test
 
 import (
-	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-
-	"github.com/portcullis/portcullis/internal/client"
-	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/token"
 )
 
-// testSubjects derives an opaque subject per client from the customer id.
-type testSubjects struct{}
-
-func (testSubjects) Subject(_ context.Context, c *client.Client, customerID string) (string, error) {
-	m := hmac.New(sha256.New, []byte("test-subject-secret"))
-	m.Write([]byte(c.ID + "\x00" + customerID))
-	return b64(m.Sum(nil)), nil
-}
-
-// familyRevoker revokes a family's refresh tokens in the store.
-type familyRevoker struct{ st *store.Store }
-
-func (f familyRevoker) RevokeFamily(ctx context.Context, family string) error {
-	_, err := f.st.RevokeRefreshFamily(ctx, family)
-	return err
-}
+// testSubjects is the subject secret of every test server: two servers sharing a store and
+// this secret give a customer the same subjects, as two nodes of one deployment do.
+var testSubjects = func() *token.Subjects {
+	s, err := token.NewSubjects([]byte("test-subject-secret-of-32-bytes!"))
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()

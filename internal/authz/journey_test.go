@@ -124,12 +124,11 @@ func TestCodeFlowFAPI2(t *testing.T) {
 		t.Errorf("code %q has less than 256 bits", resp.Get("code"))
 	}
 	// The request_uri is consumed: the same journey cannot complete twice.
-	again, err := as.server.Complete(ctx, p, as.approval())
-	if err != nil {
-		t.Fatal(err)
+	if again, err := as.server.Complete(ctx, p, as.approval()); !errors.Is(err, authz.ErrJourneyGone) {
+		t.Fatalf("second completion: %q, %v; want ErrJourneyGone", again, err)
 	}
-	if e := responseParams(t, again, false).Get("error"); e != "invalid_request_uri" {
-		t.Fatalf("second completion: error %q", e)
+	if _, err := as.server.Journey(ctx, p.RequestURIHash); !errors.Is(err, authz.ErrJourneyGone) {
+		t.Fatalf("Journey after completion: %v", err)
 	}
 
 	c := as.f.clients[clientJourney2]
@@ -154,7 +153,13 @@ func TestCodeFlowFAPI2(t *testing.T) {
 		t.Errorf("access token consent_id %v", at["consent_id"])
 	}
 	idt := as.verifyOwn(t, body["id_token"].(string))
-	sub, _ := testSubjects{}.Subject(ctx, &client.Client{ID: clientJourney2}, "cust-1")
+	sub := testSubjects.Public("cust-1")
+	if at["sub"] != sub {
+		t.Errorf("access token sub %v, want the ID token's subject", at["sub"])
+	}
+	if at["grant_id"] == nil {
+		t.Error("access token without grant_id")
+	}
 	if idt["sub"] != sub || idt["aud"] != clientJourney2 || idt["nonce"] != params["nonce"] ||
 		idt["acr"] != authz.ACRSCA || idt["at_hash"] != halfHash(body["access_token"].(string)) {
 		t.Errorf("ID token claims %v", idt)
@@ -163,9 +168,11 @@ func TestCodeFlowFAPI2(t *testing.T) {
 		// the ID token is base64: check the decoded claims too
 		t.Error("the customer id leaks into the token response")
 	}
-	for _, v := range idt {
-		if v == "cust-1" {
-			t.Error("the customer id is an ID token claim")
+	for _, claims := range []map[string]any{idt, at} {
+		for k, v := range claims {
+			if v == "cust-1" {
+				t.Errorf("the customer id is the %s claim", k)
+			}
 		}
 	}
 
@@ -176,6 +183,10 @@ func TestCodeFlowFAPI2(t *testing.T) {
 	}
 	if _, err := as.store.GetRefreshToken(ctx, store.HashSecret(body["refresh_token"].(string))); !errors.Is(err, store.ErrRevoked) {
 		t.Errorf("refresh token after the code replay: %v, want ErrRevoked", err)
+	}
+	// …and so is the access token, on this node at once (deny-list) and in introspection.
+	if _, err := as.verifier.Verify(ctx, body["access_token"].(string)); err == nil {
+		t.Error("access token of a replayed code still verifies")
 	}
 }
 

@@ -52,6 +52,7 @@ func (s *Server) grantHandlers() map[string]grantHandler {
 	}
 	if s.codes != nil {
 		h[client.GrantAuthorizationCode] = s.authorizationCode
+		h[client.GrantRefreshToken] = s.refreshToken
 	}
 	return h
 }

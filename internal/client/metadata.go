@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/portcullis/portcullis/internal/jose"
+	"github.com/portcullis/portcullis/internal/oauth/scope"
 	"github.com/portcullis/portcullis/internal/pki/dn"
 )
 
@@ -17,8 +18,6 @@ const (
 	MaxNameLen       = 256      // client_name (bytes)
 	MaxURILen        = 2048     // every URI (bytes)
 	MaxRedirectURIs  = 32       // redirect_uris entries
-	MaxScopes        = 64       // scope tokens
-	MaxScopeTokenLen = 128      // one scope token (bytes)
 	MaxDNLen         = 1024     // tls_client_auth_subject_dn (bytes)
 	MaxSANLen        = 512      // a tls_client_auth_san_* value other than a URI (bytes)
 	MaxJWKSSize      = 32 << 10 // jwks by value (bytes)
@@ -484,32 +483,18 @@ func checkHTTPSURL(s string) string {
 	return ""
 }
 
-// validateScope checks RFC 6749 §3.3 scope tokens: 1*( %x21 / %x23-5B / %x5D-7E ).
-// IsScopeToken reports whether s is one RFC 6749 §3.3 scope-token:
-// 1*( %x21 / %x23-5B / %x5D-7E ). It is the one definition of that syntax: the token
-// endpoint, the token issuer and the gateway's route table use it too.
-func IsScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
+// validateScope checks a registered scope: RFC 6749 §3.3 scope tokens (package scope's
+// grammar and bounds), each once.
 func validateScope(s ScopeList) error {
-	if len(s) > MaxScopes {
+	if len(s) > scope.MaxTokens {
 		return metaErr("scope", "at most 64 scopes")
 	}
 	seen := map[string]bool{}
 	for _, tok := range s {
-		if tok == "" || len(tok) > MaxScopeTokenLen {
+		if tok == "" || len(tok) > scope.MaxTokenLen {
 			return metaErr("scope", "scope tokens must be 1 to 128 characters separated by single spaces")
 		}
-		if !IsScopeToken(tok) {
+		if !scope.IsToken(tok) {
 			return metaErr("scope", "scope contains a character outside RFC 6749 scope tokens")
 		}
 		if seen[tok] {

@@ -34,7 +34,9 @@
 // answer never tells whether a client exists or how it authenticates; [Error.Detail] and
 // [Error.ClientID] are for the audit trail. An error that is not an *Error matches [ErrInternal]: it
 // means "could not check" (the client or jti store did not answer, a wiring mistake) and maps
-// to 500 server_error. The request is refused either way.
+// to 500 server_error — except [ErrCertificateStatusUnavailable] (pki could not establish the
+// certificate's revocation status), which maps to 503 temporarily_unavailable. The request is
+// refused either way.
 package clientauth
 
 import (
@@ -246,7 +248,9 @@ type Result struct {
 
 // Authenticate authenticates the client of req. It returns the client, or an [*Error] (401
 // invalid_client) naming why the client is not authenticated, or an error matching
-// [ErrInternal] when the decision could not be made (500). The checks, in order:
+// [ErrInternal] when the decision could not be made (500), or one matching
+// [ErrCertificateStatusUnavailable] when the certificate's revocation status could not be
+// established (503). The checks, in order:
 //
 //  1. No Authorization header, no client_secret, no authentication parameter sent twice
 //     ([ErrInvalidRequest]).
@@ -269,7 +273,7 @@ type Result struct {
 func (a *Authenticator) Authenticate(ctx context.Context, req Request) (*Result, error) {
 	res, err := a.authenticate(ctx, req)
 	var e *Error
-	if err != nil && !errors.As(err, &e) {
+	if err != nil && !errors.As(err, &e) && !errors.Is(err, ErrCertificateStatusUnavailable) {
 		return nil, &internalError{err}
 	}
 	return res, err
@@ -375,9 +379,9 @@ func (a *Authenticator) lookup(ctx context.Context, id string) (*client.Client, 
 }
 
 // certificateIdentity classifies the request's validated certificate for the methods that
-// need one: the identity, or [ErrNoCertificate], or [ErrCertificateInvalid] (validation
-// failed, whatever the reason — pki keeps "bad" apart from "could not check", but both refuse
-// the certificate), or a wiring error.
+// need one: the identity, or [ErrNoCertificate], or [ErrCertificateInvalid] (pki found it
+// bad), or [ErrCertificateStatusUnavailable] (pki could not check its revocation status), or a
+// wiring error.
 func certificateIdentity(req Request) (*pki.Identity, error) {
 	switch err := req.IdentityErr; {
 	case err == nil && req.Identity != nil:
@@ -386,6 +390,8 @@ func certificateIdentity(req Request) (*pki.Identity, error) {
 		return nil, failWith(ErrNoCertificate, "client certificate required", err)
 	case errors.Is(err, mtls.ErrNoExtractor):
 		return nil, fmt.Errorf("clientauth: %w", err)
+	case errors.Is(err, pki.ErrRevocationUnavailable):
+		return nil, certificateStatusUnavailable(err)
 	default:
 		return nil, failWith(ErrCertificateInvalid, "client certificate invalid", err)
 	}

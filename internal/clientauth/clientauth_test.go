@@ -167,7 +167,7 @@ func with(c map[string]any, kv ...any) map[string]any {
 
 var (
 	noCert     = mtls.ErrNoClientCertificate
-	revokedErr = &pki.ValidationError{Reason: pki.ErrRevocation, Err: &revocation.RevokedError{
+	revokedErr = &pki.ValidationError{Reason: pki.ErrRevoked, Err: &revocation.RevokedError{
 		Reason: 1, Source: revocation.SourceOCSP}}
 )
 

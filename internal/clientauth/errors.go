@@ -1,6 +1,9 @@
 package clientauth
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Reasons a client failed to authenticate. Every error [Authenticator.Authenticate] returns
 // for a client that did not prove who it is is an [*Error] whose Reason is exactly one of
@@ -69,6 +72,20 @@ var (
 // server_error with no detail (oauth.FromError), whatever else the cause matches (a store or
 // context error), and the request is refused.
 var ErrInternal = errors.New("clientauth: client authentication could not be completed")
+
+// ErrCertificateStatusUnavailable is matched by the error [Authenticator.Authenticate]
+// returns when the method needs the presented certificate validated and package pki could
+// not establish its revocation status (pki.ErrRevocationUnavailable: no OCSP or CRL answer
+// under a hard-fail anchor). The client is not at fault and was not found bad: it is neither
+// an [*Error] nor [ErrInternal], and goes on the wire as 503 temporarily_unavailable with
+// Retry-After (oauth.FromError), as the gateway answers. The request is refused. The error
+// also matches the pki verdict it wraps.
+var ErrCertificateStatusUnavailable = errors.New("clientauth: client certificate revocation status could not be checked")
+
+// certificateStatusUnavailable wraps a pki "could not check" verdict.
+func certificateStatusUnavailable(err error) error {
+	return fmt.Errorf("%w: %w", ErrCertificateStatusUnavailable, err)
+}
 
 // internalError marks a failure of Authenticate that is not the client's: it matches
 // [ErrInternal] and unwraps to the cause, and reads as the cause alone.

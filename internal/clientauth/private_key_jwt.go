@@ -64,6 +64,8 @@ func (a *Authenticator) privateKeyJWT(ctx context.Context, c *client.Client, tok
 	case errors.Is(err, mtls.ErrNoClientCertificate):
 	case errors.Is(err, mtls.ErrNoExtractor):
 		return nil, fmt.Errorf("clientauth: %w", err)
+	case errors.Is(err, pki.ErrRevocationUnavailable):
+		return nil, certificateStatusUnavailable(err)
 	default:
 		return nil, failWith(ErrCertificateInvalid, "client certificate invalid", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/mtls"
 	"github.com/portcullis/portcullis/internal/pki"
-	"github.com/portcullis/portcullis/internal/pki/revocation"
 )
 
 // selfSignedTLSClientAuth is self-signed certificate mutual-TLS client authentication
@@ -64,7 +63,7 @@ func presentedLeaf(req Request) (*x509.Certificate, *pki.Identity, error) {
 		return nil, nil, failWith(ErrNoCertificate, "client certificate required", err)
 	case errors.Is(err, mtls.ErrNoExtractor):
 		return nil, nil, fmt.Errorf("clientauth: %w", err)
-	case errors.Is(err, revocation.ErrRevoked):
+	case errors.Is(err, pki.ErrRevoked):
 		return nil, nil, failWith(ErrCertificateInvalid, "client certificate revoked", err)
 	}
 	if len(req.PresentedChain) == 0 || req.PresentedChain[0] == nil {

@@ -35,8 +35,6 @@ import (
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
-
-	"github.com/portcullis/portcullis/internal/gateway"
 )
 
 // EnvPrefix starts every environment variable that overrides a configuration key.
@@ -68,10 +66,12 @@ type Config struct {
 	Keys       Keys       `koanf:"keys"`
 	Tokens     Tokens     `koanf:"tokens"`
 	Consent    Consent    `koanf:"consent"`
+	Runtime    Runtime    `koanf:"runtime"`
+	Web        Web        `koanf:"web"`
 	// Gateway is the resource-server side: the route table and how upstreams are
-	// called (package gateway documents every key). No routes: in dev mode the sandbox
+	// called (plain values; package gateway documents every key). No routes: in dev mode the sandbox
 	// bank's default routes; otherwise every API path is 404.
-	Gateway gateway.Config `koanf:"gateway"`
+	Gateway Gateway `koanf:"gateway"`
 }
 
 // Default returns the built-in configuration: dev selects the development variant
@@ -121,6 +121,8 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Keys.validate(c.Tokens)...)
 	errs = append(errs, c.Tokens.validate()...)
 	errs = append(errs, c.Consent.validate()...)
+	errs = append(errs, c.Runtime.validate()...)
+	errs = append(errs, c.Web.validate()...)
 	errs = append(errs, c.validateGateway()...)
 	return errors.Join(errs...)
 }

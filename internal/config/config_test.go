@@ -139,6 +139,9 @@ http:
   shutdown_timeout: 5s
   max_body_bytes: 2097152
   max_header_bytes: 32768
+  max_connections: 2048
+  max_connections_per_address: 32
+  max_concurrent_streams: 50
 database:
   url: postgres://portcullis:pw@db.internal:5432/portcullis?sslmode=verify-full
   max_open_conns: 50
@@ -169,6 +172,7 @@ revocation:
   max_crl_bytes: 5242880
   cache_size: 500
   max_clock_skew: 1m
+  max_good_age: 2m
 admin:
   token: 0123456789abcdef0123456789abcdef
 keys:
@@ -183,6 +187,8 @@ consent:
   webhook_url: https://consents.bank.internal/validate
   webhook_timeout: 1s
   webhook_secret: consent-webhook-secret-value
+runtime:
+  memory_limit: 268435456
 `
 	got, err := Load(writeFile(t, file), nil)
 	if err != nil {
@@ -193,7 +199,8 @@ consent:
 		Issuer:  "https://as.bank.example/fapi",
 		Listen:  Listen{HTTPS: ":443", Ops: "127.0.0.1:9100", Admin: "10.0.0.5:9443"},
 		HTTP: HTTP{ReadHeaderTimeout: 2 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: time.Minute,
-			IdleTimeout: 90 * time.Second, ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 2 << 20, MaxHeaderBytes: 32 << 10},
+			IdleTimeout: 90 * time.Second, ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 2 << 20, MaxHeaderBytes: 32 << 10,
+			MaxConnections: 2048, MaxConnectionsPerAddress: 32, MaxConcurrentStreams: 50},
 		Database: Database{URL: "postgres://portcullis:pw@db.internal:5432/portcullis?sslmode=verify-full",
 			MaxOpenConns: 50, SweepInterval: 30 * time.Second},
 		Log: Log{Level: "debug"},
@@ -208,12 +215,13 @@ consent:
 		MTLS: MTLS{Header: "X-SSL-Client-Cert", HeaderFormat: HeaderPEMURLEncoded,
 			TrustedProxies: []string{"10.0.0.0/8", "2001:db8::/32"}},
 		Revocation: Revocation{OCSPTimeout: 2 * time.Second, CRLTimeout: 4 * time.Second, MaxCRLBytes: 5 << 20,
-			CacheSize: 500, MaxClockSkew: time.Minute},
+			CacheSize: 500, MaxClockSkew: time.Minute, MaxGoodAge: 2 * time.Minute},
 		Admin:  Admin{Token: "0123456789abcdef0123456789abcdef"},
 		Keys:   Keys{Dir: "/etc/portcullis/keys", Alg: "PS256", RetireAfter: 2 * time.Hour},
 		Tokens: Tokens{AccessTokenLifetime: 3 * time.Minute, MaxClockSkew: 10 * time.Second, DenyListRefresh: time.Second},
 		Consent: Consent{WebhookURL: "https://consents.bank.internal/validate", WebhookTimeout: time.Second,
 			WebhookSecret: "consent-webhook-secret-value"},
+		Runtime: Runtime{MemoryLimit: 256 << 20},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load mismatch (-want +got):\n%s", diff)
@@ -235,8 +243,10 @@ func TestLoadBadFile(t *testing.T) {
 	}{
 		// Files are loaded in dev mode unless they start with a dev: line.
 		{"unknown key", "http:\n  raed_timeout: 5s\n", []string{"http.raed_timeout"}},
-		{"gateway route with unknown role", "gateway:\n  routes:\n    - {name: r, method: GET, path: /x, scopes: [accounts], roles: [NOPE], upstream: 'http://127.0.0.1:1'}\n",
-			[]string{"gateway"}},
+		{"gateway identity mode", "gateway:\n  identity_mode: cookies\n", []string{"gateway.identity_mode"}},
+		{"gateway public url with path", "gateway:\n  public_url: https://api.bank.example/v1\n", []string{"gateway.public_url"}},
+		{"gateway consent optional and required", "gateway:\n  routes:\n    - {name: r, consent: account-access, consent_optional: true, consent_required: true}\n",
+			[]string{"gateway.routes[0]"}},
 		{"gateway route unknown key", "gateway:\n  routes:\n    - {name: r, method: GET, pth: /x}\n", []string{"gateway.routes[0].pth"}},
 		{"consent webhook not a URL", "consent:\n  webhook_url: ftp://x\n", []string{"consent.webhook_url"}},
 		{"signing alg not allowed", "keys:\n  alg: RS256\n", []string{"keys.alg"}},
@@ -252,10 +262,17 @@ func TestLoadBadFile(t *testing.T) {
 		{"negative duration", "database:\n  sweep_interval: -1m\n", []string{"database.sweep_interval"}},
 		{"header timeout above read timeout", "http:\n  read_header_timeout: 20s\n", []string{"http.read_header_timeout"}},
 		{"negative size", "http:\n  max_body_bytes: -1\n", []string{"http.max_body_bytes"}},
+		{"zero connections", "http:\n  max_connections: 0\n", []string{"http.max_connections"}},
+		{"per-address above total", "http:\n  max_connections: 4\n  max_connections_per_address: 5\n", []string{"http.max_connections_per_address"}},
+		{"zero streams", "http:\n  max_concurrent_streams: 0\n", []string{"http.max_concurrent_streams"}},
+		{"memory limit too small", "runtime:\n  memory_limit: 1048576\n", []string{"runtime.memory_limit"}},
+		{"memory limit negative", "runtime:\n  memory_limit: -1\n", []string{"runtime.memory_limit"}},
 		{"fractional size", "revocation:\n  max_crl_bytes: 1.5\n", []string{"revocation.max_crl_bytes"}},
 		{"size as words", "http:\n  max_header_bytes: lots\n", []string{"http.max_header_bytes"}},
 		{"zero cache", "revocation:\n  cache_size: 0\n", []string{"revocation.cache_size"}},
 		{"huge clock skew", "revocation:\n  max_clock_skew: 2h\n", []string{"revocation.max_clock_skew"}},
+		{"max good age above the limit", "revocation:\n  max_good_age: 61m\n", []string{"revocation.max_good_age"}},
+		{"negative max good age", "revocation:\n  max_good_age: -1s\n", []string{"revocation.max_good_age"}},
 		{"section not a mapping", "http: 5\n", []string{"http"}},
 		{"bool not a bool", "dev: maybe\n", []string{"dev"}},
 		{"string not a string", "data_dir: [a, b]\n", []string{"data_dir"}},

@@ -24,6 +24,18 @@ type HTTP struct {
 	MaxBodyBytes int64 `koanf:"max_body_bytes"`
 	// MaxHeaderBytes is the largest request header block accepted. Default 64 KiB.
 	MaxHeaderBytes int `koanf:"max_header_bytes"`
+	// MaxConnections caps the connections open at once on each listener; more are
+	// closed as soon as they are accepted. Default 1024.
+	MaxConnections int `koanf:"max_connections"`
+	// MaxConnectionsPerAddress caps the connections open at once from one client IP
+	// address on each listener. The addresses of mtls.trusted_proxies are exempt (every
+	// client behind the balancer shares them); only max_connections bounds them. Default 8:
+	// an HTTP/2 client multiplexes, and an HTTP/1.1 client pool of more than 8
+	// connections from one address needs it raised.
+	MaxConnectionsPerAddress int `koanf:"max_connections_per_address"`
+	// MaxConcurrentStreams is the HTTP/2 streams one connection may have open, and so
+	// the requests it may have in progress at once. Default 100.
+	MaxConcurrentStreams int `koanf:"max_concurrent_streams"`
 }
 
 func defaultHTTP() HTTP {
@@ -35,6 +47,10 @@ func defaultHTTP() HTTP {
 		ShutdownTimeout:   20 * time.Second,
 		MaxBodyBytes:      1 << 20,
 		MaxHeaderBytes:    64 << 10,
+
+		MaxConnections:           1024,
+		MaxConnectionsPerAddress: 8,
+		MaxConcurrentStreams:     100,
 	}
 }
 
@@ -62,6 +78,21 @@ func (h HTTP) validate() []error {
 	}
 	if h.MaxHeaderBytes <= 0 {
 		errs = append(errs, fieldErr("http.max_header_bytes", "must be a positive number of bytes"))
+	}
+	for _, n := range []struct {
+		field string
+		v     int
+	}{
+		{"http.max_connections", h.MaxConnections},
+		{"http.max_connections_per_address", h.MaxConnectionsPerAddress},
+		{"http.max_concurrent_streams", h.MaxConcurrentStreams},
+	} {
+		if n.v <= 0 {
+			errs = append(errs, fieldErr(n.field, "must be positive"))
+		}
+	}
+	if h.MaxConnectionsPerAddress > h.MaxConnections && h.MaxConnections > 0 {
+		errs = append(errs, fieldErr("http.max_connections_per_address", "must not exceed http.max_connections"))
 	}
 	return errs
 }

@@ -6,6 +6,11 @@ import "time"
 // stale OCSP responses and CRLs pass as fresh.
 const MaxClockSkewLimit = time.Hour
 
+// MaxGoodAgeLimit is the largest revocation.max_good_age accepted: it bounds how long a
+// certificate revoked at its CA can still be accepted on the strength of an earlier "good"
+// answer.
+const MaxGoodAgeLimit = time.Hour
+
 // Revocation bounds certificate revocation checking (pki.md §2).
 type Revocation struct {
 	// OCSPTimeout bounds one OCSP request. Default 3s.
@@ -19,6 +24,12 @@ type Revocation struct {
 	// MaxClockSkew is the tolerance applied to thisUpdate/nextUpdate; zero means none.
 	// Default 5m, at most [MaxClockSkewLimit].
 	MaxClockSkew time.Duration `koanf:"max_clock_skew"`
+	// MaxGoodAge is how long a cached "good" OCSP answer (or downloaded CRL) is used
+	// before the certificate is checked again, however far away the answer's nextUpdate
+	// is; the validated-chain cache never outlives it either. It is the worst-case delay
+	// between a revocation at the CA and its refusal here (README "Revocation"). Zero
+	// means a "good" answer is never reused. Default 5m, at most [MaxGoodAgeLimit].
+	MaxGoodAge time.Duration `koanf:"max_good_age"`
 }
 
 func defaultRevocation() Revocation {
@@ -28,6 +39,7 @@ func defaultRevocation() Revocation {
 		MaxCRLBytes:  10 << 20,
 		CacheSize:    10000,
 		MaxClockSkew: 5 * time.Minute,
+		MaxGoodAge:   5 * time.Minute,
 	}
 }
 
@@ -47,6 +59,9 @@ func (r Revocation) validate() []error {
 	}
 	if r.MaxClockSkew < 0 || r.MaxClockSkew > MaxClockSkewLimit {
 		errs = append(errs, fieldErr("revocation.max_clock_skew", "must be between 0s and %s", MaxClockSkewLimit))
+	}
+	if r.MaxGoodAge < 0 || r.MaxGoodAge > MaxGoodAgeLimit {
+		errs = append(errs, fieldErr("revocation.max_good_age", "must be between 0s and %s", MaxGoodAgeLimit))
 	}
 	return errs
 }

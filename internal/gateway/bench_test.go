@@ -306,7 +306,7 @@ func BenchmarkUpstreamProtocol(b *testing.B) {
 				b.Fatal(err)
 			}
 			tr := upstream.NewTransport(upstream.TransportOptions{HTTP2: h2, TLSClientConfig: &tls.Config{RootCAs: f.ca.Pool()}})
-			g, err := New(Options{Routes: DefaultSandboxRoutes(up), Verifier: f.verifier, ConsentValidator: allowAll, Transport: tr})
+			g, err := New(Options{Routes: sandboxRoutes(b, up), Verifier: f.verifier, ConsentValidator: allowAll, Transport: tr, Customers: f.store})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -12,7 +12,6 @@ import (
 	"github.com/portcullis/portcullis/internal/consent"
 	"github.com/portcullis/portcullis/internal/mtls"
 	"github.com/portcullis/portcullis/internal/pki"
-	"github.com/portcullis/portcullis/internal/pki/revocation"
 	"github.com/portcullis/portcullis/internal/token"
 )
 
@@ -36,6 +35,7 @@ type exchange struct {
 	body     []byte // the request body, when consentStage read it
 	bodyRead bool
 	decision consent.Decision // consentStage's allow
+	customer string           // customerStage: the bank's customer id, for the upstream only
 }
 
 // stage is one check of the chain. It returns nil to pass the request on, or a
@@ -50,16 +50,15 @@ type certificateStage struct{}
 
 func (certificateStage) Check(_ context.Context, x *exchange) error {
 	id, err := mtls.ClientIdentity(x.r)
-	var ue *revocation.UnavailableError
 	switch {
 	case err == nil:
 		x.id = id
 		return nil
-	case errors.Is(err, mtls.ErrNoExtractor), errors.Is(err, pki.ErrRevocationUnavailable), errors.Is(err, pki.ErrInvalidPurpose):
+	case errors.Is(err, mtls.ErrNoExtractor), errors.Is(err, pki.ErrNoRevocationChecker), errors.Is(err, pki.ErrInvalidPurpose):
 		return fmt.Errorf("%w: %w", ErrInternal, err)
 	case errors.Is(err, mtls.ErrNoClientCertificate):
 		return fmt.Errorf("%w: %w", ErrNoCertificate, err)
-	case errors.As(err, &ue) && !errors.Is(err, revocation.ErrRevoked):
+	case errors.Is(err, pki.ErrRevocationUnavailable):
 		return fmt.Errorf("%w: %w", ErrCertificateUnavailable, err)
 	}
 	return fmt.Errorf("%w: %w", ErrCertificateInvalid, err)
@@ -142,8 +141,10 @@ func (roleStage) Check(_ context.Context, x *exchange) error {
 	return fmt.Errorf("%w: needs one of %v, certificate has %v", ErrRoleNotAllowed, x.route.Roles, x.id.Roles)
 }
 
-// consentStage: the route's consent validator allows the request. It reads the
-// request body (bounded) so the validator can see it. A validator error or an
+// consentStage: the route's consent validator allows the request. A token without
+// a consent id is refused unless ConsentCheck says otherwise (customer tokens:
+// only Optional; application tokens: unless Required). It reads the request body
+// (bounded) so the validator can see it. A validator error or an
 // unusable decision is ErrConsentUnavailable, never an allow.
 type consentStage struct{ maxBody int64 }
 
@@ -153,7 +154,9 @@ func (s consentStage) Check(ctx context.Context, x *exchange) error {
 		return nil
 	}
 	if x.at.ConsentID == "" {
-		if !cc.Required {
+		// Fail closed: only an explicit opt-out, or an application token on a
+		// route that does not insist, passes without a consent.
+		if cc.Optional || x.at.Use == token.UseApplication && !cc.Required {
 			return nil
 		}
 		return &ConsentError{Decision: consent.Decision{

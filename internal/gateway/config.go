@@ -1,59 +1,26 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
-	"time"
 
+	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/consent"
 	"github.com/portcullis/portcullis/internal/upstream"
 )
 
-// Config is the gateway section of the configuration file, in plain values. Its
-// zero value is valid and safe: no routes (the gateway serves nothing but 404),
-// identity in headers mode, the Authorization header not forwarded, no
-// ext-authz callers.
-type Config struct {
-	Routes []RouteConfig `koanf:"routes"`
-	// IdentityMode is "headers" (also the empty value) or "jwt".
-	IdentityMode string `koanf:"identity_mode"`
-	// IdentityAudience is the "aud" of identity JWTs (jwt mode; required there).
-	IdentityAudience string `koanf:"identity_audience"`
-	// IdentityLifetime is the identity JWT lifetime; zero means 60 s.
-	IdentityLifetime time.Duration `koanf:"identity_lifetime"`
-	// PassAuthorization forwards the TPP's Authorization header upstream.
-	PassAuthorization bool `koanf:"pass_authorization"`
-	// MaxBodyBytes bounds the body a consent check reads; zero means 1 MiB.
-	MaxBodyBytes int64 `koanf:"max_body_bytes"`
-	// ExtAuthzPeers are CIDR prefixes of the proxies allowed to call
-	// /ext-authz/check; empty disables it.
-	ExtAuthzPeers []string `koanf:"ext_authz_peers"`
-	// Upstream tunes the shared upstream connection pool.
-	Upstream TransportConfig `koanf:"upstream"`
-}
-
-// TransportConfig is upstream.TransportOptions in plain values (zero: defaults).
-type TransportConfig struct {
-	MaxIdleConnsPerHost   int           `koanf:"max_idle_conns_per_host"`
-	MaxConnsPerHost       int           `koanf:"max_conns_per_host"`
-	DialTimeout           time.Duration `koanf:"dial_timeout"`
-	TLSHandshakeTimeout   time.Duration `koanf:"tls_handshake_timeout"`
-	ResponseHeaderTimeout time.Duration `koanf:"response_header_timeout"`
-	IdleConnTimeout       time.Duration `koanf:"idle_conn_timeout"`
-	// HTTP2 offers HTTP/2 to https upstreams; off, upstream calls use HTTP/1.1
-	// keep-alive (see upstream.TransportOptions.HTTP2).
-	HTTP2 bool `koanf:"http2"`
-}
-
-// Apply checks c and writes it into o: the routes (appended to o.Routes, consent
-// validators resolved by name in validators), the identity mode and audience (the
-// jwt mode's Signer and Issuer stay the caller's to set), the body limit, the
-// ext-authz peers, and an upstream transport unless o.Transport is already set.
-// Errors name the offending field.
-func (c Config) Apply(o *Options, validators map[string]consent.Validator) error {
+// ApplyConfig checks the configuration file's gateway section c and writes it
+// into o: the routes (appended to o.Routes, consent validators resolved by name in
+// validators), the identity mode and audience (the jwt mode's Signer and Issuer
+// stay the caller's to set), the body limit, the public URL, the ext-authz peers,
+// and an upstream transport unless o.Transport is already set. Errors name the
+// offending field.
+func ApplyConfig(c config.Gateway, o *Options, validators map[string]consent.Validator) error {
 	for _, rc := range c.Routes {
-		r, err := rc.Route(validators)
+		r, err := RouteFromConfig(rc, validators)
 		if err != nil {
 			return err
 		}
@@ -79,6 +46,13 @@ func (c Config) Apply(o *Options, validators map[string]consent.Validator) error
 		return errors.New("gateway: max_body_bytes is negative")
 	}
 	o.MaxBodyBytes = c.MaxBodyBytes
+	if c.PublicURL != "" {
+		u, err := config.GatewayPublicURL(c.PublicURL)
+		if err != nil {
+			return fmt.Errorf("gateway: public_url: %w", err)
+		}
+		o.PublicURL = u
+	}
 	for _, s := range c.ExtAuthzPeers {
 		p, err := netip.ParsePrefix(s)
 		if err != nil || p != p.Masked() || p.Bits() == 0 {
@@ -100,4 +74,19 @@ func (c Config) Apply(o *Options, validators map[string]consent.Validator) error
 		})
 	}
 	return nil
+}
+
+// CheckConfig reports the first problem of the gateway section c as ApplyConfig
+// would, without building anything: for configuration checks before start-up.
+// validatorNames are the consent_validator names the caller will resolve.
+func CheckConfig(c config.Gateway, validatorNames ...string) error {
+	placeholder := consent.ValidatorFunc(func(context.Context, consent.Request) (consent.Decision, error) {
+		return consent.Decision{}, consent.ErrUnavailable
+	})
+	validators := make(map[string]consent.Validator, len(validatorNames))
+	for _, n := range validatorNames {
+		validators[n] = placeholder
+	}
+	o := Options{Transport: http.DefaultTransport}
+	return ApplyConfig(c, &o, validators)
 }

@@ -11,9 +11,16 @@
 // the kind of token (customer, application, either), the PSD2 roles the client
 // certificate must carry (any of), the consent kind and its validator, the
 // upstream and a timeout. [New] compiles the table into a ServeMux; a request that
-// matches no route is 404 and is never forwarded. [RouteConfig] and [Config] are
-// the configuration-file form; [DefaultSandboxRoutes] is the table for the sandbox
-// bank.
+// matches no route is 404 and is never forwarded. A request path must be canonical
+// before it is matched: ";" anywhere, a percent-encoded ".", "/", "\", ";", "%"
+// or control character, a raw "\" or a malformed escape is 400 invalid_path
+// (UK.OBIE.Field.Invalid), so the upstream only ever sees a path that matched a
+// route as written. The configuration file's form is config.Gateway /
+// config.GatewayRoute (plain values), converted by [ApplyConfig] and
+// [RouteFromConfig]; the sandbox bank's table is bank.Routes, in that form.
+//
+// A route's consent stage fails closed ([ConsentCheck]): a customer token without
+// a consent is refused unless the route sets Optional (consent_optional).
 //
 // # Validation chain
 //
@@ -40,15 +47,22 @@
 //     OB-05); it sees the consent id, client, PSU, token claims, method, path,
 //     template, parameters, filtered headers and the (bounded) body. An error or
 //     an unusable answer from it is 503, never an allow;
+//  9. customer: a customer token names the customer only by an opaque subject, so
+//     the bank's customer id (the upstream's PSU id) is looked up from the consent
+//     the token names ([CustomerLookup], cached ≤ 5 s); a consent no customer
+//     authorised is 403, a lookup that fails 503 ([ErrCustomerUnavailable]);
 //
 // and then the request is forwarded by package upstream with the caller's identity
-// (X-Portcullis-* headers, or a short-lived JWT signed by Portcullis).
+// (X-Portcullis-* headers, or a short-lived JWT signed by Portcullis). Inbound
+// headers whose names are reserved in any spelling (upstream.ReservedHeader: "_"
+// read as "-", case folded) never reach the upstream; X-Forwarded-Host and -Proto
+// come from Options.PublicURL, never from the request.
 //
 // # Errors
 //
 // Stages return this package's domain errors ([ErrInvalidToken],
 // [ErrInsufficientScope], …); one function maps them to the wire, and one renders
-// them, for both modes:
+// them (with package obie's error body), for both modes:
 //
 //   - 401 with WWW-Authenticate: Bearer error="invalid_token" and no body (OB-09)
 //     for a bad, expired, revoked or unbound token and a binding mismatch; the same
@@ -62,7 +76,9 @@
 //     role and consent refusals (a consent refusal carries the validator's error
 //     code, and its 4xx status if it gave one); Id is the x-fapi-interaction-id;
 //     Code is one of the Code* constants, ErrorCode a UK.OBIE.* code;
-//   - 404 for unknown routes, 413/400 for consent-check bodies, 503 when the
+//   - 404 for unknown routes, 400 for a non-canonical path, 413 for a body over
+//     Options.MaxBodyBytes (read whole before the consent check and before
+//     forwarding: no upstream request is made for it), 503 when the
 //     certificate status, the deny-list or the consent validator is unavailable,
 //     502/504 when the upstream fails or times out, 500 for anything else (no
 //     detail; the cause is logged with the interaction id).

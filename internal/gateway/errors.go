@@ -1,15 +1,14 @@
 package gateway
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/consent"
+	"github.com/portcullis/portcullis/internal/obie"
 	"github.com/portcullis/portcullis/internal/obs"
 	"github.com/portcullis/portcullis/internal/token"
 	"github.com/portcullis/portcullis/internal/upstream"
@@ -21,7 +20,9 @@ import (
 var (
 	// ErrRouteNotFound: no route matches the method and path (404, never proxied).
 	ErrRouteNotFound = errors.New("gateway: no route for this request")
-	// ErrInvalidPath: a path parameter is empty, a dot segment, or holds a slash,
+	// ErrInvalidPath: the path is not canonical (";" in it, a percent-encoded
+	// ".", "/", "\", ";", "%" or control character, a raw "\" or a malformed
+	// escape), or a path parameter is empty, a dot segment, or holds a slash,
 	// backslash or control character once unescaped (400).
 	ErrInvalidPath = errors.New("gateway: invalid path parameter")
 	// ErrNoCertificate: the caller presented no client certificate (401
@@ -65,11 +66,17 @@ var (
 	// ErrConsentUnavailable: the consent validator could not decide (error, timeout,
 	// malformed answer) (503, never an allow).
 	ErrConsentUnavailable = errors.New("gateway: consent validator unavailable")
-	// ErrBodyTooLarge: the request body exceeds the limit a consent check reads
-	// (413).
+	// ErrBodyTooLarge: the request body exceeds Options.MaxBodyBytes (413; nothing
+	// is forwarded).
 	ErrBodyTooLarge = errors.New("gateway: request body too large")
 	// ErrBadBody: the request body could not be read (400).
 	ErrBadBody = errors.New("gateway: request body unreadable")
+	// ErrReservedHeader: an external-authorizer check whose original request
+	// carries a header only the caller can have set and the proxy in front would
+	// pass on to the upstream (an underscore spelling of a reserved name, an
+	// X-Portcullis-* header, a method override: upstream.CallerOnlyHeader) (400).
+	// Proxy mode drops such headers instead.
+	ErrReservedHeader = errors.New("gateway: reserved header in the request")
 	// ErrBadExtAuthzRequest: an external-authorizer check request without a usable
 	// original method and URI (400).
 	ErrBadExtAuthzRequest = errors.New("gateway: ext-authz request without a usable original method and URI")
@@ -103,6 +110,7 @@ func (e *ConsentError) Is(target error) bool { return target == ErrConsentReject
 const (
 	CodeRouteNotFound           = "route_not_found"
 	CodeInvalidPath             = "invalid_path"
+	CodeReservedHeader          = "reserved_header"
 	CodeInvalidRequest          = "invalid_request"
 	CodeCertificateUnavailable  = "certificate_status_unavailable"
 	CodeRevocationUnavailable   = "revocation_state_unavailable"
@@ -120,8 +128,8 @@ const (
 	CodeCertificateRequired     = "client_certificate_required"
 	CodeCertificateInvalid      = "client_certificate_invalid"
 	CodeMissingToken            = "missing_token" // logs and audit only: the challenge carries no error
-	obDefaultConsentMismatch    = "UK.OBIE.Resource.ConsentMismatch"
-	obUnexpectedError           = "UK.OBIE.UnexpectedError"
+	obDefaultConsentMismatch    = obie.CodeResourceConsentMismatch
+	obUnexpectedError           = obie.CodeUnexpectedError
 	defaultConsentRefusalStatus = http.StatusForbidden
 )
 
@@ -160,11 +168,13 @@ func problemFor(err error) problem {
 	var se *ScopeError
 	switch {
 	case errors.Is(err, ErrRouteNotFound):
-		return problem{status: http.StatusNotFound, code: CodeRouteNotFound, obCode: "UK.OBIE.Resource.NotFound", message: "No such resource"}
+		return problem{status: http.StatusNotFound, code: CodeRouteNotFound, obCode: obie.CodeResourceNotFound, message: "No such resource"}
 	case errors.Is(err, ErrInvalidPath):
-		return problem{status: http.StatusBadRequest, code: CodeInvalidPath, obCode: "UK.OBIE.Field.Invalid", message: "Invalid path parameter"}
+		return problem{status: http.StatusBadRequest, code: CodeInvalidPath, obCode: obie.CodeFieldInvalid, message: "Invalid request path"}
+	case errors.Is(err, ErrReservedHeader):
+		return problem{status: http.StatusBadRequest, code: CodeReservedHeader, obCode: obie.CodeHeaderInvalid, message: "The request carries a header reserved for the gateway"}
 	case errors.Is(err, ErrBadExtAuthzRequest):
-		return problem{status: http.StatusBadRequest, code: CodeInvalidRequest, obCode: "UK.OBIE.Header.Invalid", message: "No usable original method and URI"}
+		return problem{status: http.StatusBadRequest, code: CodeInvalidRequest, obCode: obie.CodeHeaderInvalid, message: "No usable original method and URI"}
 
 	// Certificate refusals keep the 401 + invalid_token challenge (a certificate-bound
 	// token is unusable without its certificate) but, unlike token refusals, carry the
@@ -173,11 +183,11 @@ func problemFor(err error) problem {
 	// closest (the certificate is request metadata), with the Path saying which.
 	case errors.Is(err, ErrNoCertificate):
 		p := invalidToken("A client certificate is required")
-		p.code, p.obCode, p.message, p.path, p.noBody = CodeCertificateRequired, "UK.OBIE.Header.Missing", "A client certificate is required", "TLS client certificate", false
+		p.code, p.obCode, p.message, p.path, p.noBody = CodeCertificateRequired, obie.CodeHeaderMissing, "A client certificate is required", "TLS client certificate", false
 		return p
 	case errors.Is(err, ErrCertificateInvalid):
 		p := invalidToken("The client certificate is not accepted")
-		p.code, p.obCode, p.message, p.path, p.noBody = CodeCertificateInvalid, "UK.OBIE.Header.Invalid", "The client certificate is not accepted", "TLS client certificate", false
+		p.code, p.obCode, p.message, p.path, p.noBody = CodeCertificateInvalid, obie.CodeHeaderInvalid, "The client certificate is not accepted", "TLS client certificate", false
 		return p
 	case errors.Is(err, ErrCertificateUnavailable):
 		return problem{status: http.StatusServiceUnavailable, code: CodeCertificateUnavailable, obCode: obUnexpectedError,
@@ -186,11 +196,11 @@ func problemFor(err error) problem {
 	case errors.Is(err, ErrNoToken):
 		return problem{status: http.StatusUnauthorized, code: CodeMissingToken, challenge: bearerChallenge("", ""), noBody: true}
 	case errors.Is(err, ErrTokenInQuery):
-		return problem{status: http.StatusBadRequest, code: CodeInvalidRequest, obCode: "UK.OBIE.Field.Unexpected",
+		return problem{status: http.StatusBadRequest, code: CodeInvalidRequest, obCode: obie.CodeFieldUnexpected,
 			message: "Access tokens are accepted in the Authorization header only", path: "access_token",
 			challenge: bearerChallenge("invalid_request", "")}
 	case errors.Is(err, ErrInvalidRequest):
-		return problem{status: http.StatusBadRequest, code: CodeInvalidRequest, obCode: "UK.OBIE.Header.Invalid",
+		return problem{status: http.StatusBadRequest, code: CodeInvalidRequest, obCode: obie.CodeHeaderInvalid,
 			message: "Malformed Authorization header", path: "Authorization", challenge: bearerChallenge("invalid_request", "")}
 	case errors.Is(err, ErrRevocationUnavailable):
 		return problem{status: http.StatusServiceUnavailable, code: CodeRevocationUnavailable, obCode: obUnexpectedError,
@@ -229,9 +239,9 @@ func problemFor(err error) problem {
 		return problem{status: http.StatusServiceUnavailable, code: CodeConsentUnavailable, obCode: obUnexpectedError,
 			message: "Consent validation unavailable; retry later"}
 	case errors.Is(err, ErrBodyTooLarge):
-		return problem{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge, obCode: "UK.OBIE.Resource.InvalidFormat", message: "Request body too large"}
+		return problem{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge, obCode: obie.CodeResourceInvalidFormat, message: "Request body too large"}
 	case errors.Is(err, ErrBadBody):
-		return problem{status: http.StatusBadRequest, code: CodeBadBody, obCode: "UK.OBIE.Resource.InvalidFormat", message: "Request body unreadable"}
+		return problem{status: http.StatusBadRequest, code: CodeBadBody, obCode: obie.CodeResourceInvalidFormat, message: "Request body unreadable"}
 
 	case errors.Is(err, upstream.ErrTimeout):
 		return problem{status: http.StatusGatewayTimeout, code: CodeUpstreamTimeout, obCode: obUnexpectedError, message: "The upstream service did not answer in time"}
@@ -239,20 +249,6 @@ func problemFor(err error) problem {
 		return problem{status: http.StatusBadGateway, code: CodeUpstreamUnavailable, obCode: obUnexpectedError, message: "The upstream service is unavailable"}
 	}
 	return problem{status: http.StatusInternalServerError, code: CodeServerError, obCode: obUnexpectedError, message: "Internal error"}
-}
-
-// obErrorBody is the OBIE error response (OBErrorResponse1).
-type obErrorBody struct {
-	Code    string        `json:"Code"`
-	ID      string        `json:"Id"`
-	Message string        `json:"Message"`
-	Errors  []obErrorItem `json:"Errors"`
-}
-
-type obErrorItem struct {
-	ErrorCode string `json:"ErrorCode"`
-	Message   string `json:"Message"`
-	Path      string `json:"Path,omitempty"`
 }
 
 // AuditEvent is a refused request, for the audit sink. It holds no secret (never
@@ -308,12 +304,5 @@ func (g *Gateway) reject(w http.ResponseWriter, r *http.Request, mode, route, cl
 		w.WriteHeader(p.status)
 		return
 	}
-	body, _ := json.Marshal(obErrorBody{ // strings only: cannot fail
-		Code: p.code, ID: iid, Message: p.message,
-		Errors: []obErrorItem{{ErrorCode: p.obCode, Message: p.message, Path: p.path}},
-	})
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(p.status)
-	_, _ = w.Write(body)
+	obie.Write(w, p.status, obie.NewError(p.code, iid, p.obCode, p.message, p.path))
 }

@@ -38,7 +38,7 @@ func ExampleGateway_ExtAuthz() {
 		Routes: []gateway.Route{{
 			Name: "accounts", Method: http.MethodGet, Pattern: "/open-banking/v3.1/aisp/accounts",
 			Scopes: []string{"accounts"}, Roles: []eidas.Role{eidas.RoleAISP},
-			Consent:  gateway.ConsentCheck{Kind: gateway.ConsentAccountAccess, Required: true},
+			Consent:  gateway.ConsentCheck{Kind: consent.KindAccountAccess},
 			Upstream: &url.URL{Scheme: "http", Host: "bank.internal:8080"},
 		}},
 		Verifier: exampleVerifier{thumbprint: pki.Thumbprint(cert)},
@@ -46,6 +46,7 @@ func ExampleGateway_ExtAuthz() {
 			return consent.Decision{Valid: true}, nil
 		}),
 		ExtAuthzPeers: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, // the proxies
+		Customers:     exampleCustomers{"aac-1": "customer-1"},             // a *store.Store in production
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -78,7 +79,7 @@ func ExampleGateway_ExtAuthz() {
 		fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
 	}
 	// Output:
-	// 200 client tpp-1 psu psu-1 consent aac-1
+	// 200 client tpp-1 psu customer-1 consent aac-1
 	// 401 Bearer error="invalid_token", error_description="The access token is not valid"
 }
 
@@ -89,8 +90,15 @@ func (v exampleVerifier) Verify(_ context.Context, raw string) (*token.AccessTok
 	if raw != "good-token" {
 		return nil, token.ErrBadSignature
 	}
-	return &token.AccessToken{ClientID: "tpp-1", Use: token.UseUser, UserID: "psu-1", Subject: "psu-1",
+	return &token.AccessToken{ClientID: "tpp-1", Use: token.UseUser, UserID: "opaque-subject", Subject: "opaque-subject",
 		Scopes: []string{"accounts"}, ConsentID: "aac-1", CertThumbprint: v.thumbprint}, nil
+}
+
+// exampleCustomers is the consents' customers: consent id → customer id.
+type exampleCustomers map[string]string
+
+func (c exampleCustomers) ConsentUserID(_ context.Context, consentID string) (string, error) {
+	return c[consentID], nil
 }
 
 // exampleCertValidator accepts any certificate as an AISP's QWAC.

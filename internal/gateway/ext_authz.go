@@ -52,6 +52,14 @@ const (
 // Envoy, $ssl_client_escaped_cert for nginx, X-Forwarded-Tls-Client-Cert for
 // Traefik — whichever the listener is configured for).
 //
+// The proxy in front passes the original request's headers on to the upstream
+// and Portcullis cannot remove them, so a check whose original request carries a
+// header that only the caller can have set and that the upstream would read as
+// identity or request metadata (upstream.CallerOnlyHeader: an underscore spelling
+// of a reserved name such as X_Portcullis_Psu_Id, any X-Portcullis-* header, a
+// method override) is refused with 400 (Code reserved_header); proxy mode drops
+// the same headers instead. The path must be canonical, as in proxy mode.
+//
 // The same route table and the same chain as proxy mode decide; the answer is the
 // same status and body as proxy mode would give for a refusal, and for an allow
 // 200 with an empty body and the identity headers (X-Portcullis-*, or
@@ -82,6 +90,16 @@ func (g *Gateway) serveExtAuthz(w http.ResponseWriter, r *http.Request) {
 	sr.Pattern = ""
 	for _, h := range []string{headerForwardedMethod, headerForwardedURI, headerOriginalMethod, headerOriginalURI} {
 		sr.Header.Del(h)
+	}
+	if err := checkCanonicalPath(sr.URL); err != nil {
+		g.reject(w, r, modeExtAuthz, auditUnrouted, "", err)
+		return
+	}
+	for k := range sr.Header {
+		if upstream.CallerOnlyHeader(k) {
+			g.reject(w, r, modeExtAuthz, auditUnrouted, "", fmt.Errorf("%w: %.64q", ErrReservedHeader, k))
+			return
+		}
 	}
 	if !servable(sr) {
 		g.reject(w, r, modeExtAuthz, auditUnrouted, "", ErrRouteNotFound)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"path"
 
 	"github.com/portcullis/portcullis/internal/consent"
@@ -40,9 +41,15 @@ type Options struct {
 	// StripHeaders are further inbound headers never forwarded (e.g. the
 	// listener's custom forwarded-certificate header).
 	StripHeaders []string
-	// MaxBodyBytes bounds the body a consent check reads (413 beyond). Zero means
-	// 1 MiB.
+	// MaxBodyBytes bounds the request body of every gateway route (413 beyond):
+	// the body is read whole, up to this limit, before the consent check and
+	// before anything is sent upstream, so a body over the limit never produces
+	// an upstream request. Zero means 1 MiB.
 	MaxBodyBytes int64
+	// PublicURL is how callers reach the gateway (scheme and host): upstreams get
+	// it as X-Forwarded-Proto and X-Forwarded-Host. Nil: neither is sent. Never
+	// taken from the request (package upstream).
+	PublicURL *url.URL
 	// ExtAuthzPeers are the addresses (of the proxies) allowed to call the
 	// external-authorizer endpoint, matched against the TCP peer. Empty: the
 	// endpoint answers 404 to everyone.
@@ -51,6 +58,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Audit, when set, is called for every refusal. It must not block.
 	Audit func(ctx context.Context, ev AuditEvent)
+	// Customers finds the customer behind a customer token (*store.Store), for the
+	// upstream's identity; answers are reused for at most 5 s. Nil: every customer
+	// token bound to a consent is refused with 503 (see customer.go).
+	Customers CustomerLookup
 }
 
 // Gateway is the resource-server side of Portcullis: the route table, the
@@ -114,7 +125,7 @@ func New(o Options) (*Gateway, error) {
 	g.identifier = idf
 	g.proxy, err = upstream.New(upstream.Options{
 		Identity: idf, Transport: o.Transport, PassAuthorization: o.PassAuthorization,
-		StripHeaders: o.StripHeaders, ErrorHandler: g.upstreamError, Logger: g.log,
+		StripHeaders: o.StripHeaders, PublicURL: o.PublicURL, ErrorHandler: g.upstreamError, Logger: g.log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -127,6 +138,7 @@ func New(o Options) (*Gateway, error) {
 		bindingStage{},
 		roleStage{},
 		consentStage{maxBody: g.maxBody},
+		customerStage{cache: newCustomerCache(o.Customers, nil)},
 	}
 
 	g.proxyMux, g.checkMux = http.NewServeMux(), http.NewServeMux()
@@ -187,11 +199,17 @@ func register(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
 	return nil
 }
 
-// ServeHTTP serves the gateway's routes (proxy mode): an unknown route is 404 and
-// never proxied; a known one runs the validation chain and, if every stage
-// passes, is forwarded to its upstream with the caller's identity.
+// ServeHTTP serves the gateway's routes (proxy mode): a path that is not
+// canonical ([checkCanonicalPath]) is 400, an unknown route is 404, and neither is
+// proxied; a known one runs the validation chain and, if every stage passes, is
+// forwarded to its upstream with the caller's identity and its body (read whole,
+// up to Options.MaxBodyBytes, before the first byte leaves).
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = withInteractionID(w, r)
+	if err := checkCanonicalPath(r.URL); err != nil {
+		g.reject(w, r, modeProxy, auditUnrouted, "", err)
+		return
+	}
 	if !servable(r) {
 		g.reject(w, r, modeProxy, auditUnrouted, "", ErrRouteNotFound)
 		return
@@ -256,18 +274,22 @@ func (g *Gateway) routeHandler(cr *compiledRoute, mode string) http.Handler {
 			g.allow(w, r, id)
 			return
 		}
-		if x.bodyRead {
-			body := x.body
-			if len(x.decision.ModifiedPayload) > 0 {
-				body = x.decision.ModifiedPayload
-			}
-			r.Body = http.NoBody
-			if len(body) > 0 {
-				r.Body = io.NopCloser(bytes.NewReader(body))
-			}
-			r.ContentLength = int64(len(body))
-			r.TransferEncoding = nil // the transport writes Content-Length from ContentLength
+		// The whole body, bounded, before anything is sent: a body over the limit
+		// is 413 and no upstream request, never a truncated one.
+		if err := x.readBody(g.maxBody); err != nil {
+			g.reject(w, r, mode, cr.Name, x.at.ClientID, err)
+			return
 		}
+		body := x.body
+		if len(x.decision.ModifiedPayload) > 0 {
+			body = x.decision.ModifiedPayload
+		}
+		r.Body = http.NoBody
+		if len(body) > 0 {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		r.ContentLength = int64(len(body))
+		r.TransferEncoding = nil // the transport writes Content-Length from ContentLength
 		g.proxy.Forward(w, r, upstream.Target{URL: cr.Upstream, Timeout: cr.Timeout}, id)
 	})
 }
@@ -279,7 +301,7 @@ func (x *exchange) identity(ctx context.Context) *upstream.Identity {
 		roles[i] = string(r)
 	}
 	return &upstream.Identity{
-		Route: x.route.Name, ClientID: x.at.ClientID, ConsentID: x.at.ConsentID, PSUID: x.at.UserID,
+		Route: x.route.Name, ClientID: x.at.ClientID, ConsentID: x.at.ConsentID, PSUID: x.customer,
 		Roles: roles, Scopes: x.at.Scopes, TokenUse: string(x.at.Use), OrgID: x.id.OrgID,
 		CertThumbprint: x.id.Thumbprint, InteractionID: obs.InteractionID(ctx),
 	}

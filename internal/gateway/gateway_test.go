@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/clock"
+	"github.com/portcullis/portcullis/internal/consent"
 	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/pki/revocation"
 	"github.com/portcullis/portcullis/internal/sandbox/bank"
@@ -48,6 +49,9 @@ type call struct {
 	path   string // path and query
 	auth   string // Authorization header; "" for none
 	body   string
+	// headers are further headers of the original request (names sent as
+	// written, underscores included).
+	headers map[string]string
 }
 
 // do sends c to the gateway in mode m and returns the answer.
@@ -91,6 +95,9 @@ func (f *fixture) do(t *testing.T, m mode, c call) response {
 		req.Header.Set("Authorization", c.auth)
 	}
 	req.Header.Set("X-Fapi-Interaction-Id", testInteractionID)
+	for k, v := range c.headers {
+		req.Header[k] = []string{v}
+	}
 	if c.body != "" {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Idempotency-Key", fmt.Sprintf("idem-%d", time.Now().UnixNano()))
@@ -318,7 +325,35 @@ func TestVerdicts(t *testing.T) {
 			call: func() call {
 				return call{cert: "A", method: "GET", path: accountsPath + "/22289/%2E%2E/40507", auth: bearer(f.userToken(t, "A", "aac-ok", "accounts"))}
 			},
-			want: want{status: 404, code: CodeRouteNotFound, obCode: "UK.OBIE.Resource.NotFound", err: ErrRouteNotFound}},
+			want: want{status: 400, code: CodeInvalidPath, obCode: "UK.OBIE.Field.Invalid", err: ErrInvalidPath}},
+	}
+	// Path parameters and double encoding (issue 9 point 3): each of these matched a
+	// route and reached the upstream as is, where Tomcat/Spring read it as another
+	// path. Every one is 400 invalid_path in every mode, and none is forwarded.
+	for _, p := range []string{
+		paymentsPath + "/..;",
+		paymentsPath + "/%2e%2e;",
+		paymentsPath + "/..%3b",
+		paymentsPath + "/..%3B",
+		paymentsPath + "/%252e%252e",
+		paymentsPath + "/%252e%252e%253b",
+		paymentsPath + "/p1;jsessionid=x",
+		paymentsPath + "/p1%25",
+		paymentsPath + "/p1%5C..%5C",
+		paymentsPath + "/p1%00",
+		accountsPath + ";/22289",
+		accountsPath + "/22289%2fbalances",
+		accountsPath + "/%2e",
+	} {
+		tests = append(tests, struct {
+			name string
+			call func() call
+			want want
+		}{name: "non-canonical path " + p[len(bank.BasePath):],
+			call: func() call {
+				return call{cert: "A", method: "GET", path: p, auth: bearer(f.appToken(t, "A", "payments"))}
+			},
+			want: want{status: 400, code: CodeInvalidPath, obCode: "UK.OBIE.Field.Invalid", err: ErrInvalidPath}})
 	}
 	for _, tt := range tests {
 		for _, m := range allModes {
@@ -447,7 +482,7 @@ func TestForwardedRequest(t *testing.T) {
 	}
 
 	req, _ := f.consent.last()
-	if req.Kind != ConsentAccountAccess || req.ConsentID != "aac-ok" || req.ClientID != "tpp-1" || req.UserID != "demo" ||
+	if req.Kind != consent.KindAccountAccess || req.ConsentID != "aac-ok" || req.ClientID != "tpp-1" || req.UserID != req.TokenClaims["sub"] || req.UserID == testCustomer ||
 		req.Method != "GET" || req.Path != bank.BasePath+"/aisp/accounts/22289/transactions" ||
 		req.ResourceTemplate != bank.PathAccountTransactions || req.PathParams["AccountId"] != "22289" {
 		t.Errorf("consent request = %+v", req)

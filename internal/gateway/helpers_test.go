@@ -30,6 +30,7 @@ import (
 	"github.com/portcullis/portcullis/internal/httpserver"
 	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/mtls"
+	"github.com/portcullis/portcullis/internal/obie"
 	"github.com/portcullis/portcullis/internal/obs"
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/pki/eidas"
@@ -41,6 +42,30 @@ import (
 )
 
 const testIssuer = "https://as.portcullis.test"
+
+// testCustomer is the bank's customer id behind every test customer token, and
+// testConsentIDs the consents (in the fixture's store) those tokens name.
+const testCustomer = "demo"
+
+var testConsentIDs = []string{"aac-ok", "pdc-ok", "pdc-rewrite", "aac-revoked", "aac-400", "aac-bad", "aac-down", "aac-77"}
+
+// testPublicURL is the gateway's configured public URL in the fixture.
+const testPublicURL = "https://gw.portcullis.test:8443"
+
+// sandboxRoutes is the sandbox bank's route table (bank.Routes) for the bank at up,
+// converted as the gateway converts configured routes.
+func sandboxRoutes(t testing.TB, up *url.URL) []Route {
+	t.Helper()
+	var routes []Route
+	for _, rc := range bank.Routes(up.String()) {
+		r, err := RouteFromConfig(rc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		routes = append(routes, r)
+	}
+	return routes
+}
 
 // fakeConsent is a hand-written consent.Validator: decisions by consent id, and a
 // record of every request.
@@ -181,6 +206,10 @@ type fixtureOpts struct {
 	identity  bool  // jwt identity mode
 	maxBody   int64 // Options.MaxBodyBytes
 	noPeers   bool  // no ext-authz peers
+	// noPublicURL leaves Options.PublicURL nil (default: testPublicURL).
+	noPublicURL bool
+	// http2 offers HTTP/2 on the listeners (default: HTTP/1.1 only).
+	http2 bool
 	// routes replaces the sandbox route table (bank is the sandbox bank's URL).
 	routes func(bank *url.URL) []Route
 	// production serves the listeners as internal/app does: obs.Middleware with a
@@ -237,6 +266,13 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if err := f.store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The consents the tokens name, authorised by the customer "demo" (the tokens carry
+	// only an opaque subject; the gateway looks the customer up here).
+	for _, id := range testConsentIDs {
+		if err := f.store.CreateConsent(ctx, store.Consent{ID: id, Kind: "account-access", ClientID: "tpp-1", Status: "Authorised", UserID: testCustomer}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if f.deny, err = token.NewDenyList(token.DenyListOptions{Source: f.store, Clock: f.clk}); err != nil {
 		t.Fatal(err)
 	}
@@ -260,15 +296,19 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		middleware = obs.Middleware(logger, obs.NewMetrics())
 	}
 	opts := Options{
-		Routes: DefaultSandboxRoutes(up), Verifier: f.verifier, ConsentValidator: cv,
+		Routes: sandboxRoutes(t, up), Verifier: f.verifier, ConsentValidator: cv,
 		ExtAuthzPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		Logger:        logger, Audit: f.audit.record, MaxBodyBytes: o.maxBody,
+		Customers: f.store,
 	}
 	if o.routes != nil {
 		opts.Routes = o.routes(up)
 	}
 	if o.noPeers {
 		opts.ExtAuthzPeers = nil
+	}
+	if !o.noPublicURL {
+		opts.PublicURL, _ = url.Parse(testPublicURL)
 	}
 	if o.identity {
 		opts.Identity.Mode, opts.Identity.Signer, opts.Identity.Issuer, opts.Identity.Audience = "jwt", f.keys, testIssuer, "sandbox-bank"
@@ -295,6 +335,10 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		srv := httptest.NewUnstartedServer(middleware(h))
 		srv.TLS = mtls.ServerTLSConfig(mtls.TLSOptions{Certificates: []tls.Certificate{serverLeaf.TLS}})
 		srv.TLS.NextProtos = []string{"http/1.1"}
+		if o.http2 {
+			srv.EnableHTTP2 = true
+			srv.TLS.NextProtos = []string{"h2", "http/1.1"}
+		}
 		srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshakes cut short at Close
 		srv.StartTLS()
 		t.Cleanup(srv.Close)
@@ -474,7 +518,7 @@ type response struct {
 	status    int
 	header    http.Header
 	body      []byte
-	ob        obErrorBody
+	ob        obie.ErrorBody
 	obDecoded bool
 }
 

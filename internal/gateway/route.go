@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/client"
+	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/consent"
+	"github.com/portcullis/portcullis/internal/oauth/scope"
 	"github.com/portcullis/portcullis/internal/pki/eidas"
 )
 
@@ -34,15 +35,24 @@ const (
 	TokenUseAny TokenUse = "any"
 )
 
-// ConsentCheck is a route's consent requirement.
+// ConsentCheck is a route's consent requirement. Its zero value with a Kind fails
+// closed: a customer token (token.UseUser) that carries no consent id is refused
+// (403 UK.OBIE.Resource.ConsentMismatch), and a token that carries one is
+// checked by the validator. Only an explicit Optional lets a customer token
+// without a consent through.
 type ConsentCheck struct {
-	// Kind names the consent kind the route needs ("account-access",
-	// "domestic-payment", …); it is passed to the validator. Empty: the route has no
-	// consent stage.
+	// Kind names the consent kind the route needs (consent.KindAccountAccess,
+	// consent.KindDomesticPayment, …); it is passed to the validator. Empty: the
+	// route has no consent stage.
 	Kind string
-	// Required refuses tokens that carry no consent id. When false, the validator is
-	// called only for tokens that do carry one.
+	// Required also refuses application (client-credentials) tokens that carry no
+	// consent id; without it they pass the stage (such tokens are never bound to a
+	// consent). Customer tokens need a consent either way, unless Optional.
 	Required bool
+	// Optional lets tokens without a consent id through the stage (the validator
+	// is called only for tokens that carry one). It cannot be combined with
+	// Required.
+	Optional bool
 	// Validator decides. Nil means Options.ConsentValidator (New fails if that is
 	// nil too).
 	Validator consent.Validator
@@ -105,7 +115,7 @@ func (r *Route) Validate() error {
 		return bad("Scopes", "at least one scope is required")
 	}
 	for _, s := range r.Scopes {
-		if !client.IsScopeToken(s) {
+		if !scope.IsToken(s) {
 			return bad("Scopes", "%q is not an RFC 6749 scope token", s)
 		}
 	}
@@ -125,8 +135,11 @@ func (r *Route) Validate() error {
 			return bad("Roles", "%q is not a PSD2 role", role)
 		}
 	}
-	if r.Consent.Required && r.Consent.Kind == "" {
-		return bad("Consent", "Required without Kind")
+	if (r.Consent.Required || r.Consent.Optional) && r.Consent.Kind == "" {
+		return bad("Consent", "Required or Optional without Kind")
+	}
+	if r.Consent.Required && r.Consent.Optional {
+		return bad("Consent", "Required and Optional are exclusive")
 	}
 	if r.Consent.Kind != "" && !validName(r.Consent.Kind) {
 		return bad("Consent.Kind", "%q: want 1 to 64 of [A-Za-z0-9._-]", r.Consent.Kind)
@@ -213,30 +226,6 @@ func validName(s string) bool {
 	return true
 }
 
-// RouteConfig is a route as written in the configuration file (plain values;
-// [RouteConfig.Route] turns it into a [Route]).
-type RouteConfig struct {
-	Name   string `koanf:"name"`
-	Method string `koanf:"method"`
-	// Path is the Route.Pattern.
-	Path   string   `koanf:"path"`
-	Scopes []string `koanf:"scopes"`
-	// TokenUse is "user" (also the empty value), "application" or "any".
-	TokenUse string `koanf:"token_use"`
-	// Roles are PSD2 role names: PSP_AI, PSP_PI, PSP_IC, PSP_AS, or their aliases
-	// AISP, PISP, CBPII, ASPSP.
-	Roles   []string `koanf:"roles"`
-	AnyRole bool     `koanf:"any_role"`
-	// Consent is the consent kind; empty means no consent stage.
-	Consent         string `koanf:"consent"`
-	ConsentRequired bool   `koanf:"consent_required"`
-	// ConsentValidator names an entry of the validators passed to Route; empty
-	// means the gateway's default validator.
-	ConsentValidator string        `koanf:"consent_validator"`
-	Upstream         string        `koanf:"upstream"`
-	Timeout          time.Duration `koanf:"timeout"`
-}
-
 var roleAliases = map[string]eidas.Role{
 	"PSP_AI": eidas.RoleAISP, "AISP": eidas.RoleAISP,
 	"PSP_PI": eidas.RolePISP, "PISP": eidas.RolePISP,
@@ -244,13 +233,15 @@ var roleAliases = map[string]eidas.Role{
 	"PSP_AS": eidas.RoleASPSP, "ASPSP": eidas.RoleASPSP,
 }
 
-// Route converts c, resolving ConsentValidator in validators, and validates the
-// result. Errors name the route and the field.
-func (c RouteConfig) Route(validators map[string]consent.Validator) (Route, error) {
+// RouteFromConfig converts a route of the configuration file, resolving
+// ConsentValidator in validators, and validates the result. consent_optional and
+// consent_required become ConsentCheck.Optional and Required. Errors name the
+// route and the field.
+func RouteFromConfig(c config.GatewayRoute, validators map[string]consent.Validator) (Route, error) {
 	r := Route{
 		Name: c.Name, Method: strings.ToUpper(c.Method), Pattern: c.Path, Scopes: slices.Clone(c.Scopes),
 		TokenUse: TokenUse(c.TokenUse), AnyRole: c.AnyRole, Timeout: c.Timeout,
-		Consent: ConsentCheck{Kind: c.Consent, Required: c.ConsentRequired},
+		Consent: ConsentCheck{Kind: c.Consent, Required: c.ConsentRequired, Optional: c.ConsentOptional},
 	}
 	for _, s := range c.Roles {
 		role, ok := roleAliases[strings.ToUpper(s)]

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/consent"
 	"github.com/portcullis/portcullis/internal/pki/eidas"
 	"github.com/portcullis/portcullis/internal/token"
@@ -82,10 +83,10 @@ func TestRouteValidate(t *testing.T) {
 func TestRouteConfig(t *testing.T) {
 	v := consent.ValidatorFunc(func(context.Context, consent.Request) (consent.Decision, error) { return consent.Decision{}, nil })
 	validators := map[string]consent.Validator{"bank": v}
-	rc := RouteConfig{Name: "accounts", Method: "get", Path: "/open-banking/v3.1/aisp/accounts", Scopes: []string{"accounts"},
+	rc := config.GatewayRoute{Name: "accounts", Method: "get", Path: "/open-banking/v3.1/aisp/accounts", Scopes: []string{"accounts"},
 		TokenUse: "user", Roles: []string{"AISP", "psp_ai", "PSP_PI"}, Consent: "account-access", ConsentRequired: true,
 		ConsentValidator: "bank", Upstream: "http://bank.internal:8080/api", Timeout: 5 * time.Second}
-	got, err := rc.Route(validators)
+	got, err := RouteFromConfig(rc, validators)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,17 +101,18 @@ func TestRouteConfig(t *testing.T) {
 		t.Error("validator not resolved")
 	}
 
-	for name, edit := range map[string]func(*RouteConfig){
-		"unknown role":              func(c *RouteConfig) { c.Roles = []string{"ROOT"} },
-		"unknown validator":         func(c *RouteConfig) { c.ConsentValidator = "other" },
-		"validator without consent": func(c *RouteConfig) { c.Consent, c.ConsentRequired = "", false },
-		"bad upstream":              func(c *RouteConfig) { c.Upstream = "http://[::1" },
-		"invalid route":             func(c *RouteConfig) { c.Scopes = nil },
+	for name, edit := range map[string]func(*config.GatewayRoute){
+		"unknown role":              func(c *config.GatewayRoute) { c.Roles = []string{"ROOT"} },
+		"unknown validator":         func(c *config.GatewayRoute) { c.ConsentValidator = "other" },
+		"validator without consent": func(c *config.GatewayRoute) { c.Consent, c.ConsentRequired = "", false },
+		"bad upstream":              func(c *config.GatewayRoute) { c.Upstream = "http://[::1" },
+		"invalid route":             func(c *config.GatewayRoute) { c.Scopes = nil },
+		"optional and required":     func(c *config.GatewayRoute) { c.ConsentOptional = true },
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := rc
 			edit(&c)
-			if _, err := c.Route(validators); err == nil || !strings.Contains(err.Error(), `"accounts"`) {
+			if _, err := RouteFromConfig(c, validators); err == nil || !strings.Contains(err.Error(), `"accounts"`) {
 				t.Fatalf("Route = %v, want an error naming the route", err)
 			}
 		})
@@ -119,21 +121,21 @@ func TestRouteConfig(t *testing.T) {
 
 func TestConfigApply(t *testing.T) {
 	var o Options
-	c := Config{
-		Routes:       []RouteConfig{{Name: "a", Method: "GET", Path: "/a", Scopes: []string{"s"}, AnyRole: true, Upstream: "http://u"}},
+	c := config.Gateway{
+		Routes:       []config.GatewayRoute{{Name: "a", Method: "GET", Path: "/a", Scopes: []string{"s"}, AnyRole: true, Upstream: "http://u"}},
 		IdentityMode: "jwt", IdentityAudience: "bank", ExtAuthzPeers: []string{"10.0.0.0/8"}, MaxBodyBytes: 4096,
-		Upstream: TransportConfig{MaxIdleConnsPerHost: 8},
+		Upstream: config.GatewayUpstream{MaxIdleConnsPerHost: 8}, PublicURL: "https://api.bank.example",
 	}
-	if err := c.Apply(&o, nil); err != nil {
+	if err := ApplyConfig(c, &o, nil); err != nil {
 		t.Fatal(err)
 	}
 	if len(o.Routes) != 1 || o.Identity.Mode != upstream.IdentityJWT || o.Identity.Audience != "bank" || len(o.ExtAuthzPeers) != 1 ||
-		o.MaxBodyBytes != 4096 || o.Transport == nil {
+		o.MaxBodyBytes != 4096 || o.Transport == nil || o.PublicURL == nil || o.PublicURL.String() != "https://api.bank.example" {
 		t.Errorf("Apply = %+v", o)
 	}
 	for _, h2 := range []bool{false, true} {
 		var o Options
-		if err := (Config{Upstream: TransportConfig{MaxIdleConnsPerHost: 8, HTTP2: h2}}).Apply(&o, nil); err != nil {
+		if err := ApplyConfig(config.Gateway{Upstream: config.GatewayUpstream{MaxIdleConnsPerHost: 8, HTTP2: h2}}, &o, nil); err != nil {
 			t.Fatal(err)
 		}
 		tr, ok := o.Transport.(*http.Transport)
@@ -141,23 +143,28 @@ func TestConfigApply(t *testing.T) {
 			t.Errorf("upstream http2 %v: transport %+v", h2, o.Transport)
 		}
 	}
-	if err := (Config{}).Apply(&Options{}, nil); err != nil {
+	if err := ApplyConfig(config.Gateway{}, &Options{}, nil); err != nil {
 		t.Errorf("zero Config: %v", err)
 	}
-	for name, c := range map[string]Config{
+	for name, c := range map[string]config.Gateway{
 		"jwt without audience": {IdentityMode: "jwt"},
 		"unknown mode":         {IdentityMode: "cookies"},
 		"peer /0":              {ExtAuthzPeers: []string{"0.0.0.0/0"}},
 		"peer with host bits":  {ExtAuthzPeers: []string{"10.0.0.1/8"}},
 		"peer not CIDR":        {ExtAuthzPeers: []string{"10.0.0.1"}},
 		"negative body":        {MaxBodyBytes: -1},
-		"negative timeout":     {Upstream: TransportConfig{DialTimeout: -1}},
+		"negative timeout":     {Upstream: config.GatewayUpstream{DialTimeout: -1}},
+		"public URL with path": {PublicURL: "https://api.bank.example/x"},
+		"public URL no scheme": {PublicURL: "api.bank.example"},
 		"long identity":        {IdentityLifetime: time.Hour},
-		"bad route":            {Routes: []RouteConfig{{Name: "x"}}},
+		"bad route":            {Routes: []config.GatewayRoute{{Name: "x"}}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if err := c.Apply(&Options{}, nil); err == nil {
-				t.Fatal("Apply accepted it")
+			if err := ApplyConfig(c, &Options{}, nil); err == nil {
+				t.Fatal("ApplyConfig accepted it")
+			}
+			if err := CheckConfig(c); err == nil {
+				t.Fatal("CheckConfig accepted it")
 			}
 		})
 	}
@@ -202,13 +209,13 @@ func TestNewRefuses(t *testing.T) {
 	}
 }
 
-func TestDefaultSandboxRoutesValid(t *testing.T) {
-	routes := DefaultSandboxRoutes(bankURL)
+func TestSandboxRoutesValid(t *testing.T) {
+	routes := sandboxRoutes(t, bankURL)
 	for _, r := range routes {
 		if err := r.Validate(); err != nil {
 			t.Error(err)
 		}
-		if r.TokenUse == TokenUseUser && !r.Consent.Required {
+		if r.TokenUse == TokenUseUser && (r.Consent.Kind == "" || r.Consent.Optional) {
 			t.Errorf("%s: customer route without a required consent", r.Name)
 		}
 	}

@@ -133,7 +133,7 @@ func TestConsentWebhook(t *testing.T) {
 					"keys":             []string{"clientId", "consent", "consentId", "request", "tokenClaims", "userId"},
 					"consentId":        "aac-77",
 					"clientId":         "tpp-1",
-					"userId":           "demo",
+					"userId":           claims["sub"], // the token's opaque subject, never the customer id
 					"consent":          nil,
 					"claims.client_id": "tpp-1",
 					"claims.scope":     "accounts",

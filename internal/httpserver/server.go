@@ -2,6 +2,11 @@
 // timeouts and size limits from configuration to every connection and request, and
 // stops them gracefully, draining in-flight requests within a shutdown timeout.
 //
+// It also bounds what one client can make the server hold: connections open at once
+// (in all and per client address, refused at accept), HTTP/2 streams and frame and
+// window sizes per connection, and no application work for a request its client has
+// already cancelled (the HTTP/2 "rapid reset" flood, CVE-2023-44487).
+//
 // It owns no routes and no protocol: handlers, TLS configuration (package mtls) and
 // request observation (package obs) are handed in. It refuses to run with a timeout or
 // size limit switched off: zero options mean the defaults below, never "unlimited",
@@ -27,6 +32,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -42,6 +48,25 @@ const (
 	DefaultShutdownTimeout   = 20 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultMaxBodyBytes      = 1 << 20
+	// DefaultMaxConnections and DefaultMaxConnectionsPerAddress cap the connections
+	// open at once on one listener; see [Options].
+	DefaultMaxConnections           = 1024
+	DefaultMaxConnectionsPerAddress = 8
+	// DefaultMaxConcurrentStreams is the HTTP/2 streams one connection may have open
+	// (SETTINGS_MAX_CONCURRENT_STREAMS, RFC 9113 §6.5.2; 100 is the RFC's recommended
+	// minimum). It also bounds the handlers running for one connection.
+	DefaultMaxConcurrentStreams = 100
+)
+
+// HTTP/2 bounds applied to every listener besides MaxConcurrentStreams (RFC 9113 §6.5.2,
+// RFC 7541 §4.2): the smallest frame size the protocol allows, the default HPACK table
+// size, and receive windows that bound the request body bytes buffered per stream and
+// per connection.
+const (
+	h2MaxReadFrameSize          = 16 << 10
+	h2HeaderTableSize           = 4 << 10
+	h2MaxReceiveBufferPerConn   = 256 << 10
+	h2MaxReceiveBufferPerStream = 64 << 10
 )
 
 // Options configure a [Server]. Zero or negative durations and sizes mean the Default
@@ -72,6 +97,24 @@ type Options struct {
 	MaxHeaderBytes  int
 	// MaxBodyBytes bounds every request body; see [LimitBody].
 	MaxBodyBytes int64
+	// RefuseBody, if set, writes the 413 answer of the body limit (see [LimitBody]);
+	// nil answers in plain text. It lets the application answer in the protocol of
+	// the path (OAuth or OBIE JSON) without this package knowing either.
+	RefuseBody func(w http.ResponseWriter, r *http.Request)
+
+	// MaxConnections caps the connections open at once on the listener, and
+	// MaxConnectionsPerAddress those from one client IP address (behind a load
+	// balancer, the balancer's). A connection over either cap is closed as soon as it
+	// is accepted, before its TLS handshake.
+	MaxConnections           int
+	MaxConnectionsPerAddress int
+	// PerAddressExempt are client addresses the per-address cap does not apply to: the
+	// load balancers and proxies every client's connection comes through (mtls
+	// trusted_proxies). Nil exempts none.
+	PerAddressExempt []netip.Prefix
+	// MaxConcurrentStreams bounds the HTTP/2 streams, and so the handlers running at
+	// once, per connection.
+	MaxConcurrentStreams int
 
 	// Logger receives start, stop and net/http's own error messages. Nil discards.
 	Logger *slog.Logger
@@ -84,6 +127,9 @@ type Server struct {
 	srv             *http.Server
 	tls             bool // serving HTTPS; srv.TLSConfig is not a witness once serving starts
 	shutdownTimeout time.Duration
+	maxConns        int
+	maxConnsPerAddr int
+	exempt          []netip.Prefix
 	log             *slog.Logger
 
 	mu     sync.Mutex
@@ -105,10 +151,11 @@ func New(opts Options) *Server {
 	if h == nil {
 		h = http.NotFoundHandler()
 	}
-	h = LimitBody(orDefault(opts.MaxBodyBytes, DefaultMaxBodyBytes), h)
+	h = LimitBodyFunc(orDefault(opts.MaxBodyBytes, DefaultMaxBodyBytes), opts.RefuseBody, h)
 	if opts.Middleware != nil {
 		h = opts.Middleware(h)
 	}
+	h = skipCanceled(h)
 	srv := &http.Server{
 		Addr:              opts.Addr,
 		Handler:           h,
@@ -119,14 +166,41 @@ func New(opts Options) *Server {
 		IdleTimeout:       orDefault(opts.IdleTimeout, DefaultIdleTimeout),
 		MaxHeaderBytes:    orDefault(opts.MaxHeaderBytes, DefaultMaxHeaderBytes),
 		ErrorLog:          newErrorLog(log, name),
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          orDefault(opts.MaxConcurrentStreams, DefaultMaxConcurrentStreams),
+			MaxReadFrameSize:              h2MaxReadFrameSize,
+			MaxDecoderHeaderTableSize:     h2HeaderTableSize,
+			MaxEncoderHeaderTableSize:     h2HeaderTableSize,
+			MaxReceiveBufferPerConnection: h2MaxReceiveBufferPerConn,
+			MaxReceiveBufferPerStream:     h2MaxReceiveBufferPerStream,
+			// A client that stops reading its responses loses the connection.
+			WriteByteTimeout: orDefault(opts.WriteTimeout, DefaultWriteTimeout),
+		},
 	}
 	return &Server{
 		name:            name,
 		srv:             srv,
 		tls:             opts.TLSConfig != nil,
 		shutdownTimeout: orDefault(opts.ShutdownTimeout, DefaultShutdownTimeout),
+		maxConns:        orDefault(opts.MaxConnections, DefaultMaxConnections),
+		maxConnsPerAddr: orDefault(opts.MaxConnectionsPerAddress, DefaultMaxConnectionsPerAddress),
+		exempt:          opts.PerAddressExempt,
 		log:             log,
 	}
+}
+
+// skipCanceled drops a request whose client has already gone away (an HTTP/2 stream
+// reset before its handler started, a closed HTTP/1 connection): nobody is left to
+// read an answer, so nothing of the application runs for it. This is what keeps a
+// "rapid reset" flood (CVE-2023-44487) from doing the application's work for every
+// stream it opens and cancels.
+func skipCanceled(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Context().Err() != nil {
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func orDefault[T int | int64 | time.Duration](v, def T) T {
@@ -156,7 +230,7 @@ func (s *Server) Listen() (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("httpserver %s: %w", s.name, err)
 	}
-	s.ln = ln
+	s.ln = newLimitListener(ln, s.maxConns, s.maxConnsPerAddr, s.exempt, s.refused)
 	return ln.Addr(), nil
 }
 
@@ -212,6 +286,16 @@ func (s *Server) serve(ctx context.Context, shutdownTimeout time.Duration) error
 	<-errc // http.ErrServerClosed
 	s.log.Info("stopped", "server", s.name)
 	return err
+}
+
+// refused records a connection closed at accept by the connection caps. It logs at
+// debug level only: under a flood, one line per refused connection would be the flood.
+func (s *Server) refused(addr netip.Addr, total bool) {
+	limit := "per_address"
+	if total {
+		limit = "total"
+	}
+	s.log.Debug("connection refused: too many open", "server", s.name, "remote_ip", addr.String(), "limit", limit)
 }
 
 // Close stops the server at once: it closes the listener and every connection without

@@ -152,7 +152,8 @@ func SanitizeDescription(s string) string {
 	return strings.TrimSpace(b.String())
 }
 
-// WriteError renders e as a JSON RFC 6749 error response, with Cache-Control: no-store.
+// WriteError renders e as a JSON RFC 6749 error response, with Cache-Control: no-store,
+// and Retry-After: 1 on a 503.
 func WriteError(w http.ResponseWriter, e *Error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -160,6 +161,9 @@ func WriteError(w http.ResponseWriter, e *Error) {
 	h.Set("Pragma", "no-cache")
 	if e.Code == CodeInvalidToken {
 		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	if e.Status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1") // RFC 9110 §10.2.3; the gateway sends the same
 	}
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(wireBody{Error: e.Code, Description: SanitizeDescription(e.Description)})
@@ -198,4 +202,9 @@ const CodeConsentRequired = "consent_required"
 // ConsentRequired is 400 consent_required (OIDC Core §3.1.2.6), e.g. for prompt=none.
 func ConsentRequired(desc string) *Error {
 	return newError(http.StatusBadRequest, CodeConsentRequired, desc)
+}
+
+// InsufficientScope is 403 insufficient_scope (RFC 6750 §3.1).
+func InsufficientScope(desc string) *Error {
+	return newError(http.StatusForbidden, CodeInsufficientScope, desc)
 }

@@ -24,6 +24,8 @@ import (
 //	*dcr.Error                                     400 with its RFC 7591 code and description
 //	*client.MetadataError                          400 with its RFC 7591 code and description
 //	dcr.ErrUnavailable                             503 temporarily_unavailable
+//	clientauth.ErrCertificateStatusUnavailable,    503 temporarily_unavailable
+//	  pki.ErrRevocationUnavailable
 //	context.DeadlineExceeded, context.Canceled     503 temporarily_unavailable
 //	token.ErrRevocationStateUnavailable            503 temporarily_unavailable
 //	token.ErrMalformed, ErrBadSignature,           401 invalid_token (RFC 6750 §3.1)
@@ -80,6 +82,8 @@ func FromError(err error) *Error {
 		return TemporarilyUnavailable(err)
 	}
 	switch {
+	case errors.Is(err, clientauth.ErrCertificateStatusUnavailable), errors.Is(err, pki.ErrRevocationUnavailable):
+		return TemporarilyUnavailable(err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return TemporarilyUnavailable(err)
 	case errors.Is(err, token.ErrRevocationStateUnavailable):

@@ -46,6 +46,10 @@ func TestFromError(t *testing.T) {
 		{"no client certificate", mtls.ErrNoClientCertificate, 401, "invalid_client", "client certificate required"},
 		{"malformed forwarded certificate", fmt.Errorf("%w: x", mtls.ErrMalformedHeader), 401, "invalid_client", "client certificate invalid"},
 		{"certificate refused by pki", &pki.ValidationError{Reason: pki.ErrExpired}, 401, "invalid_client", "client certificate invalid"},
+		{"certificate revoked", &pki.ValidationError{Reason: pki.ErrRevoked}, 401, "invalid_client", "client certificate invalid"},
+		{"certificate status unavailable", &pki.ValidationError{Reason: pki.ErrRevocationUnavailable}, 503, "temporarily_unavailable", ""},
+		{"client certificate status unavailable", fmt.Errorf("%w: %w", clientauth.ErrCertificateStatusUnavailable,
+			&pki.ValidationError{Reason: pki.ErrRevocationUnavailable}), 503, "temporarily_unavailable", ""},
 		{"code consumed", fmt.Errorf("consume: %w", store.ErrConsumed), 400, "invalid_grant", ""},
 		{"code not found", store.ErrNotFound, 400, "invalid_grant", ""},
 		{"refresh token revoked", store.ErrRevoked, 400, "invalid_grant", ""},
@@ -198,6 +202,23 @@ func (noClients) Get(context.Context, string) (*client.Client, error) { return n
 type noJTIs struct{}
 
 func (noJTIs) UseJTI(context.Context, string, string, time.Time) error { return store.ErrReplay }
+
+// TestWriteErrorRetryAfter: a 503 tells the client when to try again; other errors do not.
+func TestWriteErrorRetryAfter(t *testing.T) {
+	for _, tt := range []struct {
+		e    *oauth.Error
+		want string
+	}{
+		{oauth.TemporarilyUnavailable(nil), "1"},
+		{oauth.InvalidClient("no"), ""},
+	} {
+		rec := httptest.NewRecorder()
+		oauth.WriteError(rec, tt.e)
+		if got := rec.Header().Get("Retry-After"); got != tt.want {
+			t.Errorf("%s: Retry-After = %q, want %q", tt.e.Code, got, tt.want)
+		}
+	}
+}
 
 // TestWriteErrorFromDomain: what reaches the wire for a domain error is the code and a
 // sanitised description, never the cause.

@@ -99,7 +99,7 @@ type cacheEntry struct {
 	links []chainLink
 	// validatedAt is the clock reading the validation ran at; expires is
 	// min(validatedAt + TTL, the earliest notAfter of the presented and verified
-	// certificates). The entry is used for validatedAt <= now < expires.
+	// certificates, the revocation checker's reuse limit). The entry is used for validatedAt <= now < expires.
 	validatedAt, expires time.Time
 
 	prev, next *cacheEntry
@@ -143,9 +143,14 @@ func (c *chainCache) get(key cacheKey, presented []*x509.Certificate, now time.T
 
 // put stores a copy of id, the result of validating presented at validatedAt,
 // unless the cache was invalidated since the get that returned gen, or the result
-// would already have expired.
-func (c *chainCache) put(key cacheKey, id *Identity, presented []*x509.Certificate, validatedAt time.Time, gen uint64) {
+// would already have expired. revocationUntil, when not zero, is the time until which
+// the revocation answers the result rests on may be relied on: the entry ends then at
+// the latest.
+func (c *chainCache) put(key cacheKey, id *Identity, presented []*x509.Certificate, validatedAt, revocationUntil time.Time, gen uint64) {
 	expires := validatedAt.Add(c.ttl)
+	if !revocationUntil.IsZero() && revocationUntil.Before(expires) {
+		expires = revocationUntil
+	}
 	for _, certs := range [2][]*x509.Certificate{presented, id.Chain} {
 		for _, cert := range certs {
 			if cert.NotAfter.Before(expires) {

@@ -12,7 +12,7 @@
 // under the anchor's hard- or soft-fail policy (pki.md §2.4).
 //
 // It refuses to: accept any chain when it has no revocation checker
-// ([ErrRevocationUnavailable]); treat a certificate without explicit clientAuth as a
+// ([ErrNoRevocationChecker]); treat a certificate without explicit clientAuth as a
 // TLS client certificate; treat a plain certificate as PSD2 under an eidas or ob
 // anchor; decode ASN.1 itself (package eidas parses qcStatements and
 // organizationIdentifier, package dn renders the subject); fetch anything (the
@@ -24,14 +24,18 @@
 // of every presented certificate, for at most Options.CacheTTL (default
 // [DefaultCacheTTL], at most [MaxCacheTTL]) and never past the earliest notAfter of
 // the chain, in a bounded LRU (Options.CacheSize). A cache hit does not ask the
-// revocation checker, so a certificate revoked at its CA is refused within CacheTTL
-// plus the revocation checker's own caching window; [Validator.Invalidate] drops
-// every entry. Failures are never cached: a refused chain is checked in full every
+// revocation checker; an entry ends no later than the revocation answers it rests on
+// when the checker reports them ([RevocationCheckerUntil]), so a certificate revoked at
+// its CA is refused within the checker's own caching window (package revocation's
+// MaxGoodAge); [Validator.Invalidate] drops every entry. Failures are never cached: a refused chain is checked in full every
 // time it is presented, so a transient "could not check" never sticks.
 //
 // Errors: every refusal is a *ValidationError whose Reason is one sentinel of this
 // package (errors.Is(err, pki.ErrExpired)); its Err carries the cause, so
 // errors.Is(err, eidas.ErrRoleNameMismatch) and errors.As(err, &revocation's typed
-// error) also work. [ErrRevocationUnavailable] and, depending on the checker's error,
-// [ErrRevocation] mean "could not check"; every other reason means "checked and bad".
+// error) also work. [ErrRevocationUnavailable] ("could not check": no responder answered)
+// and [ErrNoRevocationChecker] (a wiring error) are the only reasons that do not mean
+// "checked and bad"; [ErrRevoked] means the checker obtained a status and it is bad.
+// Callers tell the two revocation verdicts apart with these sentinels alone, without
+// importing package revocation.
 package pki

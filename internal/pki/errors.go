@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 )
@@ -8,7 +9,9 @@ import (
 // The reasons a certificate chain is refused. [Validator.Validate] returns a
 // *[ValidationError] whose Reason is exactly one of them, so callers test with
 // errors.Is(err, pki.ErrExpired). All but [ErrRevocationUnavailable] and
-// [ErrRevocation] (which may also mean "could not check") say "checked and bad".
+// [ErrNoRevocationChecker] say "checked and bad". [ErrRevocation] is the parent of the two
+// revocation verdicts: errors.Is(err, pki.ErrRevocation) holds for [ErrRevoked] and for
+// [ErrRevocationUnavailable].
 var (
 	// ErrNoCertificate: the chain is empty or holds a nil certificate.
 	ErrNoCertificate = errors.New("pki: no client certificate")
@@ -49,12 +52,22 @@ var (
 	ErrNCAMismatch = errors.New("pki: organizationIdentifier NCA does not match the PSD2 nCAId")
 	// ErrSubject: the subject cannot be rendered as an RFC 4514 string (too large).
 	ErrSubject = errors.New("pki: subject cannot be rendered")
-	// ErrRevocationUnavailable: the validator has no revocation checker, so no
-	// certificate can be accepted (fail closed).
-	ErrRevocationUnavailable = errors.New("pki: no revocation checker configured")
-	// ErrRevocation: the revocation checker refused a certificate of the chain:
-	// revoked, status unknown, or (under hard-fail) no status obtainable. Err is the
-	// checker's error, reachable with errors.As.
+	// ErrNoRevocationChecker: the validator has no revocation checker, so no
+	// certificate can be accepted (fail closed). A wiring error, not the client's.
+	ErrNoRevocationChecker = errors.New("pki: no revocation checker configured")
+	// ErrRevoked ("checked and bad"): the revocation checker established that a
+	// certificate of the chain is revoked, or its issuer's OCSP responder said it does
+	// not know it ("unknown", RFC 6960 §2.2), or the certificate names no OCSP responder
+	// nor CRL at all under a hard-fail anchor (it can never be checked). Err is the checker's error, reachable with
+	// errors.As. errors.Is(err, ErrRevocation) also holds.
+	ErrRevoked = errors.New("pki: certificate revoked")
+	// ErrRevocationUnavailable ("could not check"): the revocation status of a
+	// certificate of the chain could not be established under a hard-fail anchor — no
+	// responder gave a usable answer, or the context ended first. Not the client's fault: callers answer "try again
+	// later". Err is the checker's error. errors.Is(err, ErrRevocation) also holds.
+	ErrRevocationUnavailable = errors.New("pki: revocation status unavailable")
+	// ErrRevocation is never a Reason itself: it is the parent matched by both
+	// [ErrRevoked] and [ErrRevocationUnavailable] ("refused by the revocation check").
 	ErrRevocation = errors.New("pki: revocation check failed")
 )
 
@@ -86,12 +99,37 @@ func (e *ValidationError) Error() string {
 	return e.Reason.Error() + ": " + e.Err.Error()
 }
 
-// Is reports whether target is the Reason.
-func (e *ValidationError) Is(target error) bool { return target == e.Reason }
+// Is reports whether target is the Reason, or [ErrRevocation] when the Reason is
+// [ErrRevoked] or [ErrRevocationUnavailable].
+func (e *ValidationError) Is(target error) bool {
+	return target == e.Reason ||
+		target == ErrRevocation && (e.Reason == ErrRevoked || e.Reason == ErrRevocationUnavailable)
+}
 
 // Unwrap returns the underlying cause.
 func (e *ValidationError) Unwrap() error { return e.Err }
 
 func fail(reason error, cert *x509.Certificate, err error) *ValidationError {
 	return &ValidationError{Reason: reason, Cert: cert, Err: err}
+}
+
+// RevocationUnavailable is implemented by the errors of a [RevocationChecker] that mean
+// "could not check" (package revocation's UnavailableError): no status could be obtained
+// for now, as opposed to a status that was obtained and is bad.
+type RevocationUnavailable interface {
+	error
+	RevocationUnavailable() bool
+}
+
+// revocationReason classifies an error of the revocation checker: [ErrRevocationUnavailable]
+// when it (or something it wraps) reports RevocationUnavailable() true or is a context
+// error, [ErrRevoked] for everything else ("checked and bad" is the default: an error the
+// checker does not mark as "could not check" is a definite refusal).
+func revocationReason(err error) error {
+	var u RevocationUnavailable
+	if errors.As(err, &u) && u.RevocationUnavailable() ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return ErrRevocationUnavailable
+	}
+	return ErrRevoked
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/pki"
@@ -26,18 +27,21 @@ func TestValidateWithRevocationChecker(t *testing.T) {
 		{name: "good", setup: func(*pkitest.CA, *pkitest.Leaf) {}},
 		{name: "leaf revoked", setup: func(ca *pkitest.CA, leaf *pkitest.Leaf) {
 			ca.Revoke(t, leaf.Cert.SerialNumber, 1)
-		}, want: pki.ErrRevocation, revoked: true},
+		}, want: pki.ErrRevoked, revoked: true},
 		{name: "intermediate revoked", setup: func(ca *pkitest.CA, _ *pkitest.Leaf) {
 			ca.RootOCSP.SetRevoked(ca.Intermediate.SerialNumber, ca.Clock().Now(), 1)
 			ca.RootCRL.Revoke(ca.Intermediate.SerialNumber, ca.Clock().Now(), 1)
-		}, want: pki.ErrRevocation, revoked: true},
+		}, want: pki.ErrRevoked, revoked: true},
+		{name: "OCSP says unknown", setup: func(ca *pkitest.CA, leaf *pkitest.Leaf) {
+			ca.OCSP.SetUnknown(leaf.Cert.SerialNumber)
+		}, want: pki.ErrRevoked},
 		{name: "OCSP down, CRL answers good", setup: func(ca *pkitest.CA, _ *pkitest.Leaf) {
 			ca.OCSP.SetMode(pkitest.ModeHTTPError)
 		}},
 		{name: "everything down, hard-fail", setup: func(ca *pkitest.CA, _ *pkitest.Leaf) {
 			ca.OCSP.Close()
 			ca.CRL.Close()
-		}, want: pki.ErrRevocation},
+		}, want: pki.ErrRevocationUnavailable},
 		{name: "everything down, soft-fail", softFail: true, setup: func(ca *pkitest.CA, _ *pkitest.Leaf) {
 			ca.OCSP.Close()
 			ca.CRL.Close()
@@ -69,8 +73,15 @@ func TestValidateWithRevocationChecker(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("Validate error = %v, want %v", err, tt.want)
+			if !errors.Is(err, tt.want) || !errors.Is(err, pki.ErrRevocation) {
+				t.Fatalf("Validate error = %v, want %v (and ErrRevocation)", err, tt.want)
+			}
+			other := pki.ErrRevoked
+			if tt.want == pki.ErrRevoked {
+				other = pki.ErrRevocationUnavailable
+			}
+			if errors.Is(err, other) {
+				t.Errorf("Validate error = %v also matches %v", err, other)
 			}
 			if tt.revoked {
 				var re *revocation.RevokedError
@@ -79,5 +90,40 @@ func TestValidateWithRevocationChecker(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestValidateHonoursMaxGoodAge: the whole path — the validator's chain cache and the
+// checker's answer cache — trusts a "good" answer for at most the checker's MaxGoodAge:
+// a certificate revoked at its CA after a successful validation is refused once
+// MaxGoodAge has passed, however long the OCSP answer and the chain cache would last.
+func TestValidateHonoursMaxGoodAge(t *testing.T) {
+	const maxGoodAge = time.Minute
+	clk := clock.NewFake(testNow)
+	ca := pkitest.NewCA(t, pkitest.CAOptions{Clock: clk, Intermediate: true, OCSP: true, CRL: true})
+	leaf := ca.QWAC(t)
+	checker := revocation.New(revocation.Options{Clock: clk, MaxGoodAge: maxGoodAge, RefreshAhead: 1})
+	t.Cleanup(checker.Close)
+	v, err := pki.NewValidator(pki.Options{
+		Anchors:    []pki.Anchor{{Name: "qtsp", Cert: ca.Root, Profile: pki.ProfileEIDAS}},
+		Revocation: checker,
+		Clock:      clk,
+		CacheTTL:   pki.MaxCacheTTL,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Validate(context.Background(), leaf.Chain, pki.PurposeTransport); err != nil {
+		t.Fatalf("first Validate: %v", err)
+	}
+	ca.Revoke(t, leaf.Cert.SerialNumber, 1)
+	clk.Advance(maxGoodAge - time.Second)
+	if _, err := v.Validate(context.Background(), leaf.Chain, pki.PurposeTransport); err != nil {
+		t.Fatalf("within MaxGoodAge: Validate = %v, want the cached success", err)
+	}
+	clk.Advance(time.Second)
+	_, err = v.Validate(context.Background(), leaf.Chain, pki.PurposeTransport)
+	if !errors.Is(err, pki.ErrRevoked) {
+		t.Fatalf("after MaxGoodAge: Validate = %v, want ErrRevoked", err)
 	}
 }

@@ -21,9 +21,21 @@ import (
 // Check returns nil when the certificate is good, or when its status cannot be
 // established and softFail is true; it returns an error when the certificate is
 // revoked, its status is unknown, or (softFail false) no status could be obtained. The
-// validator treats every error as a rejection.
+// validator treats every error as a rejection: an error that implements
+// [RevocationUnavailable] (reporting true) or wraps a context error becomes
+// [ErrRevocationUnavailable], every other one [ErrRevoked].
 type RevocationChecker interface {
 	Check(ctx context.Context, cert, issuer *x509.Certificate, softFail bool) error
+}
+
+// RevocationCheckerUntil is an optional capability of a [RevocationChecker] (package
+// revocation's Checker has it): CheckUntil is Check that also reports, for a "good"
+// verdict, until when that verdict may be relied on without asking again (the zero time:
+// no bound, as for a soft-fail pass). The validator then ends a cached validation no
+// later than the earliest such time of the chain, so that its cache never extends how long
+// a revocation answer is trusted.
+type RevocationCheckerUntil interface {
+	CheckUntil(ctx context.Context, cert, issuer *x509.Certificate, softFail bool) (time.Time, error)
 }
 
 // DefaultMaxChainLen is the chain length limit when Options.MaxChainLen is zero: a
@@ -41,7 +53,7 @@ type Options struct {
 	Intermediates []*x509.Certificate
 	// Revocation checks every certificate below the anchor. It is required for any
 	// chain to be accepted: with a nil checker NewValidator succeeds, but every
-	// Validate fails with ErrRevocationUnavailable (fail closed, never a silent pass).
+	// Validate fails with ErrNoRevocationChecker (fail closed, never a silent pass).
 	Revocation RevocationChecker
 	// Clock tells "now" for validity periods. Nil means the real clock.
 	Clock clock.Clock
@@ -56,9 +68,11 @@ type Options struct {
 	// verified certificates, so the cache never outlives a certificate.
 	//
 	// Revocation freshness: a cached result is reused for at most CacheTTL without
-	// asking the revocation checker, so a certificate revoked at its CA is refused
-	// within CacheTTL plus the revocation checker's own caching window (the OCSP
-	// answer's or CRL's nextUpdate, see package revocation). Under a soft-fail
+	// asking the revocation checker and, when the checker implements
+	// [RevocationCheckerUntil], never past the time until which its answers for the
+	// chain may be relied on; a certificate revoked at its CA is then refused within the
+	// checker's own reuse window (package revocation: Options.MaxGoodAge). With a
+	// checker without that capability, the window is CacheTTL plus the checker's. Under a soft-fail
 	// anchor, an acceptance made while no revocation status was obtainable is
 	// cached like any other. [Validator.Invalidate] drops every entry at once.
 	// Failures are never cached.
@@ -188,8 +202,9 @@ func (p Purpose) String() string {
 //     plain — nothing;
 //  6. the subject renders as RFC 4514 ([ErrSubject]);
 //  7. revocation of every certificate of the verified chain except the anchor, leaf
-//     first, under the anchor's SoftFail policy ([ErrRevocation] wrapping the
-//     checker's error; [ErrRevocationUnavailable] without a checker).
+//     first, under the anchor's SoftFail policy ([ErrRevoked] or
+//     [ErrRevocationUnavailable] wrapping the checker's error, both matching
+//     [ErrRevocation]; [ErrNoRevocationChecker] without a checker).
 //
 // A purpose other than PurposeTransport and PurposeSigning is a programming error and
 // returns ErrInvalidPurpose.
@@ -226,38 +241,41 @@ func (v *Validator) Validate(ctx context.Context, chain []*x509.Certificate, pur
 	}
 	now := v.clock.Now()
 	if v.cache == nil {
-		return v.validate(ctx, chain, purpose, now)
+		id, _, err := v.validate(ctx, chain, purpose, now)
+		return id, err
 	}
 	key := newCacheKey(purpose, chain)
 	cached, gen := v.cache.get(key, chain, now)
 	if cached != nil {
 		return cached, nil
 	}
-	id, err := v.validate(ctx, chain, purpose, now)
+	id, until, err := v.validate(ctx, chain, purpose, now)
 	if err != nil {
 		return nil, err
 	}
-	v.cache.put(key, id, chain, now, gen)
+	v.cache.put(key, id, chain, now, until, gen)
 	return id, nil
 }
 
-// validate runs steps 2–7 of Validate on a chain that passed step 1.
-func (v *Validator) validate(ctx context.Context, chain []*x509.Certificate, purpose Purpose, now time.Time) (*Identity, error) {
+// validate runs steps 2–7 of Validate on a chain that passed step 1. On success it also
+// returns the earliest time until which the revocation checker's answers may be relied
+// on (zero: no bound known).
+func (v *Validator) validate(ctx context.Context, chain []*x509.Certificate, purpose Purpose, now time.Time) (*Identity, time.Time, error) {
 	leaf := chain[0]
 
 	for _, c := range chain {
 		if err := checkValidity(c, now); err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 	}
 
 	verified, anchor, err := v.verify(leaf, chain[1:], now)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 
 	if err := checkPurpose(verified, purpose); err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 
 	id := &Identity{
@@ -274,21 +292,33 @@ func (v *Validator) validate(ctx context.Context, chain []*x509.Certificate, pur
 		id.URIs = append(id.URIs, u.String())
 	}
 	if err := applyProfile(id, leaf, anchor.Profile, purpose); err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	if id.Subject, err = dn.Render(leaf.RawSubject); err != nil {
-		return nil, fail(ErrSubject, leaf, err)
+		return nil, time.Time{}, fail(ErrSubject, leaf, err)
 	}
 
 	if v.revocation == nil {
-		return nil, fail(ErrRevocationUnavailable, leaf, nil)
+		return nil, time.Time{}, fail(ErrNoRevocationChecker, leaf, nil)
 	}
+	withUntil, _ := v.revocation.(RevocationCheckerUntil)
+	var until time.Time
 	for i := 0; i < len(verified)-1; i++ {
-		if err := v.revocation.Check(ctx, verified[i], verified[i+1], anchor.SoftFail); err != nil {
-			return nil, fail(ErrRevocation, verified[i], err)
+		var u time.Time
+		var err error
+		if withUntil != nil {
+			u, err = withUntil.CheckUntil(ctx, verified[i], verified[i+1], anchor.SoftFail)
+		} else {
+			err = v.revocation.Check(ctx, verified[i], verified[i+1], anchor.SoftFail)
+		}
+		if err != nil {
+			return nil, time.Time{}, fail(revocationReason(err), verified[i], err)
+		}
+		if !u.IsZero() && (until.IsZero() || u.Before(until)) {
+			until = u
 		}
 	}
-	return id, nil
+	return id, until, nil
 }
 
 // Invalidate drops every cached validation result, so that the next Validate of any

@@ -22,6 +22,7 @@ import (
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/pki/eidas"
 	"github.com/portcullis/portcullis/internal/pki/pkitest"
+	"github.com/portcullis/portcullis/internal/pki/revocation"
 )
 
 var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -419,10 +420,10 @@ func TestValidateRejects(t *testing.T) {
 		{name: "subject too large to render", chain: issue(e.plainCA, with(pkitest.PlainOptions(), func(o *pkitest.LeafOptions) {
 			o.Subject.CommonName = strings.Repeat("x", 5000)
 		})), want: pki.ErrSubject},
-		{name: "revoked leaf", chain: issue(e.eidasCA, pkitest.QWACOptions()), rev: func(f *fakeRevocation, c []*x509.Certificate) { f.revoke(c[0]) }, want: pki.ErrRevocation},
-		{name: "revoked intermediate", chain: issue(e.eidasCA, pkitest.QWACOptions()), rev: func(f *fakeRevocation, c []*x509.Certificate) { f.revoke(c[1]) }, want: pki.ErrRevocation, certIdx: 1},
-		{name: "no revocation checker", chain: issue(e.eidasCA, pkitest.QWACOptions()), nilCheck: true, want: pki.ErrRevocationUnavailable},
-		{name: "no revocation checker, plain profile", chain: issue(e.plainCA, pkitest.PlainOptions()), nilCheck: true, want: pki.ErrRevocationUnavailable},
+		{name: "revoked leaf", chain: issue(e.eidasCA, pkitest.QWACOptions()), rev: func(f *fakeRevocation, c []*x509.Certificate) { f.revoke(c[0]) }, want: pki.ErrRevoked},
+		{name: "revoked intermediate", chain: issue(e.eidasCA, pkitest.QWACOptions()), rev: func(f *fakeRevocation, c []*x509.Certificate) { f.revoke(c[1]) }, want: pki.ErrRevoked, certIdx: 1},
+		{name: "no revocation checker", chain: issue(e.eidasCA, pkitest.QWACOptions()), nilCheck: true, want: pki.ErrNoRevocationChecker},
+		{name: "no revocation checker, plain profile", chain: issue(e.plainCA, pkitest.PlainOptions()), nilCheck: true, want: pki.ErrNoRevocationChecker},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -471,18 +472,79 @@ func TestValidateRejects(t *testing.T) {
 			if !ve.Cert.Equal(wantCert) && (ve.Cert != nil || wantCert != nil) {
 				t.Errorf("ValidationError.Cert = %v, want %v", subjectOf(ve.Cert), subjectOf(wantCert))
 			}
-			if tt.want == pki.ErrRevocation {
+			if tt.want == pki.ErrRevoked {
 				var re *revokedError
 				if !errors.As(err, &re) || re.serial != chain[tt.certIdx].SerialNumber.String() {
 					t.Errorf("errors.As does not reach the checker's error for the certificate: %v", err)
 				}
 			}
 			// Only a chain that passed everything else reaches the revocation checker.
-			if tt.want != pki.ErrRevocation && tt.want != pki.ErrRevocationUnavailable && len(rev.calls) != 0 {
+			if tt.want != pki.ErrRevoked && tt.want != pki.ErrNoRevocationChecker && len(rev.calls) != 0 {
 				t.Errorf("revocation checked %d times for a chain rejected earlier", len(rev.calls))
 			}
 		})
 	}
+}
+
+// unavailableError is a checker's "could not check" error (pki.RevocationUnavailable).
+type unavailableError struct{ unavailable bool }
+
+func (e unavailableError) Error() string               { return "status unavailable" }
+func (e unavailableError) RevocationUnavailable() bool { return e.unavailable }
+
+// errChecker returns err for every certificate.
+type errChecker struct{ err error }
+
+func (c errChecker) Check(context.Context, *x509.Certificate, *x509.Certificate, bool) error {
+	return c.err
+}
+
+// TestRevocationVerdict: pki alone says "revoked" (checked and bad) or "could not
+// check" from the checker's error, both under the parent ErrRevocation.
+func TestRevocationVerdict(t *testing.T) {
+	e := newEnv(t)
+	chain := e.eidasCA.QWAC(t).Chain
+	for _, tt := range []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"typed checker error", &revokedError{serial: "1"}, pki.ErrRevoked},
+		{"plain error", errors.New("status unknown"), pki.ErrRevoked},
+		{"marked could-not-check", unavailableError{unavailable: true}, pki.ErrRevocationUnavailable},
+		{"wrapped could-not-check", fmt.Errorf("OCSP: %w", unavailableError{unavailable: true}), pki.ErrRevocationUnavailable},
+		{"marker reporting false", unavailableError{unavailable: false}, pki.ErrRevoked},
+		{"deadline exceeded", fmt.Errorf("fetch: %w", context.DeadlineExceeded), pki.ErrRevocationUnavailable},
+		{"canceled", context.Canceled, pki.ErrRevocationUnavailable},
+		// A certificate that names no OCSP responder nor CRL can never be checked: refused
+		// like a bad one (401), not "try again later" (503).
+		{"no revocation information", revocation.ErrNoRevocationInfo, pki.ErrRevoked},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.validator(t, errChecker{tt.err}, e.clk).Validate(context.Background(), chain, pki.PurposeTransport)
+			var ve *pki.ValidationError
+			if !errors.As(err, &ve) || ve.Reason != tt.want {
+				t.Fatalf("Validate = %v, want Reason %v", err, tt.want)
+			}
+			if !errors.Is(err, pki.ErrRevocation) || !errors.Is(err, tt.err) {
+				t.Errorf("Validate = %v: does not match ErrRevocation and the checker's error", err)
+			}
+			other := pki.ErrRevoked
+			if tt.want == pki.ErrRevoked {
+				other = pki.ErrRevocationUnavailable
+			}
+			if errors.Is(err, other) || errors.Is(err, pki.ErrNoRevocationChecker) {
+				t.Errorf("Validate = %v also matches %v", err, other)
+			}
+		})
+	}
+	t.Run("ErrRevocation is not matched by other reasons", func(t *testing.T) {
+		for _, r := range []error{pki.ErrExpired, pki.ErrNoRevocationChecker, pki.ErrUnknownAuthority} {
+			if errors.Is(&pki.ValidationError{Reason: r}, pki.ErrRevocation) {
+				t.Errorf("%v matches ErrRevocation", r)
+			}
+		}
+	})
 }
 
 func subjectOf(c *x509.Certificate) string {
@@ -590,8 +652,8 @@ func TestNewValidatorErrors(t *testing.T) {
 }
 
 func TestValidationErrorMessage(t *testing.T) {
-	err := &pki.ValidationError{Reason: pki.ErrRevocation, Err: &revokedError{serial: "42"}}
-	if got, want := err.Error(), "pki: revocation check failed: revoked: 42"; got != want {
+	err := &pki.ValidationError{Reason: pki.ErrRevoked, Err: &revokedError{serial: "42"}}
+	if got, want := err.Error(), "pki: certificate revoked: revoked: 42"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 	if got, want := (&pki.ValidationError{Reason: pki.ErrExpired}).Error(), pki.ErrExpired.Error(); got != want {

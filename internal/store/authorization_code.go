@@ -80,23 +80,27 @@ func (s *Store) PutAuthorizationCode(ctx context.Context, c AuthorizationCode) e
 // [ErrConsumed] together with the record (its FamilyID names the tokens to revoke); a code
 // past its ExpiresAt gives [ErrExpired] with the record; an unknown hash gives [ErrNotFound].
 func (s *Store) ConsumeAuthorizationCode(ctx context.Context, hash string) (AuthorizationCode, error) {
-	return consume(ctx, s, "consume authorization code",
+	return s.pools().consumeAuthorizationCode(ctx, hash)
+}
+
+func (d db) consumeAuthorizationCode(ctx context.Context, hash string) (AuthorizationCode, error) {
+	return consume(ctx, d, "consume authorization code",
 		`UPDATE authorization_codes SET consumed_at = $2
 		 WHERE hash = $1 AND consumed_at IS NULL AND expires_at > $2
 		 RETURNING `+codeColumns,
-		hash, scanCode, s.getAuthorizationCode)
+		hash, scanCode, d.getAuthorizationCode)
 }
 
 // getAuthorizationCode reads a code without consuming it and reports whether it is usable at
 // now: nil, or ErrConsumed / ErrExpired with the record, or ErrNotFound.
-func (s *Store) getAuthorizationCode(ctx context.Context, hash string, now time.Time) (AuthorizationCode, error) {
-	c, err := scanCode(s.r.QueryRowContext(ctx,
+func (d db) getAuthorizationCode(ctx context.Context, hash string, now time.Time) (AuthorizationCode, error) {
+	c, err := scanCode(d.r.QueryRowContext(ctx,
 		`SELECT `+codeColumns+` FROM authorization_codes WHERE hash = $1`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return AuthorizationCode{}, ErrNotFound
 	}
 	if err != nil {
-		return AuthorizationCode{}, s.dbErr("get authorization code", err)
+		return AuthorizationCode{}, d.s.dbErr("get authorization code", err)
 	}
 	return c, singleUseState{consumedAt: c.ConsumedAt, expiresAt: c.ExpiresAt}.check(now)
 }

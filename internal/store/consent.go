@@ -95,18 +95,40 @@ func (s *Store) CreateConsent(ctx context.Context, c Consent) error {
 
 // GetConsent returns the consent with that ID, or [ErrNotFound].
 func (s *Store) GetConsent(ctx context.Context, id string) (Consent, error) {
+	return s.pools().getConsent(ctx, id)
+}
+
+func (d db) getConsent(ctx context.Context, id string) (Consent, error) {
 	if !validKey(id) {
 		return Consent{}, ErrNotFound
 	}
-	c, err := scanConsent(s.r.QueryRowContext(ctx,
+	c, err := scanConsent(d.r.QueryRowContext(ctx,
 		`SELECT `+consentColumns+` FROM consents WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Consent{}, ErrNotFound
 	}
 	if err != nil {
-		return Consent{}, s.dbErr("get consent", err)
+		return Consent{}, d.s.dbErr("get consent", err)
 	}
 	return c, nil
+}
+
+// ConsentUserID returns the UserID of consent id — the customer who authorised it, "" until
+// someone has — without reading the rest of the consent, or [ErrNotFound]. It is the
+// gateways' per-request lookup of the customer behind a customer token.
+func (s *Store) ConsentUserID(ctx context.Context, id string) (string, error) {
+	if !validKey(id) {
+		return "", ErrNotFound
+	}
+	var user string
+	err := s.queryRowR(ctx, `SELECT user_id FROM consents WHERE id = $1`, id).Scan(&user)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", s.dbErr("consent user id", err)
+	}
+	return user, nil
 }
 
 // TransitionConsent atomically moves consent id to status to, provided its current status is
@@ -118,6 +140,10 @@ func (s *Store) GetConsent(ctx context.Context, id string) (Consent, error) {
 // status is not in from, [ErrNotFound] when there is no such consent, and [ErrInvalidInput]
 // for an empty from (or more than [MaxTransitionFrom] entries), an empty to, or oversize values.
 func (s *Store) TransitionConsent(ctx context.Context, id string, from []string, to string, userID string, data json.RawMessage) (Consent, error) {
+	return s.pools().transitionConsent(ctx, id, from, to, userID, data)
+}
+
+func (d db) transitionConsent(ctx context.Context, id string, from []string, to string, userID string, data json.RawMessage) (Consent, error) {
 	if !validKey(id) {
 		return Consent{}, ErrNotFound
 	}
@@ -140,7 +166,7 @@ func (s *Store) TransitionConsent(ctx context.Context, id string, from []string,
 	}
 
 	// The statement is assembled from constant fragments; every value is a parameter.
-	args := []any{id, to, ms(s.now())}
+	args := []any{id, to, ms(d.s.now())}
 	var q strings.Builder
 	q.WriteString(`UPDATE consents SET status = $2, updated_at = $3`)
 	if userID != "" {
@@ -161,15 +187,15 @@ func (s *Store) TransitionConsent(ctx context.Context, id string, from []string,
 	}
 	q.WriteString(`) RETURNING ` + consentColumns)
 
-	c, err := scanConsent(s.w.QueryRowContext(ctx, q.String(), args...))
+	c, err := scanConsent(d.w.QueryRowContext(ctx, q.String(), args...))
 	if err == nil {
 		return c, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return Consent{}, s.dbErr("transition consent", err)
+		return Consent{}, d.s.dbErr("transition consent", err)
 	}
 	// No row changed: tell a missing consent from one in another status.
-	cur, err := s.GetConsent(ctx, id)
+	cur, err := d.getConsent(ctx, id)
 	if err != nil {
 		return Consent{}, err
 	}

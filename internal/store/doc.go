@@ -1,7 +1,9 @@
 // Package store keeps everything Portcullis must remember, in SQL: registered OAuth clients,
 // Open Banking consents, authorization codes, pushed authorization requests (RFC 9126), refresh
-// tokens, the access-token deny-list (RFC 7009 revocations), used JWT ids (RFC 7523 §3 replay
-// protection) and the audit trail.
+// tokens, the access-token deny-list (RFC 7009 revocations, of single tokens and of whole grant
+// families), used JWT ids (RFC 7523 §3 replay protection), the audit trail, embedded customers
+// and their failed-login counters (package identity: [Store.UseTOTPStep] accepts each TOTP time
+// step once, [Store.CountLoginFailure] counts failures across nodes).
 //
 // One concrete [Store] serves two backends: SQLite (modernc.org/sqlite, pure Go, the embedded
 // default: one file under ./data) and PostgreSQL (pgx v5), for any number of stateless nodes
@@ -23,6 +25,13 @@
 //     [Store.ConsumeRefreshToken] and [Store.UseJTI] succeed for exactly one of any number of
 //     concurrent callers, on every node, because each is one conditional statement in the
 //     database; [Store.TransitionConsent] is a compare-and-set on the consent's status;
+//   - transactions: [Store.InTx] runs a function's calls on a [Tx] in one database
+//     transaction, rolled back if the function fails. The grant operations that change two
+//     things at once are each one transaction: [Store.RotateRefreshToken] (consume the old
+//     refresh token, store its successor), [Store.RevokeConsent] (the consent's status and
+//     every refresh token of it) and [Store.RevokeFamily] (every refresh token of a grant
+//     family, and the family on the access-token deny-list); on PostgreSQL they serialise per
+//     family and consent, so no refresh token minted concurrently escapes a revocation;
 //   - group commit: concurrent [Store.UseJTI] calls, the token endpoint's hottest write, are
 //     queued to one goroutine per Store, which records all the calls waiting at that moment
 //     (up to 128, without waiting for more) in one INSERT … ON CONFLICT DO NOTHING RETURNING,

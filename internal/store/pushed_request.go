@@ -86,7 +86,7 @@ func (s *Store) GetPushedRequest(ctx context.Context, hash string) (PushedReques
 // record and a nil error. Later callers get [ErrConsumed] together with the record; past its
 // ExpiresAt [ErrExpired] with the record; an unknown hash gives [ErrNotFound].
 func (s *Store) ConsumePushedRequest(ctx context.Context, hash string) (PushedRequest, error) {
-	return consume(ctx, s, "consume pushed request",
+	return consume(ctx, s.pools(), "consume pushed request",
 		`UPDATE pushed_requests SET consumed_at = $2
 		 WHERE hash = $1 AND consumed_at IS NULL AND expires_at > $2
 		 RETURNING `+pushedColumns,

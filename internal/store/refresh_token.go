@@ -47,6 +47,11 @@ func scanRefresh(row rowScanner) (RefreshToken, error) {
 // is already stored and [ErrInvalidInput] for a missing Hash, ClientID, FamilyID or ExpiresAt or
 // an oversize field.
 func (s *Store) PutRefreshToken(ctx context.Context, t RefreshToken) error {
+	return s.pools().putRefreshToken(ctx, t)
+}
+
+func (d db) putRefreshToken(ctx context.Context, t RefreshToken) error {
+	s := d.s
 	for _, f := range []struct{ name, v string }{
 		{"refresh token hash", t.Hash}, {"refresh token client id", t.ClientID}, {"refresh token family id", t.FamilyID},
 	} {
@@ -72,7 +77,7 @@ func (s *Store) PutRefreshToken(ctx context.Context, t RefreshToken) error {
 	if err := checkTime("refresh token expires_at", t.ExpiresAt, true); err != nil {
 		return err
 	}
-	res, err := s.w.ExecContext(ctx,
+	res, err := d.w.ExecContext(ctx,
 		`INSERT INTO refresh_tokens (hash, client_id, family_id, consent_id, user_id, scope, data, created_at, expires_at)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (hash) DO NOTHING`,
 		t.Hash, t.ClientID, t.FamilyID, t.ConsentID, t.UserID, t.Scope, nullData(t.Data),
@@ -97,7 +102,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (RefreshToken,
 	if !validKey(hash) {
 		return RefreshToken{}, ErrNotFound
 	}
-	return s.getRefreshToken(ctx, hash, s.now())
+	return s.pools().getRefreshToken(ctx, hash, s.now())
 }
 
 // ConsumeRefreshToken redeems the refresh token with that hash for rotation, atomically and
@@ -105,21 +110,25 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (RefreshToken,
 // outcomes are those of [Store.GetRefreshToken]: on [ErrConsumed] (reuse of a rotated token,
 // RFC 9700 §4.14.2) the caller should revoke the family with [Store.RevokeRefreshFamily].
 func (s *Store) ConsumeRefreshToken(ctx context.Context, hash string) (RefreshToken, error) {
-	return consume(ctx, s, "consume refresh token",
+	return s.pools().consumeRefreshToken(ctx, hash)
+}
+
+func (d db) consumeRefreshToken(ctx context.Context, hash string) (RefreshToken, error) {
+	return consume(ctx, d, "consume refresh token",
 		`UPDATE refresh_tokens SET consumed_at = $2
 		 WHERE hash = $1 AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > $2
 		 RETURNING `+refreshColumns,
-		hash, scanRefresh, s.getRefreshToken)
+		hash, scanRefresh, d.getRefreshToken)
 }
 
-func (s *Store) getRefreshToken(ctx context.Context, hash string, now time.Time) (RefreshToken, error) {
-	t, err := scanRefresh(s.r.QueryRowContext(ctx,
+func (d db) getRefreshToken(ctx context.Context, hash string, now time.Time) (RefreshToken, error) {
+	t, err := scanRefresh(d.r.QueryRowContext(ctx,
 		`SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = $1`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return RefreshToken{}, ErrNotFound
 	}
 	if err != nil {
-		return RefreshToken{}, s.dbErr("get refresh token", err)
+		return RefreshToken{}, d.s.dbErr("get refresh token", err)
 	}
 	return t, singleUseState{consumedAt: t.ConsumedAt, revokedAt: t.RevokedAt, expiresAt: t.ExpiresAt}.check(now)
 }
@@ -128,10 +137,14 @@ func (s *Store) getRefreshToken(ctx context.Context, hash string, now time.Time)
 // many it revoked (zero for an unknown family). It returns [ErrInvalidInput] for an empty or
 // oversize familyID.
 func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string) (int64, error) {
+	return s.pools().revokeRefreshFamily(ctx, familyID)
+}
+
+func (d db) revokeRefreshFamily(ctx context.Context, familyID string) (int64, error) {
 	if err := checkKey("refresh token family id", familyID); err != nil {
 		return 0, err
 	}
-	return s.revokeRefresh(ctx, "revoke refresh family",
+	return d.revokeRefresh(ctx, "revoke refresh family",
 		`UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL`, familyID)
 }
 
@@ -139,17 +152,21 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string) (int64
 // consent and returns how many it revoked. It returns [ErrInvalidInput] for an empty or
 // oversize consentID (an empty one would match every token without a consent).
 func (s *Store) RevokeRefreshTokensByConsent(ctx context.Context, consentID string) (int64, error) {
+	return s.pools().revokeRefreshTokensByConsent(ctx, consentID)
+}
+
+func (d db) revokeRefreshTokensByConsent(ctx context.Context, consentID string) (int64, error) {
 	if err := checkKey("refresh token consent id", consentID); err != nil {
 		return 0, err
 	}
-	return s.revokeRefresh(ctx, "revoke refresh tokens by consent",
+	return d.revokeRefresh(ctx, "revoke refresh tokens by consent",
 		`UPDATE refresh_tokens SET revoked_at = $2 WHERE consent_id = $1 AND revoked_at IS NULL`, consentID)
 }
 
-func (s *Store) revokeRefresh(ctx context.Context, op, q, key string) (int64, error) {
-	res, err := s.w.ExecContext(ctx, q, key, ms(s.now()))
+func (d db) revokeRefresh(ctx context.Context, op, q, key string) (int64, error) {
+	res, err := d.w.ExecContext(ctx, q, key, ms(d.s.now()))
 	if err != nil {
-		return 0, s.dbErr(op, err)
+		return 0, d.s.dbErr(op, err)
 	}
-	return s.rowsAffected(op, res)
+	return d.s.rowsAffected(op, res)
 }

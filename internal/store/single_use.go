@@ -38,7 +38,7 @@ func (st singleUseState) check(now time.Time) error {
 
 // consume runs update, an UPDATE … RETURNING that consumes the item whose key is $1 at time $2
 // (milliseconds), and, when it changes no row, get, to say why. T is the record type.
-func consume[T any](ctx context.Context, s *Store, op, update string, key string,
+func consume[T any](ctx context.Context, d db, op, update string, key string,
 	scan func(rowScanner) (T, error),
 	get func(ctx context.Context, key string, now time.Time) (T, error),
 ) (T, error) {
@@ -47,9 +47,10 @@ func consume[T any](ctx context.Context, s *Store, op, update string, key string
 		return zero, ErrNotFound
 	}
 	// Two rounds: the item may appear, or the clock step back, between the UPDATE and the read.
+	s := d.s
 	for range 2 {
 		now := s.now()
-		rec, err := scan(s.w.QueryRowContext(ctx, update, key, ms(now)))
+		rec, err := scan(d.w.QueryRowContext(ctx, update, key, ms(now)))
 		if err == nil {
 			return rec, nil
 		}

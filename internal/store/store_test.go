@@ -24,6 +24,7 @@ import (
 func TestSQLite(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, storetest.OpenSQLiteClock)
+	storetest.RunPair(t, storetest.OpenSQLitePair)
 }
 
 // TestPostgres runs the contract suite on PostgreSQL, in a fresh schema per test. It fails if
@@ -32,6 +33,7 @@ func TestPostgres(t *testing.T) {
 	t.Parallel()
 	storetest.PostgresURL(t) // fail (or skip) once, clearly, before the suite
 	storetest.Run(t, storetest.OpenPostgresClock)
+	storetest.RunPair(t, storetest.OpenPostgresPair)
 }
 
 func TestOpenURL(t *testing.T) {

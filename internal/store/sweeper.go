@@ -23,6 +23,8 @@ var sweepTables = []struct{ table, key string }{
 	{"used_jtis", "(issuer, jti)"},
 	{"refresh_tokens", "hash"},
 	{"token_revocations", "jti"},
+	{"family_revocations", "family_id"},
+	{"login_failures", "key_hash"},
 }
 
 // sweepStatements holds one batched DELETE per table; the nested SELECT … LIMIT bounds the
@@ -41,9 +43,9 @@ var sweepStatements = func() []string {
 	return out
 }()
 
-// Sweep deletes every expired authorization code, pushed request, used jti, refresh token and
-// deny-list entry, in batches of at most 500 rows per statement, and returns how many rows it
-// deleted. Expiry is judged against the store clock once, at the start. It stops early, with
+// Sweep deletes every expired authorization code, pushed request, used jti, refresh token,
+// deny-list entry and failed-login counter, in batches of at most 500 rows per statement, and
+// returns how many rows it deleted. Expiry is judged against the store clock once, at the start. It stops early, with
 // the count so far, when ctx is done or a statement fails.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	now := ms(s.now())

@@ -39,7 +39,7 @@ const (
 //	iss, sub, aud (string or array), client_id, scope (space-separated), jti,
 //	iat, nbf, exp (NumericDate), aut ("APPLICATION" | "APPLICATION_USER"),
 //	cnf {"x5t#S256": …}, consent_id, openbanking_intent_id (UK mirror of
-//	consent_id, when configured), acr, auth_time
+//	consent_id, when configured), grant_id (the grant family), acr, auth_time
 //
 // and JOSE header typ "at+jwt". Values returned by [Verifier.Verify] and
 // [Issuer.Issue] are the caller's own copy.
@@ -55,9 +55,14 @@ type AccessToken struct {
 	ExpiresAt time.Time
 	Use       Use
 	ConsentID string // the Open Banking consent (intent) the token is bound to; may be empty for application tokens
-	// UserID is the PSU the token acts for: Subject for user tokens, empty for
-	// application tokens. Pairwise where the client's subject type is pairwise.
+	// UserID is the PSU the token acts for as the token names it: Subject for user
+	// tokens, empty for application tokens. It is an opaque subject ([Subjects]: public,
+	// or pairwise where the client's subject type is pairwise), never the bank's customer
+	// id, which only the consent record holds.
 	UserID string
+	// FamilyID is the grant the token was issued in (the grant_id claim): revoking the
+	// family revokes the token. Empty for application tokens.
+	FamilyID string
 	// CertThumbprint is cnf.x5t#S256: base64url SHA-256 of the client certificate
 	// the token was issued to. Never empty in a verified token.
 	CertThumbprint string
@@ -76,6 +81,7 @@ func (at *AccessToken) LogValue() slog.Value {
 		slog.String("client_id", at.ClientID),
 		slog.String("aut", string(at.Use)),
 		slog.String("consent_id", at.ConsentID),
+		slog.String("grant_id", at.FamilyID),
 		slog.String("scope", strings.Join(at.Scopes, " ")),
 		slog.Time("exp", at.ExpiresAt),
 	)
@@ -106,6 +112,7 @@ type ClaimsSet struct {
 	Cnf        *Confirmation `json:"cnf,omitempty"`
 	ConsentID  string        `json:"consent_id,omitempty"`
 	OBIntentID string        `json:"openbanking_intent_id,omitempty"`
+	GrantID    string        `json:"grant_id,omitempty"`
 	ACR        string        `json:"acr,omitempty"`
 	AuthTime   int64         `json:"auth_time,omitempty"`
 }
@@ -154,7 +161,7 @@ func (at *AccessToken) ClaimsSet() *ClaimsSet {
 		Scope: strings.Join(at.Scopes, " "), JTI: at.JTI,
 		Iat: at.IssuedAt.Unix(), Nbf: at.NotBefore.Unix(), Exp: at.ExpiresAt.Unix(),
 		Aut: at.Use, Cnf: &Confirmation{X5tS256: at.CertThumbprint},
-		ConsentID: at.ConsentID, ACR: at.ACR,
+		ConsentID: at.ConsentID, GrantID: at.FamilyID, ACR: at.ACR,
 	}
 	if !at.AuthTime.IsZero() {
 		w.AuthTime = at.AuthTime.Unix()
@@ -201,7 +208,7 @@ func decodeClaims(payload []byte) (*AccessToken, error) {
 	at := &AccessToken{
 		Issuer: w.Iss, Subject: w.Sub, Audience: []string(w.Aud), ClientID: w.ClientID,
 		JTI: w.JTI, IssuedAt: unix(w.Iat), NotBefore: unix(w.Nbf), ExpiresAt: unix(w.Exp),
-		Use: w.Aut, ConsentID: w.ConsentID, CertThumbprint: w.Cnf.X5tS256, ACR: w.ACR,
+		Use: w.Aut, ConsentID: w.ConsentID, FamilyID: w.GrantID, CertThumbprint: w.Cnf.X5tS256, ACR: w.ACR,
 	}
 	if w.Scope != "" {
 		at.Scopes = strings.Split(w.Scope, " ")

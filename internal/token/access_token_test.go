@@ -24,6 +24,7 @@ import (
 )
 
 func TestIssueVerifyRoundTrip(t *testing.T) {
+	sub := testSubjects(t).Public(customerID)
 	for _, tc := range []struct {
 		name   string
 		claims Claims
@@ -34,9 +35,9 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 			IssuedAt: t0, NotBefore: t0, ExpiresAt: t0.Add(5 * time.Minute), Use: UseApplication, CertThumbprint: certA,
 		}},
 		{"user", userClaims(), AccessToken{
-			Issuer: issuer, Subject: "psu-7f3a", Audience: []string{issuer}, ClientID: "tpp-1", Scopes: []string{"openid", "accounts"},
+			Issuer: issuer, Subject: sub, Audience: []string{issuer}, ClientID: "tpp-1", Scopes: []string{"openid", "accounts"},
 			IssuedAt: t0, NotBefore: t0, ExpiresAt: t0.Add(5 * time.Minute), Use: UseUser, ConsentID: "aac-1234",
-			UserID: "psu-7f3a", CertThumbprint: certA, AuthTime: t0.Add(-time.Minute), ACR: "urn:openbanking:psd2:sca",
+			UserID: sub, FamilyID: "fam-1", CertThumbprint: certA, AuthTime: t0.Add(-time.Minute), ACR: "urn:openbanking:psd2:sca",
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,10 +75,10 @@ func TestAccessTokenWireFormat(t *testing.T) {
 	var claims map[string]any
 	mustDecode(t, parts[1], &claims)
 	want := map[string]any{
-		"iss": issuer, "sub": "psu-7f3a", "aud": issuer, "client_id": "tpp-1", "scope": "openid accounts",
+		"iss": issuer, "sub": testSubjects(t).Public(customerID), "aud": issuer, "client_id": "tpp-1", "scope": "openid accounts",
 		"jti": at.JTI, "iat": float64(t0.Unix()), "nbf": float64(t0.Unix()), "exp": float64(t0.Unix() + 300),
 		"aut": "APPLICATION_USER", "cnf": map[string]any{"x5t#S256": certA},
-		"consent_id": "aac-1234", "openbanking_intent_id": "aac-1234",
+		"consent_id": "aac-1234", "openbanking_intent_id": "aac-1234", "grant_id": "fam-1",
 		"acr": "urn:openbanking:psd2:sca", "auth_time": float64(t0.Unix() - 60),
 	}
 	if diff := cmp.Diff(want, claims); diff != "" {

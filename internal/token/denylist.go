@@ -13,7 +13,8 @@ import (
 	"github.com/portcullis/portcullis/internal/store"
 )
 
-// RevocationSource lists revoked access tokens; *store.Store implements it.
+// RevocationSource lists revoked access tokens (entries with a JTI) and revoked
+// grant families (entries with a FamilyID); *store.Store implements it.
 // RevocationsSince returns the entries with RevokedAt at or after since (inclusive),
 // ordered by RevokedAt, at most limit of them.
 type RevocationSource interface {
@@ -57,11 +58,13 @@ type DenyListOptions struct {
 	PageSize int
 }
 
-// DenyList is the in-memory set of revoked access-token jtis, fed from the store
-// (Run/Refresh) and by local revocations (Add). Entries are dropped once their
-// token has expired (plus the largest clock skew a verifier allows). It is never
-// trimmed otherwise: dropping a live entry would un-revoke a token. Safe for
-// concurrent use; IsRevoked takes a read lock only.
+// DenyList is the in-memory set of revoked access tokens, fed from the store
+// (Run/Refresh) and by local revocations (Add, AddFamily): single tokens by jti, and
+// whole grants by family id (the grant_id claim; store.Store.RevokeFamily), each
+// looked up in O(1). Entries are dropped once their tokens have expired (plus the
+// largest clock skew a verifier allows). It is never trimmed otherwise: dropping a
+// live entry would un-revoke a token. Safe for concurrent use; IsRevoked takes a
+// read lock only.
 type DenyList struct {
 	src      RevocationSource
 	clock    clock.Clock
@@ -71,8 +74,9 @@ type DenyList struct {
 	overlap  time.Duration
 	page     int
 
-	mu      sync.RWMutex
-	entries map[string]time.Time // jti → token exp
+	mu       sync.RWMutex
+	entries  map[string]time.Time // jti → token exp
+	families map[string]time.Time // family id → exp of the family's last token
 
 	// lastOK is the start time (UnixNano) of the last successful refresh, 0 for
 	// never. Atomic so that Check, on every request, never waits for a refresh.
@@ -89,7 +93,8 @@ type DenyList struct {
 // until its first successful Refresh.
 func NewDenyList(opts DenyListOptions) (*DenyList, error) {
 	d := &DenyList{src: opts.Source, clock: opts.Clock, log: opts.Logger, interval: opts.RefreshInterval,
-		stale: opts.MaxStaleness, overlap: opts.Overlap, page: opts.PageSize, entries: make(map[string]time.Time)}
+		stale: opts.MaxStaleness, overlap: opts.Overlap, page: opts.PageSize,
+		entries: make(map[string]time.Time), families: make(map[string]time.Time)}
 	if d.src == nil {
 		return nil, fmt.Errorf("%w: deny-list without a revocation source", ErrInvalidClaims)
 	}
@@ -199,20 +204,32 @@ func (d *DenyList) apply(rs []store.Revocation, now time.Time, prune bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, r := range rs {
-		if r.JTI == "" || r.ExpiresAt.Before(horizon) {
+		if r.ExpiresAt.Before(horizon) {
 			continue
 		}
-		if cur, ok := d.entries[r.JTI]; !ok || r.ExpiresAt.After(cur) {
-			d.entries[r.JTI] = r.ExpiresAt
+		switch {
+		case r.JTI != "":
+			put(d.entries, r.JTI, r.ExpiresAt)
+		case r.FamilyID != "":
+			put(d.families, r.FamilyID, r.ExpiresAt)
 		}
 	}
 	if !prune {
 		return
 	}
-	for jti, exp := range d.entries {
-		if exp.Before(horizon) {
-			delete(d.entries, jti)
+	for _, m := range []map[string]time.Time{d.entries, d.families} {
+		for k, exp := range m {
+			if exp.Before(horizon) {
+				delete(m, k)
+			}
 		}
+	}
+}
+
+// put records key until exp, keeping the later expiry of two entries.
+func put(m map[string]time.Time, key string, exp time.Time) {
+	if cur, ok := m[key]; !ok || exp.After(cur) {
+		m[key] = exp
 	}
 }
 
@@ -224,10 +241,33 @@ func (d *DenyList) Add(jti string, exp time.Time) {
 		return
 	}
 	d.mu.Lock()
-	if cur, ok := d.entries[jti]; !ok || exp.After(cur) {
-		d.entries[jti] = exp
-	}
+	put(d.entries, jti, exp)
 	d.mu.Unlock()
+}
+
+// AddFamily puts a revoked grant family into the list at once (this node revoked
+// it; other nodes see it within RefreshInterval). exp is no earlier than the expiry
+// of the family's last access token.
+func (d *DenyList) AddFamily(familyID string, exp time.Time) {
+	if familyID == "" {
+		return
+	}
+	d.mu.Lock()
+	put(d.families, familyID, exp)
+	d.mu.Unlock()
+}
+
+// IsFamilyRevoked reports whether the grant family is on the list (an empty
+// family, that of application tokens, never is). It does not say whether the list
+// is current: see Check.
+func (d *DenyList) IsFamilyRevoked(familyID string) bool {
+	if familyID == "" {
+		return false
+	}
+	d.mu.RLock()
+	_, ok := d.families[familyID]
+	d.mu.RUnlock()
+	return ok
 }
 
 // IsRevoked reports whether jti is on the list. It does not say whether the list
@@ -266,9 +306,9 @@ func (d *DenyList) last() time.Time {
 	return time.Unix(0, ns)
 }
 
-// Len returns the number of entries.
+// Len returns the number of entries, of tokens and of families.
 func (d *DenyList) Len() int {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	return len(d.entries)
+	return len(d.entries) + len(d.families)
 }

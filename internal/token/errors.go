@@ -24,7 +24,7 @@ var (
 	ErrWrongIssuer = errors.New("token: wrong issuer")
 	// ErrWrongAudience: "aud" does not contain the expected audience.
 	ErrWrongAudience = errors.New("token: wrong audience")
-	// ErrRevoked: the token's jti is on the deny-list.
+	// ErrRevoked: the token's jti, or its grant family, is on the deny-list.
 	ErrRevoked = errors.New("token: revoked")
 	// ErrRevocationStateUnavailable: the deny-list has not been refreshed from the
 	// store recently enough (DenyListOptions.MaxStaleness), so revocation cannot be

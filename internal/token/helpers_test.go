@@ -123,7 +123,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if err := f.deny.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	f.issuer, err = NewIssuer(IssuerOptions{Keys: f.keys, Issuer: issuer, Clock: f.clk, OpenBankingIntentID: true})
+	f.issuer, err = NewIssuer(IssuerOptions{Keys: f.keys, Issuer: issuer, Clock: f.clk, OpenBankingIntentID: true, Subjects: testSubjects(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,14 +134,27 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	return f
 }
 
+// testSubjects is a Subjects under a fixed secret.
+func testSubjects(t testing.TB) *Subjects {
+	t.Helper()
+	s, err := NewSubjects([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// customerID is the bank's internal customer id of userClaims.
+const customerID = "psu-7f3a"
+
 func appClaims() Claims {
 	return Claims{ClientID: "tpp-1", Use: UseApplication, Scopes: []string{"accounts"}, CertThumbprint: certA}
 }
 
 func userClaims() Claims {
 	return Claims{
-		ClientID: "tpp-1", Use: UseUser, UserID: "psu-7f3a", Scopes: []string{"openid", "accounts"},
-		ConsentID: "aac-1234", CertThumbprint: certA, AuthTime: t0.Add(-time.Minute), ACR: "urn:openbanking:psd2:sca",
+		ClientID: "tpp-1", Use: UseUser, UserID: customerID, Scopes: []string{"openid", "accounts"},
+		ConsentID: "aac-1234", FamilyID: "fam-1", CertThumbprint: certA, AuthTime: t0.Add(-time.Minute), ACR: "urn:openbanking:psd2:sca",
 	}
 }
 

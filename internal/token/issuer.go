@@ -10,9 +10,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/jose"
+	"github.com/portcullis/portcullis/internal/oauth/scope"
 )
 
 // IssuerOptions configures an [Issuer].
@@ -30,6 +30,10 @@ type IssuerOptions struct {
 	Clock clock.Clock
 	// Random supplies the jti randomness. Nil means crypto/rand.Reader.
 	Random io.Reader
+	// Subjects derives the sub of user tokens from Claims.UserID. Nil means a random secret
+	// for this Issuer only (subjects then change with every restart): production passes the
+	// persisted one, [LoadSubjects]. The customer id itself is never written into a token.
+	Subjects *Subjects
 	// OpenBankingIntentID also writes consent_id as openbanking_intent_id, the
 	// claim UK OBIE bank integrations read (fapi.md OB-04).
 	OpenBankingIntentID bool
@@ -38,9 +42,21 @@ type IssuerOptions struct {
 // Claims is what the token endpoint knows about a grant; [Issuer.Issue] turns it
 // into an access token.
 type Claims struct {
-	ClientID string   // required
-	Use      Use      // required: UseApplication or UseUser
-	UserID   string   // required for UseUser (becomes sub), forbidden for UseApplication
+	ClientID string // required
+	Use      Use    // required: UseApplication or UseUser
+	// UserID is the bank's internal customer id: required for UseUser, forbidden for
+	// UseApplication. It never appears in the token: sub is Subjects.Public(UserID), or
+	// Subjects.Pairwise(Sector, UserID) when Sector is set (OIDC Core §8). The gateway gets
+	// the customer id back from the consent the token names.
+	UserID string
+	// Sector is the client's sector identifier when its subject type is pairwise (OIDC Core
+	// §8.1); empty for the public type. User tokens only.
+	Sector string
+	// FamilyID names the grant (the authorization code's family, kept by every refresh
+	// token descended from it): written as the grant_id claim, so that revoking the family
+	// (store.Store.RevokeFamily, on the deny-list) revokes the token. Set by the
+	// authorization_code and refresh_token grants; empty for client_credentials.
+	FamilyID string
 	Scopes   []string // granted scopes, each an RFC 6749 §3.3 scope-token
 	// ConsentID is the consent (intent) the token is bound to.
 	ConsentID string
@@ -64,13 +80,14 @@ type Issuer struct {
 	lifetime time.Duration
 	clock    clock.Clock
 	random   io.Reader
+	subjects *Subjects
 	obIntent bool
 }
 
 // NewIssuer checks opts and returns an Issuer. Errors match ErrInvalidClaims.
 func NewIssuer(opts IssuerOptions) (*Issuer, error) {
 	i := &Issuer{keys: opts.Keys, iss: opts.Issuer, aud: slices.Clone(opts.Audience), lifetime: opts.AccessTokenLifetime,
-		clock: opts.Clock, random: opts.Random, obIntent: opts.OpenBankingIntentID}
+		clock: opts.Clock, random: opts.Random, subjects: opts.Subjects, obIntent: opts.OpenBankingIntentID}
 	if i.keys == nil {
 		return nil, fmt.Errorf("%w: no signing keys", ErrInvalidClaims)
 	}
@@ -94,6 +111,12 @@ func NewIssuer(opts IssuerOptions) (*Issuer, error) {
 	}
 	if i.random == nil {
 		i.random = rand.Reader
+	}
+	if i.subjects == nil {
+		var err error
+		if i.subjects, err = newRandomSubjects(i.random); err != nil {
+			return nil, err
+		}
 	}
 	return i, nil
 }
@@ -134,10 +157,14 @@ func (i *Issuer) Issue(ctx context.Context, c Claims) (string, *AccessToken, err
 	at := &AccessToken{
 		Issuer: i.iss, Subject: c.ClientID, Audience: slices.Clone(aud), ClientID: c.ClientID,
 		Scopes: slices.Clone(c.Scopes), JTI: jti, IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(life),
-		Use: c.Use, ConsentID: c.ConsentID, CertThumbprint: c.CertThumbprint,
+		Use: c.Use, ConsentID: c.ConsentID, FamilyID: c.FamilyID, CertThumbprint: c.CertThumbprint,
 	}
 	if c.Use == UseUser {
-		at.Subject, at.UserID, at.ACR = c.UserID, c.UserID, c.ACR
+		sub := i.subjects.Public(c.UserID)
+		if c.Sector != "" {
+			sub = i.subjects.Pairwise(c.Sector, c.UserID)
+		}
+		at.Subject, at.UserID, at.ACR = sub, sub, c.ACR
 		if !c.AuthTime.IsZero() {
 			at.AuthTime = c.AuthTime.Truncate(time.Second).UTC()
 		}
@@ -173,14 +200,19 @@ func (c *Claims) check() error {
 	if slices.Contains(c.Audience, "") {
 		return bad("empty audience")
 	}
+	for _, f := range []struct{ name, v string }{{"user id", c.UserID}, {"sector", c.Sector}, {"family id", c.FamilyID}, {"consent id", c.ConsentID}} {
+		if len(f.v) > maxIDClaimLen {
+			return bad("%s longer than %d bytes", f.name, maxIDClaimLen)
+		}
+	}
 	for _, s := range c.Scopes {
-		if !client.IsScopeToken(s) {
+		if !scope.IsToken(s) {
 			return bad("scope %q", truncate(s))
 		}
 	}
 	switch c.Use {
 	case UseApplication:
-		if c.UserID != "" || c.ACR != "" || !c.AuthTime.IsZero() {
+		if c.UserID != "" || c.Sector != "" || c.ACR != "" || !c.AuthTime.IsZero() {
 			return bad("user claims on an application token")
 		}
 	case UseUser:

@@ -15,6 +15,8 @@ const (
 	// tokens: 256 bits, 43 characters.
 	DefaultSecretBytes = 32
 	jtiBytes           = 24 // 192 bits, 32 characters
+	// maxIDClaimLen bounds the identifiers Issue accepts (the store's key bound).
+	maxIDClaimLen = 512
 )
 
 // NewSecret returns n bytes from crypto/rand as unpadded base64url: a

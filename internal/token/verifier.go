@@ -127,7 +127,8 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 //     (ErrWrongIssuer), aud contains the expected audience (ErrWrongAudience), exp
 //     (ErrExpired), nbf and iat (ErrNotYetValid), all with MaxClockSkew;
 //   - on every call, cached or not: the deny-list is current
-//     (ErrRevocationStateUnavailable) and the jti is not on it (ErrRevoked).
+//     (ErrRevocationStateUnavailable) and neither the jti nor the grant family
+//     (grant_id) is on it (ErrRevoked).
 //
 // It does not check the certificate binding against the presented certificate
 // (use [CheckBinding]), scopes or consent: those are the caller's.
@@ -164,6 +165,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*AccessToken, error)
 	}
 	if v.deny.IsRevoked(at.JTI) {
 		return nil, ErrRevoked
+	}
+	if v.deny.IsFamilyRevoked(at.FamilyID) {
+		return nil, fmt.Errorf("%w: its grant was revoked", ErrRevoked)
 	}
 	return at.clone(), nil
 }

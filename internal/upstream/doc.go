@@ -7,20 +7,25 @@
 //     the identity is added, it removes from the outbound request the hop-by-hop
 //     headers, Authorization and Proxy-Authorization (the bank receives the
 //     identity, not the TPP's bearer token; [Options].PassAuthorization turns that
-//     off for upstreams that insist on seeing it), Forwarded and X-Forwarded-*,
-//     every X-Portcullis-* header, every forwarded-certificate header
-//     (X-Forwarded-Client-Cert, X-SSL-Client-Cert, Client-Cert, …) and common
-//     identity headers of other gateways (X-Client-Id, X-Consumer-*, X-User-Id,
-//     X-Remote-User, …), plus any configured ones. Protocol upgrades are refused.
+//     off for upstreams that insist on seeing it), and every header whose name is
+//     reserved in any spelling ([ReservedHeader]: compared with "_" read as "-"
+//     and case folded, as CGI/WSGI servers do, so X_Portcullis_Psu_Id counts):
+//     Forwarded and X-Forwarded-*, every X-Portcullis-* header, every
+//     forwarded-certificate header (X-Forwarded-Client-Cert, X-SSL-Client-Cert,
+//     Client-Cert, …), common identity headers of other gateways (X-Client-Id,
+//     X-Consumer-*, X-User-Id, X-Remote-User, …), the method overrides
+//     (X-HTTP-Method-Override, X-Method-Override, X-HTTP-Method), plus any
+//     configured ones. Protocol upgrades are refused.
 //   - [Identifier] writes the [Identity] onto the request: X-Portcullis-* headers,
 //     or one short-lived JWT signed by Portcullis in X-Portcullis-Identity
 //     ([IdentityJWT]), and x-fapi-interaction-id. The external authorizer uses the
 //     same Identifier for its allow answers, so both modes hand the same identity.
-//   - X-Forwarded-For / -Host / -Proto are set by [httputil.ProxyRequest.SetXForwarded]
-//     from this hop only: X-Forwarded-For is the TCP peer of Portcullis (the TPP, or
-//     the load balancer in front of Portcullis), -Host and -Proto the host and
-//     scheme the request reached Portcullis with. Inbound values are discarded,
-//     never appended to.
+//   - X-Forwarded-For is the TCP peer of Portcullis (the TPP, or the load balancer
+//     in front of Portcullis), set by [httputil.ProxyRequest.SetXForwarded];
+//     X-Forwarded-Host and -Proto are the configured public URL ([Options].PublicURL)
+//     and are not sent without one: the request's Host, absolute-form target or
+//     HTTP/2 :authority is the caller's choice and never becomes them. Inbound
+//     values are discarded, never appended to.
 //   - [NewTransport] is the shared connection pool: kept-alive HTTP/1.1
 //     connections (MaxIdleConnsPerHost; HTTP/2 to https upstreams on request),
 //     dial, TLS-handshake and response-header timeouts, no proxy from the

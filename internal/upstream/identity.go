@@ -15,8 +15,9 @@ import (
 
 // The headers Portcullis sets on every request it forwards (and on every allow
 // answer of the external authorizer). Upstreams read the caller's identity from
-// them and from nothing else: every inbound header with the X-Portcullis- prefix
-// is deleted before they are set.
+// them and from nothing else: every inbound header whose name, with "_" read as
+// "-" and case folded, has the X-Portcullis- prefix is deleted before they are
+// set ([ReservedHeader]).
 const (
 	HeaderClientID       = "X-Portcullis-Client-Id"       // OAuth client (TPP) the token was issued to
 	HeaderConsentID      = "X-Portcullis-Consent-Id"      // consent (intent) the token is bound to; absent for none
@@ -34,8 +35,6 @@ const (
 	// HeaderFAPIInteractionID is the FAPI interaction id header (FAPI1-RS-04), set
 	// to the checked or generated value of the request.
 	HeaderFAPIInteractionID = "X-Fapi-Interaction-Id"
-
-	identityPrefix = "X-Portcullis-"
 )
 
 // Identity is what the gateway established about a request that passed every
@@ -174,7 +173,7 @@ type identityClaims struct {
 	Path           string   `json:"htu"`
 }
 
-// Set deletes every X-Portcullis-* header of h and writes id onto it: the
+// Set deletes every X-Portcullis-* header of h (in any spelling: [ReservedHeader]) and writes id onto it: the
 // individual headers in headers mode, or X-Portcullis-Identity in jwt mode; in
 // both modes x-fapi-interaction-id is set to id.InteractionID when that is not
 // empty. method and path (escaped, no query) are the request's, bound into the
@@ -182,7 +181,7 @@ type identityClaims struct {
 // when signing fails; h is then left without identity headers.
 func (i *Identifier) Set(h http.Header, id *Identity, method, path string) error {
 	for k := range h {
-		if strings.HasPrefix(http.CanonicalHeaderKey(k), identityPrefix) {
+		if strings.HasPrefix(foldName(k), foldedIdentityPrefix) {
 			delete(h, k)
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/textproto"
 	"net/url"
 	"slices"
 	"strings"
@@ -106,28 +105,6 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return v
 }
 
-// strippedHeaders are removed from every forwarded request, besides the
-// X-Portcullis-* prefix and the hop-by-hop headers ReverseProxy removes itself:
-// credentials, forwarded-certificate headers (the list package mtls strips, kept
-// here too so that the upstream boundary does not depend on the listener's
-// configuration) and identity headers other gateways use, which a bank might read.
-var strippedHeaders = []string{
-	"Proxy-Authorization",
-	"Connection", "Upgrade", // no protocol switching through the gateway
-	"X-Forwarded-Client-Cert", "X-Ssl-Client-Cert", "X-Ssl-Client-Escaped-Cert", "X-Ssl-Cert",
-	"X-Client-Cert", "X-Client-Certificate", "Ssl-Client-Cert", "Client-Cert", "Client-Cert-Chain",
-	"X-Amzn-Mtls-Clientcert", "X-Amzn-Mtls-Clientcert-Leaf", "X-Amzn-Mtls-Clientcert-Chain",
-	"X-Arr-Clientcert", "X-Forwarded-Tls-Client-Cert", "X-Forwarded-Tls-Client-Cert-Info",
-	"X-Ssl-Client-Verify", "X-Ssl-Client-Dn", "X-Ssl-Client-S-Dn", "X-Ssl-Client-I-Dn",
-	"X-Client-Id", "X-Client-Dn", "X-Consumer-Id", "X-Consumer-Username", "X-Consumer-Custom-Id",
-	"X-Consent-Id", "X-Psu-Id", "X-User-Id", "X-User", "X-Remote-User", "Remote-User",
-	"X-Authenticated-User", "X-Authenticated-Userid", "X-Forwarded-User", "X-Forwarded-Email",
-	"X-Auth-Request-User", "X-Auth-Request-Email", "X-Jwt-Assertion", "X-Wso2-Jwt",
-	"X-Forwarded-Prefix", "X-Forwarded-Port", "X-Forwarded-Server", "X-Real-Ip", "X-Original-Forwarded-For",
-	"X-Original-Uri", "X-Original-Method", "X-Original-Url", "X-Rewrite-Url", "X-Forwarded-Uri", "X-Forwarded-Method",
-	"X-Envoy-Original-Path", "X-Envoy-Original-Url",
-}
-
 // copyBuffers recycles the 32 KiB buffers ReverseProxy copies bodies through
 // (otherwise one allocation per request, the largest by far).
 var copyBuffers = &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
@@ -149,8 +126,14 @@ type Options struct {
 	// the token is not exposed to (or replayable by) anything behind Portcullis.
 	PassAuthorization bool
 	// StripHeaders are further inbound headers to remove (e.g. a custom
-	// forwarded-certificate header configured on the listener).
+	// forwarded-certificate header configured on the listener), compared like
+	// [ReservedHeader] ("_" read as "-", case folded).
 	StripHeaders []string
+	// PublicURL is how callers reach Portcullis (scheme and host, from
+	// configuration): the upstream's X-Forwarded-Proto and X-Forwarded-Host. Nil:
+	// neither is sent. They never come from the request (its Host, absolute-form
+	// target or HTTP/2 :authority are the caller's to choose).
+	PublicURL *url.URL
 	// ErrorHandler renders a failed forward; err matches ErrUnavailable,
 	// ErrTimeout, ErrCanceled or ErrIdentity. Required (the gateway's renderer).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
@@ -174,7 +157,9 @@ type Proxy struct {
 	rp       *httputil.ReverseProxy
 	identity *Identifier
 	passAuth bool
-	strip    map[string]bool // canonical names
+	strip    map[string]bool // folded names (foldName)
+	fwdProto string          // X-Forwarded-Proto; empty: not sent
+	fwdHost  string          // X-Forwarded-Host; empty: not sent
 	onError  func(http.ResponseWriter, *http.Request, error)
 }
 
@@ -207,11 +192,17 @@ func New(o Options) (*Proxy, error) {
 		return nil, errors.New("upstream: Options.ErrorHandler is required")
 	}
 	p := &Proxy{identity: o.Identity, passAuth: o.PassAuthorization, onError: o.ErrorHandler, strip: make(map[string]bool)}
-	for _, h := range append(append([]string(nil), strippedHeaders...), o.StripHeaders...) {
+	for _, h := range o.StripHeaders {
 		if h == "" || strings.ContainsAny(h, " :\r\n") {
 			return nil, fmt.Errorf("upstream: Options.StripHeaders: invalid header name %q", h)
 		}
-		p.strip[textproto.CanonicalMIMEHeaderKey(h)] = true
+		p.strip[foldName(h)] = true
+	}
+	if u := o.PublicURL; u != nil {
+		if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || strings.ContainsAny(u.Host, "/\\@ \t\r\n\"") {
+			return nil, fmt.Errorf("upstream: Options.PublicURL %q: want http(s)://host[:port]", u.Redacted())
+		}
+		p.fwdProto, p.fwdHost = u.Scheme, u.Host
 	}
 	tr := o.Transport
 	if tr == nil {
@@ -235,7 +226,10 @@ func New(o Options) (*Proxy, error) {
 // Forward sends r to t with id's identity and copies the answer to w. Failures go
 // to the ErrorHandler, whose request carries id ([ForwardedIdentity]). r's body is
 // streamed; r must have passed every check of the gateway (Forward does not check
-// anything).
+// anything). Nothing is sent upstream for a request whose context is already done
+// when Forward is ready to send (the client reset its HTTP/2 stream or closed the
+// connection during the gateway's checks): the ErrorHandler gets ErrCanceled, or
+// ErrTimeout if the route's timeout passed.
 func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t Target, id *Identity) {
 	fw := &forward{target: t.URL, id: id}
 	ctx := r.Context()
@@ -254,11 +248,17 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t Target, id *Id
 		p.onError(w, r, err)
 		return
 	}
+	// The last moment to notice a reset before a connection to the upstream is taken.
+	if err := r.Context().Err(); err != nil {
+		p.onError(w, r, classify(r.Context(), err))
+		return
+	}
 	p.rp.ServeHTTP(w, r)
 }
 
-// rewrite builds the outbound request: target URL, stripped headers, this hop's
-// X-Forwarded-*, then the identity.
+// rewrite builds the outbound request: target URL, the inbound headers without
+// the reserved ones (any spelling), this hop's X-Forwarded-For, the configured
+// X-Forwarded-Proto and -Host, then the identity.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	fw := pr.In.Context().Value(forwardKey{}).(*forward)
 	pr.SetURL(fw.target)
@@ -269,14 +269,19 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	in := pr.Out.Header
 	out := make(http.Header, len(in)+len(fw.headers)+4)
 	for k, v := range in {
-		ck := textproto.CanonicalMIMEHeaderKey(k)
-		if p.strip[ck] || strings.HasPrefix(ck, identityPrefix) || ck == "Authorization" && !p.passAuth {
+		if ReservedHeader(k) || len(p.strip) > 0 && p.strip[foldName(k)] || !p.passAuth && strings.EqualFold(k, "Authorization") {
 			continue
 		}
 		out[k] = v
 	}
 	pr.Out.Header = out
-	pr.SetXForwarded()
+	pr.SetXForwarded() // X-Forwarded-For from the TCP peer; Host and Proto replaced below
+	delete(out, "X-Forwarded-Host")
+	delete(out, "X-Forwarded-Proto")
+	if p.fwdHost != "" {
+		out["X-Forwarded-Host"] = []string{p.fwdHost}
+		out["X-Forwarded-Proto"] = []string{p.fwdProto}
+	}
 	for k, v := range fw.headers {
 		out[k] = v
 	}

@@ -143,15 +143,21 @@ func TestForwardHeaders(t *testing.T) {
 		name     string
 		passAuth bool
 		strip    []string
+		noPublic bool
 	}{
 		{name: "default"},
 		{name: "pass authorization", passAuth: true},
-		{name: "configured strip header", strip: []string{"X-My-Cert"}},
+		{name: "configured strip header", strip: []string{"x_my_cert"}},
+		{name: "no public URL", noPublic: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			up := newRecordingUpstream(t)
-			p, sink := newProxy(t, Options{PassAuthorization: tt.passAuth, StripHeaders: tt.strip})
+			o := Options{PassAuthorization: tt.passAuth, StripHeaders: tt.strip, PublicURL: mustURL(t, "https://api.bank.example:8443")}
+			if tt.noPublic {
+				o.PublicURL = nil
+			}
+			p, sink := newProxy(t, o)
 			in := httptest.NewRequest(http.MethodGet, "https://gw.example/open-banking/v3.1/aisp/accounts?x=1", nil)
 			in.RemoteAddr = "192.0.2.10:4444"
 			forged := map[string]string{
@@ -175,7 +181,24 @@ func TestForwardHeaders(t *testing.T) {
 				"X-My-Cert":               "custom",
 				"Accept":                  "application/json",
 				"X-Idempotency-Key":       "k-1",
+				// Underscore and mixed spellings that CGI/WSGI servers fold into
+				// the reserved names.
+				"X_Portcullis_Psu_Id":     "forged",
+				"X-Portcullis_Org_Id":     "forged",
+				"x_portcullis-consent-id": "forged",
+				"X_Client_Cert":           "forged",
+				"X_Forwarded_Host":        "evil.example",
+				"X_Forwarded_Proto":       "http",
+				"Forwarded_":              "kept: folds to forwarded-, not a reserved name",
+				"X_Fapi_Interaction_Id":   "caller-chose-this",
+				"X-Http-Method-Override":  "DELETE",
+				"X_HTTP_Method_Override":  "DELETE",
+				"X-Method-Override":       "DELETE",
+				"X-Http-Method":           "DELETE",
+				"X_Remote_User":           "forged",
+				"X_Ssl_Client_S_Dn":       "CN=forged",
 			}
+			in.Host = "evil.example"
 			for k, v := range forged {
 				in.Header[k] = []string{v}
 			}
@@ -189,8 +212,9 @@ func TestForwardHeaders(t *testing.T) {
 				"Accept":                "application/json",
 				"X-Idempotency-Key":     "k-1",
 				"X-Forwarded-For":       "192.0.2.10",
-				"X-Forwarded-Host":      "gw.example",
+				"X-Forwarded-Host":      "api.bank.example:8443",
 				"X-Forwarded-Proto":     "https",
+				"Forwarded_":            "kept: folds to forwarded-, not a reserved name",
 				HeaderFAPIInteractionID: "93bac548-d2de-4546-b106-880a5018460d",
 				HeaderRoute:             "accounts",
 				HeaderClientID:          "tpp-1",
@@ -209,6 +233,10 @@ func TestForwardHeaders(t *testing.T) {
 			}
 			if tt.strip != nil {
 				delete(want, "X-My-Cert")
+			}
+			if tt.noPublic {
+				delete(want, "X-Forwarded-Host")
+				delete(want, "X-Forwarded-Proto")
 			}
 			gotFlat := map[string]string{}
 			for k, v := range got.Header {
@@ -424,7 +452,7 @@ func TestIdentityJWT(t *testing.T) {
 	}
 	got, _ := up.lastRequest(t)
 	for k := range got.Header {
-		if strings.HasPrefix(k, identityPrefix) && k != HeaderIdentity {
+		if strings.HasPrefix(k, "X-Portcullis-") && k != HeaderIdentity {
 			t.Errorf("jwt mode sent %s", k)
 		}
 	}
@@ -542,5 +570,55 @@ func TestIdentityHeadersIndependent(t *testing.T) {
 		if diff := cmp.Diff(want, h); diff != "" {
 			t.Fatalf("appending to %s changed other headers (-want +got):\n%s", k, diff)
 		}
+	}
+}
+
+// countingTransport counts the requests handed to the real transport it wraps.
+type countingTransport struct {
+	http.RoundTripper
+	n atomic.Int32
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.RoundTripper.RoundTrip(r)
+}
+
+// TestForwardCanceledBeforeSending: a request whose client has already gone away (an
+// HTTP/2 stream reset during the gateway's checks) is not handed to the transport at
+// all, and the ErrorHandler learns why.
+func TestForwardCanceledBeforeSending(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		want error
+	}{
+		{"reset by the client", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, cancel
+		}, ErrCanceled},
+		{"deadline passed", func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(context.Background(), time.Unix(0, 0))
+		}, ErrTimeout},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			up := newRecordingUpstream(t)
+			tr := &countingTransport{RoundTripper: NewTransport(TransportOptions{})}
+			p, sink := newProxy(t, Options{Transport: tr})
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			in := httptest.NewRequest(http.MethodPost, "https://gw.example/a", strings.NewReader("{}")).WithContext(ctx)
+			p.Forward(httptest.NewRecorder(), in, Target{URL: mustURL(t, up.URL), Timeout: 5 * time.Second}, sampleIdentity())
+			if err := sink.get(); !errors.Is(err, tt.want) {
+				t.Errorf("ErrorHandler got %v, want %v", err, tt.want)
+			}
+			if n := tr.n.Load(); n != 0 {
+				t.Errorf("%d requests handed to the transport, want 0", n)
+			}
+			if n := up.conns.Load(); n != 0 {
+				t.Errorf("upstream saw %d connections, want 0", n)
+			}
+		})
 	}
 }

@@ -195,8 +195,11 @@ portcullis_run() {
   for a in "$PC_HTTPS" "$PC_OPS"; do
     port_free "$a" || { echo "port $a is in use; set PC_HTTPS / PC_OPS" >&2; return 1; }
   done
+  # The load generator stands for many clients from one address (c up to 32, plus connections
+  # still closing): the per-address connection cap (default 8) is raised for it.
   local -a env=(PORTCULLIS_LISTEN_HTTPS="$PC_HTTPS" PORTCULLIS_LISTEN_OPS="$PC_OPS"
-                PORTCULLIS_ISSUER="$ISSUER" PORTCULLIS_LOG_LEVEL="$LOG_LEVEL")
+                PORTCULLIS_ISSUER="$ISSUER" PORTCULLIS_LOG_LEVEL="$LOG_LEVEL"
+                PORTCULLIS_HTTP_MAX_CONNECTIONS_PER_ADDRESS=1024)
   local server_ca=$D/pki/ca.crt
   if [ "$SERVER_CERT" = peer ]; then
     env+=(PORTCULLIS_TLS_CERT_FILE="$WORK/peers/certs/server.crt" PORTCULLIS_TLS_KEY_FILE="$WORK/peers/certs/server.key")

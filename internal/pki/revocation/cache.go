@@ -3,8 +3,12 @@ package revocation
 import (
 	"container/list"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/x509"
 	"log/slog"
+	"math/big"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +77,24 @@ func (c *lru[V]) removeValue(key string, v V) {
 	}
 }
 
+// removeIf deletes every entry for which drop returns true and returns how many it
+// deleted. drop runs under the lock and must not call back into c.
+func (c *lru[V]) removeIf(drop func(key string, v V) bool) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for el := c.ll.Front(); el != nil; {
+		next := el.Next()
+		if it := el.Value.(*lruItem[V]); drop(it.key, it.val) {
+			c.ll.Remove(el)
+			delete(c.m, it.key)
+			n++
+		}
+		el = next
+	}
+	return n
+}
+
 func (c *lru[V]) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -96,19 +118,41 @@ type cachedAnswer struct {
 	cert, issuer *x509.Certificate
 }
 
-// storeAnswer caches a definite answer until it expires.
-func (c *Checker) storeAnswer(key string, a answer, cert, issuer *x509.Certificate) {
+// storeAnswer caches a definite answer until it expires, a "good" one for at most
+// Options.MaxGoodAge.
+//
+// gen is the value of c.forgets when the lookup that produced a started: if a
+// [Checker.Forget] ran since, the answer may predate it and is not stored.
+func (c *Checker) storeAnswer(key string, a answer, cert, issuer *x509.Certificate, gen uint64) {
+	if c.forgets.Load() != gen {
+		return
+	}
 	now := c.clock.Now()
+	a.expires = c.reuseUntil(a, now)
 	if !now.Before(a.expires) {
 		return // accepted within the clock skew only; not worth keeping
 	}
 	c.answers.add(key, &cachedAnswer{res: a.res, stored: now, expires: a.expires, cert: cert, issuer: issuer})
 }
 
-// cachedAnswer returns a fresh cached answer for key. A hit on a "good" answer past
+// reuseUntil is when a, obtained at now, stops being usable without asking again: its
+// own expiry, and for a "good" answer at most Options.MaxGoodAge after now (now itself
+// when MaxGoodAge is negative).
+func (c *Checker) reuseUntil(a answer, now time.Time) time.Time {
+	if a.res.Status != StatusGood {
+		return a.expires
+	}
+	limit := now.Add(max(c.opts.MaxGoodAge, 0))
+	if limit.Before(a.expires) {
+		return limit
+	}
+	return a.expires
+}
+
+// cachedAnswer returns a fresh cached answer for key and when it expires. A hit on a "good" answer past
 // Options.RefreshAhead of its lifetime starts one background refresh; the cached
 // answer is still returned (it is valid until it expires).
-func (c *Checker) cachedAnswer(key string) (Result, bool) {
+func (c *Checker) cachedAnswer(key string) (Result, time.Time, bool) {
 	now := c.clock.Now()
 	e, ok := c.answers.get(key)
 	if ok && !now.Before(e.expires) {
@@ -117,7 +161,7 @@ func (c *Checker) cachedAnswer(key string) (Result, bool) {
 	}
 	if !ok {
 		c.metrics.cacheMisses.WithLabelValues(cacheAnswers).Inc()
-		return Result{}, false
+		return Result{}, time.Time{}, false
 	}
 	c.metrics.cacheHits.WithLabelValues(cacheAnswers).Inc()
 	c.metrics.checks.WithLabelValues(string(SourceCache), e.res.Status.String()).Inc()
@@ -135,7 +179,7 @@ func (c *Checker) cachedAnswer(key string) (Result, bool) {
 	}
 	res := e.res
 	res.Source = SourceCache
-	return res, true
+	return res, e.expires, true
 }
 
 // dueForRefresh reports whether at least Options.RefreshAhead of the lifetime
@@ -181,4 +225,42 @@ func (c *Checker) refreshDone(err error, what string, attr slog.Attr) {
 		return
 	}
 	c.metrics.refreshes.WithLabelValues("ok").Inc()
+}
+
+// Forget drops what the Checker has cached about the certificate with the given serial
+// number, so that its next check asks the OCSP responder (or downloads the CRL) again:
+// its cached answers and, for each issuer it had an answer from, that issuer's cached
+// CRLs. issuerSHA256, when not empty, restricts it to the issuer certificate with that
+// SHA-256 fingerprint of its DER (`openssl x509 -noout -fingerprint -sha256`); empty
+// means any issuer. A lookup running while Forget is called does not cache its answer.
+//
+// It returns the number of cached answers dropped (0 when nothing was cached). Forget
+// never makes a certificate acceptable: it only discards earlier answers. It acts on
+// this Checker only: each node of a cluster has its own cache.
+func (c *Checker) Forget(serial *big.Int, issuerSHA256 []byte) int {
+	if serial == nil {
+		return 0
+	}
+	c.forgets.Add(1)
+	suffix := serialKey(serial)
+	var issuers []string
+	n := c.answers.removeIf(func(key string, e *cachedAnswer) bool {
+		if len(key) != sha256.Size+len(suffix) || key[sha256.Size:] != suffix {
+			return false
+		}
+		if len(issuerSHA256) > 0 {
+			sum := sha256.Sum256(e.issuer.Raw)
+			if subtle.ConstantTimeCompare(sum[:], issuerSHA256) != 1 {
+				return false
+			}
+		}
+		issuers = append(issuers, key[:sha256.Size])
+		return true
+	})
+	if len(issuers) > 0 {
+		c.crls.removeIf(func(key string, _ *crlEntry) bool {
+			return len(key) >= sha256.Size && slices.Contains(issuers, key[:sha256.Size])
+		})
+	}
+	return n
 }

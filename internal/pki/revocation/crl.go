@@ -94,12 +94,14 @@ func (e *crlEntry) lookup(cert *x509.Certificate) (answer, error) {
 }
 
 // loadCRL returns the CRL at url for issuer: from the cache while before its
-// nextUpdate, else downloaded (one download per issuer and URL at a time).
+// nextUpdate and within Options.MaxGoodAge of its download, else downloaded (one download per issuer and URL at a time).
 func (c *Checker) loadCRL(ctx context.Context, url string, issuer *x509.Certificate) (*crlEntry, error) {
 	key := crlKey(issuer, url)
 	now := c.clock.Now()
 	e, ok := c.crls.get(key)
-	if ok && !now.Before(e.nextUpdate) {
+	// A CRL is the "good" answer of every certificate it does not list, so it is
+	// re-downloaded after Options.MaxGoodAge like a cached "good" OCSP answer.
+	if ok && (!now.Before(e.nextUpdate) || !now.Before(e.stored.Add(max(c.opts.MaxGoodAge, 0)))) {
 		c.crls.removeValue(key, e)
 		ok = false
 	}

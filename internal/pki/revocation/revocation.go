@@ -28,7 +28,8 @@
 //
 // Caching (pki.md §2.4): a definite answer is kept per certificate (issuer name and
 // key, serial) until min(nextUpdate, thisUpdate+MaxOCSPAge) for OCSP, or the CRL's
-// nextUpdate; parsed CRLs are kept per (issuer, URL) until their nextUpdate, with the
+// nextUpdate, and a "good" one for at most Options.MaxGoodAge after it was obtained
+// ([Checker.Forget] drops one certificate's answers at once); parsed CRLs are kept per (issuer, URL) until their nextUpdate, with the
 // last accepted CRL number remembered separately. "unknown" answers and failures are
 // not cached. Both caches are bounded LRUs. A hit on a "good" answer or a CRL past
 // Options.RefreshAhead of its lifetime returns the cached value and starts one
@@ -36,7 +37,10 @@
 //
 // Errors keep "checked and bad" ([RevokedError], [ErrUnknownStatus]) apart from "could
 // not check" ([UnavailableError], [ErrNoRevocationInfo]), so the fail policy is one line
-// in [Checker.Check].
+// in [Checker.Check]. The "could not check" errors say so through a
+// RevocationUnavailable() bool method (pki.RevocationUnavailable), which is how package pki
+// turns them into pki.ErrRevocationUnavailable and everything else into pki.ErrRevoked:
+// callers of pki never need this package to tell the two apart.
 package revocation
 
 import (
@@ -72,6 +76,7 @@ const (
 	DefaultMaxClockSkew         = 5 * time.Minute
 	DefaultOCSPValidity         = time.Hour
 	DefaultMaxOCSPAge           = 10 * 24 * time.Hour // CA/Browser Forum BR maximum OCSP validity
+	DefaultMaxGoodAge           = 5 * time.Minute
 	DefaultRefreshAhead         = 0.75
 	DefaultMaxBackgroundFetches = 4
 )
@@ -126,6 +131,13 @@ type Options struct {
 	// MaxOCSPAge caps how long after its thisUpdate an OCSP answer is used, however
 	// far away its nextUpdate is. Zero or negative means [DefaultMaxOCSPAge].
 	MaxOCSPAge time.Duration
+	// MaxGoodAge caps how long a cached "good" answer is used before the certificate
+	// is checked again (with the responder, or the CRL), however long the answer itself
+	// stays valid: it bounds how late a revocation is noticed when the responder
+	// already says "revoked" but an earlier "good" answer is still fresh. Revoked
+	// answers are final and keep their own lifetime. Zero means [DefaultMaxGoodAge];
+	// negative means "good" answers are not cached at all.
+	MaxGoodAge time.Duration
 	// RefreshAhead is the fraction of a cached answer's lifetime after which a
 	// cache hit starts one background refetch. Zero, negative or NaN means
 	// [DefaultRefreshAhead]; 1 or more disables background refresh.
@@ -174,6 +186,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxOCSPAge <= 0 {
 		o.MaxOCSPAge = DefaultMaxOCSPAge
+	}
+	if o.MaxGoodAge == 0 {
+		o.MaxGoodAge = DefaultMaxGoodAge
 	}
 	if !(o.RefreshAhead > 0) { // also catches NaN
 		o.RefreshAhead = DefaultRefreshAhead
@@ -285,9 +300,11 @@ var (
 	// authoritative. It is a definite rejection: no CRL fallback, no soft-fail.
 	ErrUnknownStatus = errors.New("revocation: OCSP responder does not know the certificate")
 	// ErrNoRevocationInfo means the certificate names neither an http OCSP
-	// responder nor an http CRL distribution point. It is a "could not check"
-	// result (soft-fail allows it).
-	ErrNoRevocationInfo = errors.New("revocation: certificate has neither an OCSP responder nor a CRL distribution point")
+	// responder nor an http CRL distribution point. A soft-fail anchor allows it;
+	// under hard-fail it is a definite refusal: the certificate can never be
+	// checked, so retrying cannot help (package pki classes it as ErrRevoked, not
+	// as "status unavailable").
+	ErrNoRevocationInfo error = noRevocationInfoError{}
 	// ErrNoOCSPServer is the OCSP cause of an [UnavailableError] when the
 	// certificate names no usable (http) OCSP responder.
 	ErrNoOCSPServer = errors.New("revocation: no http OCSP responder in the certificate")
@@ -331,6 +348,18 @@ var (
 	ErrIssuerMismatch = errors.New("revocation: issuer does not match the certificate")
 )
 
+// noRevocationInfoError is the type of [ErrNoRevocationInfo]; it tells package pki that
+// this is not a transient "could not check" (RevocationUnavailable reports false).
+type noRevocationInfoError struct{}
+
+func (noRevocationInfoError) Error() string {
+	return "revocation: certificate has neither an OCSP responder nor a CRL distribution point"
+}
+
+// RevocationUnavailable reports false: nothing will ever answer for this certificate, so
+// it is refused like a bad one (401), not answered "try again later" (503).
+func (noRevocationInfoError) RevocationUnavailable() bool { return false }
+
 // RevokedError is a definite "revoked" answer. errors.Is(err, ErrRevoked) holds.
 type RevokedError struct {
 	Serial    *big.Int
@@ -358,6 +387,10 @@ type UnavailableError struct {
 func (e *UnavailableError) Error() string {
 	return fmt.Sprintf("revocation: status unavailable: OCSP: %v; CRL: %v", e.OCSP, e.CRL)
 }
+
+// RevocationUnavailable reports true: neither source gave a usable answer, so the
+// status is "could not check", not "checked and bad" (pki.RevocationUnavailable).
+func (e *UnavailableError) RevocationUnavailable() bool { return true }
 
 // Unwrap returns the non-nil causes.
 func (e *UnavailableError) Unwrap() []error {
@@ -397,6 +430,7 @@ type Checker struct {
 	crls       *lru[*crlEntry]     // per (issuer, URL): key crlKey
 	crlNumbers *lru[*big.Int]      // last accepted CRL number per (issuer, URL)
 	crlMu      sync.Mutex          // serializes CRL number check + store
+	forgets    atomic.Uint64       // bumped by Forget; see storeAnswer
 
 	certFlight singleflight.Group
 	crlFlight  singleflight.Group
@@ -462,7 +496,18 @@ func (c *Checker) Close() {
 // OCSP failure kept in [Result.OCSPFailure]); if it does not, the [UnavailableError]
 // carries both causes.
 func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate, softFail bool) error {
-	res, err := c.Status(ctx, cert, issuer)
+	_, err := c.CheckUntil(ctx, cert, issuer, softFail)
+	return err
+}
+
+// CheckUntil is [Checker.Check] that also reports, when it returns nil for a definite
+// "good" answer, until when that answer may be relied on without asking again: the
+// answer's cache expiry (its nextUpdate, MaxOCSPAge, and at most Options.MaxGoodAge after
+// it was obtained). It returns the zero time when the certificate was allowed by
+// soft-fail. Package pki uses it to end a cached chain validation no later than the
+// revocation answers it rests on (pki.RevocationCheckerUntil).
+func (c *Checker) CheckUntil(ctx context.Context, cert, issuer *x509.Certificate, softFail bool) (time.Time, error) {
+	res, until, err := c.status(ctx, cert, issuer)
 	if err != nil {
 		if softFail && couldNotCheck(err) {
 			c.metrics.softFail.Inc()
@@ -470,19 +515,19 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate, sof
 				slog.String("serial", serialHex(cert.SerialNumber)),
 				slog.String("issuer", issuer.Subject.String()),
 				slog.String("error", err.Error()))
-			return nil
+			return time.Time{}, nil
 		}
-		return err
+		return time.Time{}, err
 	}
 	switch res.Status {
 	case StatusGood:
-		return nil
+		return until, nil
 	case StatusRevoked:
-		return &RevokedError{Serial: cert.SerialNumber, RevokedAt: res.RevokedAt, Reason: res.Reason, Source: res.Origin}
+		return time.Time{}, &RevokedError{Serial: cert.SerialNumber, RevokedAt: res.RevokedAt, Reason: res.Reason, Source: res.Origin}
 	case StatusUnknown:
-		return fmt.Errorf("%w (serial %s, responder %s)", ErrUnknownStatus, serialHex(cert.SerialNumber), res.URL)
+		return time.Time{}, fmt.Errorf("%w (serial %s, responder %s)", ErrUnknownStatus, serialHex(cert.SerialNumber), res.URL)
 	}
-	return fmt.Errorf("revocation: internal error: status %v", res.Status) // unreachable
+	return time.Time{}, fmt.Errorf("revocation: internal error: status %v", res.Status) // unreachable
 }
 
 // Status reports what is known about cert's revocation status, in the order of
@@ -492,18 +537,24 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate, sof
 // [ErrIssuerMismatch]; if ctx ends first, ctx.Err(). issuer must be the certificate
 // that signed cert (already verified by the caller).
 func (c *Checker) Status(ctx context.Context, cert, issuer *x509.Certificate) (Result, error) {
+	res, _, err := c.status(ctx, cert, issuer)
+	return res, err
+}
+
+// status is Status that also returns until when the answer may be reused (reuseUntil).
+func (c *Checker) status(ctx context.Context, cert, issuer *x509.Certificate) (Result, time.Time, error) {
 	if cert == nil || issuer == nil || cert.SerialNumber == nil {
-		return Result{}, fmt.Errorf("%w: nil certificate, issuer or serial", ErrIssuerMismatch)
+		return Result{}, time.Time{}, fmt.Errorf("%w: nil certificate, issuer or serial", ErrIssuerMismatch)
 	}
 	if string(cert.RawIssuer) != string(issuer.RawSubject) {
-		return Result{}, ErrIssuerMismatch
+		return Result{}, time.Time{}, ErrIssuerMismatch
 	}
 	if err := ctx.Err(); err != nil {
-		return Result{}, err
+		return Result{}, time.Time{}, err
 	}
 	key := certKey(cert, issuer)
-	if res, ok := c.cachedAnswer(key); ok {
-		return res, nil
+	if res, until, ok := c.cachedAnswer(key); ok {
+		return res, until, nil
 	}
 	ch := c.certFlight.DoChan(key, func() (any, error) {
 		return c.resolve(context.WithoutCancel(ctx), key, cert, issuer)
@@ -512,18 +563,20 @@ func (c *Checker) Status(ctx context.Context, cert, issuer *x509.Certificate) (R
 	defer c.certWaiters.Add(-1)
 	select {
 	case <-ctx.Done():
-		return Result{}, ctx.Err()
+		return Result{}, time.Time{}, ctx.Err()
 	case r := <-ch:
 		if r.Err != nil {
-			return Result{}, r.Err
+			return Result{}, time.Time{}, r.Err
 		}
-		return r.Val.(answer).res, nil
+		a := r.Val.(answer)
+		return a.res, c.reuseUntil(a, c.clock.Now()), nil
 	}
 }
 
 // resolve asks OCSP, then the CRL, stores a definite answer in the cache and returns
 // it. It runs once per flight; ctx carries no caller cancellation, only values.
 func (c *Checker) resolve(ctx context.Context, key string, cert, issuer *x509.Certificate) (answer, error) {
+	gen := c.forgets.Load()
 	ocspURLs, ocspSkipped := httpURLs(cert.OCSPServer)
 	crlURLs, crlSkipped := httpURLs(cert.CRLDistributionPoints)
 	if len(ocspURLs) == 0 && len(crlURLs) == 0 {
@@ -539,7 +592,7 @@ func (c *Checker) resolve(ctx context.Context, key string, cert, issuer *x509.Ce
 		if err == nil {
 			c.metrics.checks.WithLabelValues(string(SourceOCSP), a.res.Status.String()).Inc()
 			if a.res.Status != StatusUnknown {
-				c.storeAnswer(key, a, cert, issuer)
+				c.storeAnswer(key, a, cert, issuer, gen)
 			}
 			return a, nil
 		}
@@ -557,7 +610,7 @@ func (c *Checker) resolve(ctx context.Context, key string, cert, issuer *x509.Ce
 			if len(ocspURLs) > 0 {
 				a.res.OCSPFailure = ocspErr
 			}
-			c.storeAnswer(key, a, cert, issuer)
+			c.storeAnswer(key, a, cert, issuer, gen)
 			return a, nil
 		}
 		c.metrics.checks.WithLabelValues(string(SourceCRL), "error").Inc()

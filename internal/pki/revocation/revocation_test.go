@@ -431,7 +431,7 @@ func TestBackgroundRefresh(t *testing.T) {
 	cert := e.leaf(t, true, false)
 	e.setOCSP(cert, ocsp.Good)
 	reg := prometheus.NewRegistry()
-	c := New(Options{Clock: e.clk, Registerer: reg}) // default RefreshAhead 0.75
+	c := New(Options{Clock: e.clk, Registerer: reg, MaxGoodAge: 24 * time.Hour}) // default RefreshAhead 0.75
 	defer c.Close()
 	if err := c.Check(context.Background(), cert, e.ca.cert, false); err != nil {
 		t.Fatal(err)
@@ -478,7 +478,7 @@ func TestBackgroundRefresh(t *testing.T) {
 func TestBackgroundRefreshCRL(t *testing.T) {
 	e := newPKIEnv(t)
 	a, b, third := e.leaf(t, false, true), e.leaf(t, false, true), e.leaf(t, false, true)
-	c := New(Options{Clock: e.clk})
+	c := New(Options{Clock: e.clk, MaxGoodAge: 24 * time.Hour})
 	defer c.Close()
 	if err := c.Check(context.Background(), a, e.ca.cert, false); err != nil {
 		t.Fatal(err)
@@ -508,7 +508,7 @@ func TestCloseStopsBackgroundRefresh(t *testing.T) {
 	e := newPKIEnv(t)
 	cert := e.leaf(t, true, false)
 	e.setOCSP(cert, ocsp.Good)
-	c := New(Options{Clock: e.clk})
+	c := New(Options{Clock: e.clk, MaxGoodAge: 24 * time.Hour})
 	if err := c.Check(context.Background(), cert, e.ca.cert, false); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package bank
 import (
 	"net/http"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/obie"
 )
 
 // account is one demo account with its balance and booked transactions.
@@ -181,7 +183,7 @@ func (a *account) obTransactions(from, to time.Time) []obTransaction {
 func (b *bank) ownAccount(w http.ResponseWriter, r *http.Request, c caller) (*account, bool) {
 	a, ok := b.byID[r.PathValue("AccountId")]
 	if !ok || !b.owns(c.psuID, a) {
-		writeError(w, r, http.StatusNotFound, "UK.OBIE.Resource.NotFound", "No such account", "")
+		writeError(w, r, http.StatusNotFound, obie.CodeResourceNotFound, "No such account", "")
 		return nil, false
 	}
 	return a, true
@@ -284,7 +286,7 @@ func bookingWindow(w http.ResponseWriter, r *http.Request) (from, to time.Time, 
 			t, err = time.Parse("2006-01-02T15:04:05", v)
 		}
 		if err != nil {
-			writeError(w, r, http.StatusBadRequest, "UK.OBIE.Field.InvalidDate", "Invalid "+p.name, p.name)
+			writeError(w, r, http.StatusBadRequest, obie.CodeFieldInvalidDate, "Invalid "+p.name, p.name)
 			return time.Time{}, time.Time{}, false
 		}
 		*p.dst = t

@@ -2,7 +2,7 @@
 // (Account and Transaction API: accounts, balances, transactions; Payment
 // Initiation API: domestic payments) over in-memory demo data. In dev mode
 // Portcullis runs it behind the gateway with the default route table
-// (gateway.DefaultSandboxRoutes), so that a newcomer can make a first protected
+// ([Routes]), so that a newcomer can make a first protected
 // call.
 //
 // It trusts the gateway completely and nothing else: it reads who is calling only
@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/clock"
+	"github.com/portcullis/portcullis/internal/obie"
 	"github.com/portcullis/portcullis/internal/upstream"
 )
 
@@ -84,7 +85,7 @@ func New(clk clock.Clock) http.Handler {
 	mux.HandleFunc("POST "+PathDomesticPayments, b.psu(b.createPayment))
 	mux.HandleFunc("GET "+PathDomesticPayment, b.client(b.getPayment))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, http.StatusNotFound, "UK.OBIE.Resource.NotFound", "No such resource", "")
+		writeError(w, r, http.StatusNotFound, obie.CodeResourceNotFound, "No such resource", "")
 	})
 	return mux
 }
@@ -108,7 +109,7 @@ func (b *bank) psu(h func(http.ResponseWriter, *http.Request, caller)) http.Hand
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := identity(r)
 		if c.clientID == "" || c.consentID == "" || c.psuID == "" {
-			writeError(w, r, http.StatusForbidden, "UK.OBIE.Resource.ConsentMismatch", "No customer consent for this request", "")
+			writeError(w, r, http.StatusForbidden, obie.CodeResourceConsentMismatch, "No customer consent for this request", "")
 			return
 		}
 		h(w, r, c)
@@ -120,7 +121,7 @@ func (b *bank) client(h func(http.ResponseWriter, *http.Request, caller)) http.H
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := identity(r)
 		if c.clientID == "" {
-			writeError(w, r, http.StatusForbidden, "UK.OBIE.Resource.ConsentMismatch", "No client identity for this request", "")
+			writeError(w, r, http.StatusForbidden, obie.CodeResourceConsentMismatch, "No client identity for this request", "")
 			return
 		}
 		h(w, r, c)
@@ -160,7 +161,7 @@ func linkTo(r *http.Request, path string) links {
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		writeError(w, r, http.StatusInternalServerError, "UK.OBIE.UnexpectedError", "Internal error", "")
+		writeError(w, r, http.StatusInternalServerError, obie.CodeUnexpectedError, "Internal error", "")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -168,38 +169,11 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-// obError is the OBIE error response (OBErrorResponse1).
-type obError struct {
-	Code    string         `json:"Code"`
-	ID      string         `json:"Id,omitempty"`
-	Message string         `json:"Message"`
-	Errors  []obErrorEntry `json:"Errors"`
-}
-
-type obErrorEntry struct {
-	ErrorCode string `json:"ErrorCode"`
-	Message   string `json:"Message"`
-	Path      string `json:"Path,omitempty"`
-}
-
-// interactionID returns the request's x-fapi-interaction-id, if it is short enough
-// to echo.
-func interactionID(r *http.Request) string {
-	if v := r.Header.Get(upstream.HeaderFAPIInteractionID); len(v) <= 64 {
-		return v
-	}
-	return ""
-}
+// interactionID returns the request's x-fapi-interaction-id (obie.Write echoes it
+// only if it is safe to).
+func interactionID(r *http.Request) string { return r.Header.Get(upstream.HeaderFAPIInteractionID) }
 
 func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg, path string) {
-	body := obError{
-		Code:    fmt.Sprintf("%d %s", status, strings.ReplaceAll(http.StatusText(status), " ", "")),
-		ID:      interactionID(r),
-		Message: msg,
-		Errors:  []obErrorEntry{{ErrorCode: code, Message: msg, Path: path}},
-	}
-	b, _ := json.Marshal(body) // cannot fail: strings only
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	topCode := fmt.Sprintf("%d %s", status, strings.ReplaceAll(http.StatusText(status), " ", ""))
+	obie.Write(w, status, obie.NewError(topCode, interactionID(r), code, msg, path))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/portcullis/portcullis/internal/clock"
+	"github.com/portcullis/portcullis/internal/obie"
 	"github.com/portcullis/portcullis/internal/upstream"
 )
 
@@ -47,7 +48,7 @@ func do(t *testing.T, h http.Handler, c call) *httptest.ResponseRecorder {
 // obErrorCode returns Errors[0].ErrorCode of an OBIE error body.
 func obErrorCode(t *testing.T, rec *httptest.ResponseRecorder) string {
 	t.Helper()
-	var e obError
+	var e obie.ErrorBody
 	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || len(e.Errors) != 1 {
 		t.Fatalf("not an OBIE error body: %q (%v)", rec.Body.String(), err)
 	}
@@ -167,7 +168,7 @@ func TestDomesticPayments(t *testing.T) {
 				t.Fatalf("status = %d, want %d; body %s", rec.Code, tt.status, rec.Body)
 			}
 			if tt.code != "" {
-				var e obError
+				var e obie.ErrorBody
 				if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
 					t.Fatal(err)
 				}

@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/obie"
 )
 
 // OBIE v3.1 domestic payment request and response (the subset the sandbox checks).
@@ -78,27 +80,27 @@ type fieldError struct {
 
 func (b *bank) createPayment(w http.ResponseWriter, r *http.Request, c caller) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		writeError(w, r, http.StatusUnsupportedMediaType, "UK.OBIE.Header.Invalid", "Content-Type must be application/json", "Content-Type")
+		writeError(w, r, http.StatusUnsupportedMediaType, obie.CodeHeaderInvalid, "Content-Type must be application/json", "Content-Type")
 		return
 	}
 	key := r.Header.Get("X-Idempotency-Key")
 	switch {
 	case key == "":
-		writeError(w, r, http.StatusBadRequest, "UK.OBIE.Header.Missing", "x-idempotency-key is required", "x-idempotency-key")
+		writeError(w, r, http.StatusBadRequest, obie.CodeHeaderMissing, "x-idempotency-key is required", "x-idempotency-key")
 		return
 	case len(key) > maxIdempotencyKey || strings.TrimSpace(key) == "":
-		writeError(w, r, http.StatusBadRequest, "UK.OBIE.Header.Invalid", "x-idempotency-key must be 1 to 40 characters", "x-idempotency-key")
+		writeError(w, r, http.StatusBadRequest, obie.CodeHeaderInvalid, "x-idempotency-key must be 1 to 40 characters", "x-idempotency-key")
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 	if err != nil || len(body) > maxBodyBytes {
-		writeError(w, r, http.StatusBadRequest, "UK.OBIE.Resource.InvalidFormat", "Request body unreadable or too large", "")
+		writeError(w, r, http.StatusBadRequest, obie.CodeResourceInvalidFormat, "Request body unreadable or too large", "")
 		return
 	}
 	var req paymentRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&req); err != nil || dec.More() {
-		writeError(w, r, http.StatusBadRequest, "UK.OBIE.Resource.InvalidFormat", "Request body is not a valid payment", "")
+		writeError(w, r, http.StatusBadRequest, obie.CodeResourceInvalidFormat, "Request body is not a valid payment", "")
 		return
 	}
 	if fe := checkPayment(&req, c.consentID); fe != nil {
@@ -116,9 +118,9 @@ func (b *bank) createPayment(w http.ResponseWriter, r *http.Request, c caller) {
 // checkPayment applies the OBIE field rules the sandbox implements.
 func checkPayment(req *paymentRequest, consentID string) *fieldError {
 	missing := func(path string) *fieldError {
-		return &fieldError{"UK.OBIE.Field.Missing", path + " is required", path}
+		return &fieldError{obie.CodeFieldMissing, path + " is required", path}
 	}
-	invalid := func(path, msg string) *fieldError { return &fieldError{"UK.OBIE.Field.Invalid", msg, path} }
+	invalid := func(path, msg string) *fieldError { return &fieldError{obie.CodeFieldInvalid, msg, path} }
 	if req.Data == nil {
 		return missing("Data")
 	}
@@ -133,7 +135,7 @@ func checkPayment(req *paymentRequest, consentID string) *fieldError {
 	case d.ConsentID == "":
 		return missing("Data.ConsentId")
 	case d.ConsentID != consentID:
-		return &fieldError{"UK.OBIE.Resource.ConsentMismatch", "Data.ConsentId is not the consent of the access token", "Data.ConsentId"}
+		return &fieldError{obie.CodeResourceConsentMismatch, "Data.ConsentId is not the consent of the access token", "Data.ConsentId"}
 	case d.Initiation == nil:
 		return missing("Data.Initiation")
 	}
@@ -155,7 +157,7 @@ func checkPayment(req *paymentRequest, consentID string) *fieldError {
 	case !currencyPattern.MatchString(amt.Currency):
 		return invalid("Data.Initiation.InstructedAmount.Currency", "Currency must be an ISO 4217 code")
 	case amt.Currency != "GBP":
-		return &fieldError{"UK.OBIE.Unsupported.Currency", "Only GBP is supported", "Data.Initiation.InstructedAmount.Currency"}
+		return &fieldError{obie.CodeUnsupportedCurrency, "Only GBP is supported", "Data.Initiation.InstructedAmount.Currency"}
 	}
 	if in.CreditorAccount == nil {
 		return missing("Data.Initiation.CreditorAccount")
@@ -172,7 +174,7 @@ func checkPayment(req *paymentRequest, consentID string) *fieldError {
 			return missing(acc.path + ".SchemeName")
 		case "UK.OBIE.SortCodeAccountNumber", "UK.OBIE.IBAN":
 		default:
-			return &fieldError{"UK.OBIE.Unsupported.Scheme", "Unsupported SchemeName", acc.path + ".SchemeName"}
+			return &fieldError{obie.CodeUnsupportedScheme, "Unsupported SchemeName", acc.path + ".SchemeName"}
 		}
 		if fe := text(acc.ref.Identification, 256, acc.path+".Identification"); fe != nil {
 			return fe
@@ -191,9 +193,9 @@ func checkPayment(req *paymentRequest, consentID string) *fieldError {
 func text(v string, max int, path string) *fieldError {
 	switch {
 	case v == "":
-		return &fieldError{"UK.OBIE.Field.Missing", path + " is required", path}
+		return &fieldError{obie.CodeFieldMissing, path + " is required", path}
 	case len(v) > max:
-		return &fieldError{"UK.OBIE.Field.Invalid", path + " is too long", path}
+		return &fieldError{obie.CodeFieldInvalid, path + " is too long", path}
 	}
 	return nil
 }
@@ -210,7 +212,7 @@ func (b *bank) store(c caller, key string, body []byte, req paymentRequest) (*pa
 	if id, ok := b.idem[idemKey]; ok {
 		if p, ok := b.payments[id]; ok {
 			if p.bodyHash != sum {
-				return nil, http.StatusBadRequest, &fieldError{"UK.OBIE.Header.Invalid", errDuplicate.Error(), "x-idempotency-key"}
+				return nil, http.StatusBadRequest, &fieldError{obie.CodeHeaderInvalid, errDuplicate.Error(), "x-idempotency-key"}
 			}
 			return p, 0, nil
 		}
@@ -244,7 +246,7 @@ func (b *bank) getPayment(w http.ResponseWriter, r *http.Request, c caller) {
 	p, ok := b.payments[r.PathValue("DomesticPaymentId")]
 	b.mu.Unlock()
 	if !ok || p.ClientID != c.clientID {
-		writeError(w, r, http.StatusNotFound, "UK.OBIE.Resource.NotFound", "No such payment", "")
+		writeError(w, r, http.StatusNotFound, obie.CodeResourceNotFound, "No such payment", "")
 		return
 	}
 	writeJSON(w, r, http.StatusOK, p.response(r))

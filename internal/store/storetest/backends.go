@@ -64,6 +64,21 @@ func OpenPostgresClock(t testing.TB, clk clock.Clock) *store.Store {
 	return openMigrated(t, PostgresURL(t), clk)
 }
 
+// OpenSQLitePair returns two stores on one fresh SQLite file (see [PairOpener]).
+func OpenSQLitePair(t testing.TB, clk clock.Clock) (a, b *store.Store) {
+	t.Helper()
+	u := "sqlite:" + filepath.Join(t.TempDir(), "portcullis.db")
+	return openMigrated(t, u, clk), openMigrated(t, u, clk)
+}
+
+// OpenPostgresPair returns two stores, each with its own pool, on one fresh PostgreSQL schema
+// (see [PairOpener]).
+func OpenPostgresPair(t testing.TB, clk clock.Clock) (a, b *store.Store) {
+	t.Helper()
+	u := PostgresURL(t)
+	return openMigrated(t, u, clk), openMigrated(t, u, clk)
+}
+
 func openMigrated(t testing.TB, dbURL string, clk clock.Clock) *store.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +51,26 @@ func testConsent(t *testing.T, open Opener) {
 		must(t, "GetConsent", err)
 		if got.Data != nil {
 			t.Fatalf("Data = %q, want nil", got.Data)
+		}
+	})
+	t.Run("UserID", func(t *testing.T) {
+		s, _ := fresh(t, open)
+		must(t, "CreateConsent", s.CreateConsent(ctx(t), newConsent("c")))
+		user, err := s.ConsentUserID(ctx(t), "c")
+		must(t, "ConsentUserID before authorisation", err)
+		if user != "" {
+			t.Fatalf("ConsentUserID before authorisation = %q", user)
+		}
+		_, err = s.TransitionConsent(ctx(t), "c", []string{awaiting}, authorised, "customer-42", nil)
+		must(t, "TransitionConsent", err)
+		user, err = s.ConsentUserID(ctx(t), "c")
+		must(t, "ConsentUserID", err)
+		if user != "customer-42" {
+			t.Fatalf("ConsentUserID = %q, want customer-42", user)
+		}
+		for _, id := range []string{"nope", "", strings.Repeat("x", store.MaxKeyLen+1)} {
+			_, err = s.ConsentUserID(ctx(t), id)
+			wantErr(t, "ConsentUserID unknown", err, store.ErrNotFound)
 		}
 	})
 	t.Run("Duplicate", func(t *testing.T) {

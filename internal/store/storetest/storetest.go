@@ -7,6 +7,9 @@
 // consuming one authorization code, request_uri, refresh token or jti, or moving one consent
 // out of AwaitingAuthorisation, see exactly one winner; and UseJTI's group commit: crowds of
 // concurrent calls, duplicates among them, cancellation and Close while calls are in flight.
+// It also covers transactions ([store.Store.InTx]: commit, rollback when the function fails or
+// panics half-way) and the atomic grant methods; [RunPair] races those from two Store instances
+// on one database.
 package storetest
 
 import (
@@ -45,7 +48,10 @@ func Run(t *testing.T, open Opener) {
 		{"AuditBatch", testAuditBatch},
 		{"InputBounds", testInputBounds},
 		{"Concurrency", testConcurrency},
+		{"Tx", testTx},
 		{"Sweeper", testSweeper},
+		{"Customer", testCustomer},
+		{"LoginFailures", testLoginFailures},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

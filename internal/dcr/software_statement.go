@@ -59,8 +59,9 @@ type SoftwareStatement struct {
 	// array of them): the NCA registration of the organisation.
 	CompetentAuthority []CompetentAuthorityClaims
 
-	// header values of the JWS
+	// header values and decoded claims of the JWS
 	alg, kid string
+	payload  []byte
 }
 
 // CompetentAuthorityClaims is one entry of organisation_competent_authority_claims.
@@ -83,7 +84,7 @@ func ParseSSA(token string) (*SoftwareStatement, error) {
 	if err != nil {
 		return nil, badSSA("software_statement", "the software statement claims are not a JSON object", err)
 	}
-	ssa := &SoftwareStatement{alg: c.header.Alg, kid: c.header.Kid}
+	ssa := &SoftwareStatement{alg: c.header.Alg, kid: c.header.Kid, payload: c.payload}
 	if err := ssa.read(cl); err != nil {
 		var ce *claimError
 		if errors.As(err, &ce) {

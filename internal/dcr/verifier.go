@@ -277,7 +277,7 @@ func (v *Verifier) verifySSA(ctx context.Context, token string, now time.Time) (
 		return nil, unavailable("directory JWK Set of "+dir.Issuer, err)
 	case err != nil:
 		return nil, badSSA("software_statement", "the software statement signature does not verify with the directory's keys", err)
-	case !bytes.Equal(verified.Payload, mustPayload(token)):
+	case !bytes.Equal(verified.Payload, ssa.payload):
 		return nil, errors.New("dcr: verified software statement differs from the parsed one")
 	}
 	switch {
@@ -308,15 +308,6 @@ func (v *Verifier) verifySSA(ctx context.Context, token string, now time.Time) (
 		}
 	}
 	return ssa, nil
-}
-
-// mustPayload returns the decoded payload segment of a token splitCompact accepted.
-func mustPayload(token string) []byte {
-	c, err := splitCompact(token, MaxRequestSize)
-	if err != nil {
-		return nil
-	}
-	return c.payload
 }
 
 // verifyRequestSignature verifies the registration JWT with the key of its kid at the
@@ -566,14 +557,8 @@ func organisationMatches(id *pki.Identity, ssa *SoftwareStatement) bool {
 			want = append(want, a.RegistrationID)
 		}
 	}
-	have := []string{id.OrgID}
-	if o := id.Organization; o.Scheme == "PSD" && o.Reference != "" {
-		have = append(have, o.Raw)
-	}
-	for _, h := range have {
-		if h != "" && slices.Contains(want, h) {
-			return true
-		}
+	if id.OrgID != "" && slices.Contains(want, id.OrgID) {
+		return true
 	}
 	// An eIDAS PSD identifier's authorisation number alone matches a registration_id.
 	if o := id.Organization; o.Scheme == "PSD" && o.Reference != "" {

@@ -88,6 +88,14 @@ func TestVerify(t *testing.T) {
 			}
 		}},
 		{name: "accepted: registration_id matches the certificate's authorisation number", body: req(set("org_id", "another-org-id"), nil)},
+		{name: "accepted: registration_id is the certificate's organizationIdentifier", body: req(func(m map[string]any) {
+			m["org_id"] = "another-org-id"
+			m["organisation_competent_authority_claims"] = []any{map[string]any{"authority_id": "FCAGBR", "registration_id": pkitest.DefaultEIDASOrg}}
+		}, nil)},
+		{name: "registration_id of another organisation", body: req(func(m map[string]any) {
+			m["org_id"] = "another-org-id"
+			m["organisation_competent_authority_claims"] = map[string]any{"registration_id": "654321"}
+		}, nil), code: dcr.CodeUnapprovedSoftwareStatement, claim: "org_id"},
 		{name: "accepted: 30 minute request when the profile allows it", verifier: lifetime30, body: req(nil, set("exp", w.clk.Now().Add(30*time.Minute).Unix()))},
 
 		// OB-DCR-01: body, algorithm, key by kid only.

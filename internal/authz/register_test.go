@@ -278,6 +278,7 @@ func TestRegisterEndpoint(t *testing.T) {
 			}
 		}},
 		{name: "OB-DCR-02 replayed jti", cert: d.tpp2, body: func() string { return replayed }, status: 400, code: "invalid_client_metadata"},
+		{name: "FAPI1-AS-05 a second tls_client_auth client for the same subject DN", cert: d.tpp2, body: body(d.tpp2, nil, nil), status: 400, code: "invalid_client_metadata"},
 		{name: "accepted private_key_jwt, redirect URIs and scope from the SSA", cert: d.tpp, body: body(d.tpp, nil, func(m map[string]any) {
 			pkj(m)
 			delete(m, "redirect_uris")

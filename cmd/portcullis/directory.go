@@ -107,7 +107,7 @@ func newDirectorySSACmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", "", "directory of the sandbox SSA directory")
 	f.StringVar(&o.SoftwareID, "software-id", "", "software_id (OB Base62, at most 22 characters)")
-	f.StringVar(&o.OrgID, "org-id", "", "org_id of the TPP's organisation (for an OB certificate: its CN)")
+	f.StringVar(&o.OrgID, "org-id", "", "org_id of the TPP's organisation: it must match the certificate (an OBWAC's CN; a QWAC's organizationIdentifier, or use --registration-id)")
 	f.StringVar(&o.OrgName, "org-name", "", "org_name")
 	f.StringVar(&o.RegistrationID, "registration-id", "", "NCA registration_id of the organisation (e.g. the QWAC's organizationIdentifier PSDGB-FCA-123456)")
 	f.StringVar(&roles, "roles", "", "software_roles, comma-separated: AISP, PISP, CBPII")

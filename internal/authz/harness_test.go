@@ -351,6 +351,7 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 		TokenEndpoint: as.issuer + authz.PathToken,
 		PAREndpoint:   as.issuer + authz.PathPAR,
 		Clock:         f.clk,
+		JWKS:          dcrFor(t, f).remote(f), // register_test.go: registered software JWKS
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -57,16 +57,23 @@ type dcrFixture struct {
 
 var dcrFixtures sync.Map // *fixture → *dcrFixture
 
+// rogueOnce is an RSA key no directory trusts, generated once per test binary.
+var rogueOnce struct {
+	sync.Once
+	key *rsa.PrivateKey
+	err error
+}
+
 func dcrFor(t testing.TB, f *fixture) *dcrFixture {
 	if d, ok := dcrFixtures.Load(f); ok {
 		return d.(*dcrFixture)
 	}
 	t.Helper()
-	rogue, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
+	rogueOnce.Do(func() { rogueOnce.key, rogueOnce.err = rsa.GenerateKey(rand.Reader, 2048) })
+	if rogueOnce.err != nil {
+		t.Fatal(rogueOnce.err)
 	}
-	d := &dcrFixture{dirKey: testRSAKey(t), rogueKey: rogue, swKey: newECKey(t), docs: map[string][]byte{}}
+	d := &dcrFixture{dirKey: testRSAKey(t), rogueKey: rogueOnce.key, swKey: newECKey(t), docs: map[string][]byte{}}
 	d.jwks = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d.mu.Lock()
 		doc, ok := d.docs[r.URL.Path]
@@ -106,6 +113,13 @@ func (d *dcrFixture) serve(path string, doc []byte) {
 
 func (d *dcrFixture) url(path string) string { return d.jwks.URL + path }
 
+// remote is a jose.RemoteJWKS that trusts the software JWKS server (on loopback).
+func (d *dcrFixture) remote(f *fixture) *jose.RemoteJWKS {
+	roots := x509.NewCertPool()
+	roots.AddCert(d.jwks.Certificate())
+	return jose.NewRemoteJWKS(jose.RemoteJWKSOptions{Clock: f.clk, RootCAs: roots, AllowPrivateNetworks: true})
+}
+
 // registrationFor is the harness's Options.Registration: a dcr.Verifier trusting the
 // fixture's directory, fetching software keys through a real jose.RemoteJWKS.
 func registrationFor(t testing.TB, f *fixture, st *store.Store, issuer string) *authz.RegistrationOptions {
@@ -115,11 +129,9 @@ func registrationFor(t testing.TB, f *fixture, st *store.Store, issuer string) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots := x509.NewCertPool()
-	roots.AddCert(d.jwks.Certificate())
 	v, err := dcr.New(dcr.Options{
 		Directories:  []dcr.Directory{{Issuer: dcrDirectory, Keys: set}},
-		SoftwareKeys: jose.NewRemoteJWKS(jose.RemoteJWKSOptions{Clock: f.clk, RootCAs: roots, AllowPrivateNetworks: true}),
+		SoftwareKeys: d.remote(f),
 		JTIs:         st,
 		Audiences:    []string{issuer},
 		Clock:        f.clk,
@@ -510,4 +522,48 @@ func signJWTHdr(t testing.TB, alg string, key any, kid string, claims map[string
 		}
 	}
 	return input + "." + b64(sig)
+}
+
+// TestRegisteredClientAuthenticatesWithSoftwareKeys: a private_key_jwt client registered by
+// DCR authenticates at /token with a key of its SSA's software JWKS (jwks_uri), picks up a
+// key rotation without re-registering, and a key listed at the revoked endpoint stops
+// working (OB-DCR-12).
+func TestRegisteredClientAuthenticatesWithSoftwareKeys(t *testing.T) {
+	as := newTestAS(t)
+	d := dcrFor(t, as.f)
+	body := as.registrationBody(t, d.tpp, nil, func(m map[string]any) {
+		m["token_endpoint_auth_method"] = "private_key_jwt"
+		m["token_endpoint_auth_signing_alg"] = "ES256"
+		delete(m, "tls_client_auth_subject_dn")
+	})
+	resp := as.send(t, http.MethodPost, authz.PathRegister, d.tpp, body, "application/jwt", "")
+	if resp.status != http.StatusCreated {
+		t.Fatalf("register: %d %s", resp.status, resp.body)
+	}
+	id := resp.json(t)["client_id"].(string)
+	tokenWith := func(key *ecdsa.PrivateKey, kid string) *response {
+		form := url.Values{"grant_type": {"client_credentials"}, "scope": {"accounts"},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+			"client_assertion":      {signJWT(t, "ES256", key, kid, as.assertion(id, as.issuer))}}
+		return as.postForm(t, []tls.Certificate{d.tpp.TLS}, authz.PathToken, form, nil)
+	}
+	if r := tokenWith(d.swKey, "sw-1"); r.status != 200 {
+		t.Fatalf("token with the software key: %d %s", r.status, r.body)
+	}
+	// Rotation at the TPP: a new kid is fetched on first use.
+	k2 := newECKey(t)
+	d.serve("/software.jwks", jwkSet(t, ecJWK(t, d.swKey, "sw-1"), ecJWK(t, k2, "sw-2")))
+	as.f.fake.Advance(time.Minute)
+	if r := tokenWith(k2, "sw-2"); r.status != 200 {
+		t.Fatalf("token with the rotated key: %d %s", r.status, r.body)
+	}
+	// sw-1 revoked at the directory's revoked endpoint: refused once the cached list expires.
+	d.serve("/revoked.jwks", jwkSet(t, ecJWK(t, d.swKey, "sw-1")))
+	as.f.fake.Advance(2 * time.Hour)
+	if r := tokenWith(d.swKey, "sw-1"); r.status != 401 || r.json(t)["error"] != "invalid_client" {
+		t.Fatalf("token with a revoked key: %d %s", r.status, r.body)
+	}
+	if r := tokenWith(k2, "sw-2"); r.status != 200 {
+		t.Fatalf("token with the remaining key: %d %s", r.status, r.body)
+	}
 }

@@ -217,7 +217,8 @@ func (s *Server) handleRegistrationDelete(w http.ResponseWriter, r *http.Request
 //   - an access token of the client_credentials grant (aut APPLICATION) issued to that
 //     client, verified like any access token and bound to the certificate of this
 //     connection (RFC 8705 §3). An access token of another client — or of a client that
-//     no longer exists — is revoked at once (deny-list and store) and refused.
+//     no longer exists — is revoked at once (deny-list and store) and refused. A client
+//     the operator added (no registration record) cannot be managed here.
 //
 // Every failure is 401 invalid_token with WWW-Authenticate: Bearer error="invalid_token"
 // (503 when the deny-list is too old to rule a revocation out). It returns the client and
@@ -282,6 +283,10 @@ func (s *Server) manageByAccessToken(r *http.Request, pathID, raw string) (*clie
 		ev.Data["reason"] = "used at the registration endpoint of another or an unknown client"
 		s.audit.Record(ctx, ev)
 		return nil, "", oauth.InvalidToken("the token is not valid for this client")
+	}
+	if c.Registration == nil {
+		// A client the operator added is managed by the operator, not through RFC 7592.
+		return nil, "", oauth.InvalidToken("the client was not registered dynamically")
 	}
 	return c, "access_token", nil
 }

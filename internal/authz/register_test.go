@@ -422,6 +422,12 @@ func TestRegistrationManagement(t *testing.T) {
 		t.Fatalf("revoked token still manages its own client: %d", r.status)
 	}
 
+	// A client the operator added is not managed through /register, even with its own token.
+	op := as.f.clients[clientTLS]
+	if r := as.send(t, http.MethodGet, authz.PathRegister+"/"+clientTLS, op.cert, "", "", tokenFor(op.cert, clientTLS)); r.status != 401 {
+		t.Fatalf("GET of an operator-added client: %d %s", r.status, r.body)
+	}
+
 	// PUT replaces the metadata and keeps issued tokens.
 	upd := as.registrationBody(t, d.tpp, nil, func(m map[string]any) { m["redirect_uris"] = []string{dcrRedirect2} })
 	r := as.send(t, http.MethodPut, path, d.tpp, upd, "application/jwt", rat)

@@ -60,6 +60,7 @@ func newRootCmd() *cobra.Command {
 		newMigrateCmd(),
 		newConfigCmd(),
 		newPKICmd(),
+		newDirectoryCmd(),
 		withStateFlags(newClientCmd(openRegistry)),
 		withStateFlags(newUserCmd(openCustomers)),
 		newRevocationCmd(),

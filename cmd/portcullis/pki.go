@@ -119,6 +119,8 @@ func newPKIIssueCmd() *cobra.Command {
 		newPKIIssueKindCmd(sandbox.KindQSealC, "eIDAS QSealC for PSD2 message signing (QcCompliance, QcType eseal, PSD2 roles)"),
 		newPKIIssueKindCmd(sandbox.KindServer, "TLS server certificate"),
 		newPKIIssueKindCmd(sandbox.KindClient, "TLS client certificate without PSD2 data"),
+		newPKIIssueKindCmd(sandbox.KindOBWAC, "UK Open Banking OBWAC transport certificate (RSA 2048 by default; CN = OB org_id)"),
+		newPKIIssueKindCmd(sandbox.KindOBSeal, "UK Open Banking OBSeal signing certificate (RSA 2048 by default; CN = OB org_id)"),
 	)
 	return cmd
 }
@@ -130,6 +132,7 @@ type issueFlags struct {
 	ncaName, ncaID        string
 	days                  int
 	dnsNames, ips         []string
+	keyType               string
 }
 
 func newPKIIssueKindCmd(kind sandbox.Kind, short string) *cobra.Command {
@@ -146,7 +149,10 @@ func newPKIIssueKindCmd(kind sandbox.Kind, short string) *cobra.Command {
 	fl.StringVar(&f.dir, "dir", "", "directory of the sandbox CA (see pki init)")
 	fl.StringVar(&f.out, "out", "", "output prefix: writes PREFIX.crt and PREFIX.key")
 	fl.IntVar(&f.days, "days", sandbox.DefaultDays, "validity in days")
+	fl.StringVar(&f.keyType, "key-type", "", "key type: ec (P-256) or rsa (RSA-2048, for PS256 ecosystems); default ec, rsa for obwac/obseal")
 	switch kind {
+	case sandbox.KindOBWAC, sandbox.KindOBSeal:
+		addOBIssueFlags(fl, &f)
 	case sandbox.KindQWAC, sandbox.KindQSealC:
 		fl.StringVar(&f.orgID, "org-id", "", "organizationIdentifier in PSD2 form, e.g. PSDGB-FCA-123456 (required)")
 		fl.StringVar(&f.orgName, "org-name", "", "organisation name (subject O; default \""+sandbox.DefaultOrgName+"\")")
@@ -180,9 +186,13 @@ func runIssue(out io.Writer, kind sandbox.Kind, f *issueFlags) error {
 		NCAID:      f.ncaID,
 		Days:       f.days,
 		DNSNames:   f.dnsNames,
+		KeyType:    sandbox.KeyType(f.keyType),
 	}
 	if f.days <= 0 {
 		return usagef("%s: --days must be positive", name)
+	}
+	if err := obIssueOptions(name, kind, f, &opts); err != nil {
+		return err
 	}
 	if kind == sandbox.KindQWAC || kind == sandbox.KindQSealC {
 		if f.orgID == "" {
@@ -288,7 +298,7 @@ func parseSerial(s string) (*big.Int, error) {
 var optionFlags = map[string]string{
 	"OrgID": "--org-id", "OrgName": "--org-name", "CommonName": "--cn", "Roles": "--roles",
 	"NCAName": "--nca-name", "NCAID": "--nca-id", "Days": "--days", "DNSNames": "--dns",
-	"IPAddresses": "--ip", "BaseURL": "--base-url",
+	"IPAddresses": "--ip", "BaseURL": "--base-url", "KeyType": "--key-type",
 }
 
 // pkiError turns a sandbox error into the command's error: invalid options and reasons are

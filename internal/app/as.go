@@ -112,12 +112,17 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 		return fmt.Errorf("client authentication: %w", err)
 	}
 
+	registration, err := a.buildRegistration(jwks)
+	if err != nil {
+		return err
+	}
 	opts := authz.Options{
 		Issuer: cfg.Issuer, Keys: a.Keys, Tokens: a.Tokens, Verifier: a.Verifier, ClientAuth: a.ClientAuth,
 		Revocations: a.Store, DenyList: a.DenyList, Logger: a.logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		ScopesSupported: ScopesSupported(),
 		Audit:           a.Audit,
 		Clock:           a.clock,
+		Registration:    registration,
 	}
 	if publicURL == "" {
 		// No customer journey, no ID tokens: openid is not offered.

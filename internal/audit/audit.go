@@ -38,6 +38,14 @@ const (
 	// authorization server. ClientID is the identifier it claimed (possibly unregistered);
 	// Data has endpoint, reason, detail and remote_addr.
 	TypeClientAuthenticationFailed = "client.authentication_failed"
+	// TypeClientDynamicRegistration: a dynamic client registration call (RFC 7591/7592,
+	// OB-DCR) that changed a client. Data has operation (register, update, delete),
+	// software_id, org_id, ssa_issuer, x5t#S256 of the caller's certificate and, for
+	// management calls, auth (registration_access_token or access_token).
+	TypeClientDynamicRegistration = "client.dynamic_registration"
+	// TypeClientRegistrationRefused: a dynamic client registration call refused. Data has
+	// operation, error (the wire code), claim, reason and, when known, x5t#S256.
+	TypeClientRegistrationRefused = "client.registration_refused"
 	// TypeAdminRequest: a call to the admin API, allowed or refused. Data has method, path,
 	// remote_addr, status and outcome; never the admin token.
 	TypeAdminRequest = "admin.request"

@@ -155,6 +155,11 @@ type Options struct {
 	// RefreshTokenLifetime bounds a grant's refresh tokens. Zero means
 	// [DefaultRefreshTokenLifetime].
 	RefreshTokenLifetime time.Duration
+
+	// Registration enables dynamic client registration (POST /register and the RFC 7592
+	// configuration endpoint, register.go) and its registration_endpoint in discovery.
+	// Nil means not served.
+	Registration *RegistrationOptions
 }
 
 // DefaultRefreshTokenLifetime is the lifetime of a grant's refresh tokens when
@@ -213,6 +218,7 @@ type Server struct {
 	rotator         RefreshRotator
 	families        FamilyRevoker
 	refreshLifetime time.Duration
+	reg             *RegistrationOptions
 }
 
 // New checks o and returns a Server. Errors name the offending field.
@@ -246,6 +252,7 @@ func New(o Options) (*Server, error) {
 		rotator:         o.RefreshTokens,
 		families:        o.Families,
 		refreshLifetime: o.RefreshTokenLifetime,
+		reg:             o.Registration,
 	}
 	base, err := checkIssuer(o.Issuer)
 	if err != nil {
@@ -330,6 +337,11 @@ func New(o Options) (*Server, error) {
 			return nil, fmt.Errorf("authz: Options.Profiles: unknown profile %q", p)
 		}
 	}
+	if s.reg != nil {
+		if err := s.reg.check(); err != nil {
+			return nil, err
+		}
+	}
 	s.grants = s.grantHandlers()
 	if s.discovery, err = json.Marshal(s.metadata()); err != nil {
 		return nil, fmt.Errorf("authz: rendering discovery metadata: %w", err)
@@ -370,6 +382,7 @@ func (s *Server) url(path string) string { return s.issuer + path }
 //	GET  /.well-known/oauth-authorization-server (RFC 8414 §3: /.well-known/…{issuer path})
 //	GET  /jwks
 //	POST /token, /introspect, /revoke
+//	POST /register, GET/PUT/DELETE /register/{client_id} (with Options.Registration)
 //
 // Any other method on these paths gets 405 with an Allow header and an RFC 6749 error
 // body (GET also answers HEAD). The routes that need a client certificate ask package mtls
@@ -392,6 +405,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 			w.Header().Set("Allow", "GET, HEAD, POST")
 			return oauth.MethodNotAllowed()
 		}))
+	}
+	if s.reg != nil {
+		s.registerRoutes(mux)
 	}
 }
 

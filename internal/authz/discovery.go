@@ -24,6 +24,7 @@ type metadata struct {
 	TokenEndpoint         string   `json:"token_endpoint"`
 	IntrospectionEndpoint string   `json:"introspection_endpoint"`
 	RevocationEndpoint    string   `json:"revocation_endpoint"`
+	RegistrationEndpoint  string   `json:"registration_endpoint,omitempty"`
 	ScopesSupported       []string `json:"scopes_supported,omitempty"`
 	ResponseTypes         []string `json:"response_types_supported"`
 	GrantTypes            []string `json:"grant_types_supported"`
@@ -118,6 +119,9 @@ func (s *Server) metadata() *metadata {
 			IntrospectionEndpoint: s.mtlsBase + PathIntrospect,
 			RevocationEndpoint:    s.mtlsBase + PathRevoke,
 		},
+	}
+	if s.reg != nil {
+		m.RegistrationEndpoint = s.mtlsBase + PathRegister
 	}
 	if s.pushed == nil {
 		return m

@@ -355,6 +355,7 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 		TokenEndpoint: as.issuer + authz.PathToken,
 		PAREndpoint:   as.issuer + authz.PathPAR,
 		Clock:         f.clk,
+		JWKS:          dcrFor(t, f).remote(f), // register_test.go: registered software JWKS
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -380,6 +381,7 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 		Clients:         client.NewRegistry(st, client.RegistryOptions{}),
 		RefreshTokens:   st,
 		Families:        st,
+		Registration:    registrationFor(t, f, st, as.issuer), // register_test.go
 	})
 	if err != nil {
 		t.Fatal(err)

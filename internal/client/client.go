@@ -82,8 +82,6 @@ const (
 type Client struct {
 	ID   string `json:"client_id"`
 	Name string `json:"client_name,omitempty"`
-	// LogoURI is the client's logo (RFC 7591 §2), shown on the approval page when https.
-	LogoURI string `json:"logo_uri,omitempty"`
 
 	RedirectURIs  []string  `json:"redirect_uris,omitempty"`
 	GrantTypes    []string  `json:"grant_types,omitempty"`
@@ -125,6 +123,17 @@ type Client struct {
 	OrgID         string   `json:"org_id,omitempty"`
 	SoftwareRoles []string `json:"software_roles,omitempty"`
 
+	// The human-facing URIs of RFC 7591 §2 (the logo is shown on the customer's approval
+	// page); dynamic registration copies them from the software statement. https only.
+	LogoURI   string `json:"logo_uri,omitempty"`
+	ClientURI string `json:"client_uri,omitempty"`
+	PolicyURI string `json:"policy_uri,omitempty"`
+	TOSURI    string `json:"tos_uri,omitempty"`
+
+	// Registration says how the client was registered by dynamic client registration
+	// (package dcr, OB-DCR); nil for a client the operator added.
+	Registration *Registration `json:"registration,omitempty"`
+
 	// Profile is [ProfileFAPI1] or [ProfileFAPI2]; empty means [DefaultProfile].
 	Profile string `json:"fapi_profile,omitempty"`
 
@@ -144,7 +153,25 @@ func (c *Client) Clone() *Client {
 	out.Scope = slices.Clone(c.Scope)
 	out.SoftwareRoles = slices.Clone(c.SoftwareRoles)
 	out.JWKS = slices.Clone(c.JWKS)
+	if c.Registration != nil {
+		r := *c.Registration
+		out.Registration = &r
+	}
 	return &out
+}
+
+// Registration is the provenance of a dynamically registered client (OB-DCR, RFC 7592): the
+// directory that signed its software statement and what the statement said about the
+// organisation, and the hash of its registration access token. It holds no secret: the
+// token itself is never stored, only base64url(SHA-256(token)).
+type Registration struct {
+	// SSAIssuer is the iss of the software statement: the trusted directory's name.
+	SSAIssuer string `json:"ssa_issuer"`
+	// OrgName and SoftwareJWKSRevokedEndpoint are copied from the software statement.
+	OrgName                     string `json:"org_name,omitempty"`
+	SoftwareJWKSRevokedEndpoint string `json:"software_jwks_revoked_endpoint,omitempty"`
+	// AccessTokenHash is base64url(SHA-256(registration_access_token)) (RFC 7592 §3).
+	AccessTokenHash string `json:"registration_access_token_hash,omitempty"`
 }
 
 // EffectiveProfile returns the client's profile, [DefaultProfile] when none is set.

@@ -166,6 +166,18 @@ func (c *Client) ValidateWith(opts ValidateOptions) error {
 	if err := validateRoles(c.SoftwareRoles); err != nil {
 		return err
 	}
+	for _, u := range []struct{ field, value string }{
+		{"logo_uri", c.LogoURI}, {"client_uri", c.ClientURI}, {"policy_uri", c.PolicyURI}, {"tos_uri", c.TOSURI},
+	} {
+		if u.value != "" {
+			if err := checkHTTPSURL(u.value); err != "" {
+				return metaErr(u.field, u.field+" "+err)
+			}
+		}
+	}
+	if err := c.Registration.validate(); err != nil {
+		return err
+	}
 	switch c.SubjectType {
 	case "", SubjectTypePublic, SubjectTypePairwise:
 	default:
@@ -174,11 +186,6 @@ func (c *Client) ValidateWith(opts ValidateOptions) error {
 	if c.SectorIdentifierURI != "" {
 		if err := checkHTTPSURL(c.SectorIdentifierURI); err != "" {
 			return metaErr("sector_identifier_uri", "sector_identifier_uri "+err)
-		}
-	}
-	if c.LogoURI != "" {
-		if err := checkHTTPSURL(c.LogoURI); err != "" {
-			return metaErr("logo_uri", "logo_uri "+err)
 		}
 	}
 	if c.SubjectType == SubjectTypePairwise && c.SectorIdentifierURI == "" && !oneHost(c.RedirectURIs) {
@@ -555,6 +562,28 @@ func validateRoles(roles []string) error {
 			return metaErr("software_roles", "software_roles contains a duplicate")
 		}
 		seen[r] = true
+	}
+	return nil
+}
+
+// validate checks the bounds of a registration record; nil is valid.
+func (r *Registration) validate() error {
+	if r == nil {
+		return nil
+	}
+	if r.SSAIssuer == "" || !printableUTF8(r.SSAIssuer, MaxIdentifierLen) {
+		return metaErr("registration", "registration.ssa_issuer must be 1 to 256 bytes of printable text")
+	}
+	if !printableUTF8(r.OrgName, MaxNameLen) {
+		return metaErr("registration", "registration.org_name must be at most 256 bytes of printable text")
+	}
+	if r.SoftwareJWKSRevokedEndpoint != "" {
+		if err := checkHTTPSURL(r.SoftwareJWKSRevokedEndpoint); err != "" {
+			return metaErr("registration", "registration.software_jwks_revoked_endpoint "+err)
+		}
+	}
+	if !visibleASCII(r.AccessTokenHash, 64) {
+		return metaErr("registration", "registration.registration_access_token_hash must be at most 64 visible ASCII characters")
 	}
 	return nil
 }

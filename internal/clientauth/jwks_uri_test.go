@@ -198,3 +198,36 @@ func TestSelfSignedWithJWKSURI(t *testing.T) {
 
 // b64std is the standard, padded base64 of x5c (RFC 7517 §4.7).
 func b64std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestJWKSURIRevokedKeys: a dynamically registered client's key listed at its
+// software_jwks_revoked_endpoint no longer authenticates (OB-DCR-12), others still do, and
+// an unreadable revocation list makes the client's keys unavailable.
+func TestJWKSURIRevokedKeys(t *testing.T) {
+	f, js := remoteFixture(t)
+	ctx := context.Background()
+	k1, k2 := newEC(t), newEC(t)
+	js.set("/uri-client", jwksJSON(t, ecJWK(&k1.PublicKey, "k1"), ecJWK(&k2.PublicKey, "k2")))
+	js.set("/revoked", jwksJSON(t, ecJWK(&k1.PublicKey, "k1")))
+	f.clients.clients["uri-client"].Registration = &client.Registration{SSAIssuer: "Test Directory", SoftwareJWKSRevokedEndpoint: js.srv.URL + "/revoked"}
+	auth := func(kid string, key *ecdsa.PrivateKey) error {
+		tok := testSigner{alg: "ES256", kid: kid, key: key}.sign(t, f.claims("uri-client", issuer))
+		_, err := f.auth.Authenticate(ctx, Request{Form: assertionForm(tok, ""), IdentityErr: noCert, Endpoint: EndpointToken})
+		return err
+	}
+	checkFailure(t, nil, auth("k1", k1), ErrUnknownKey)
+	if err := auth("k2", k2); err != nil {
+		t.Fatalf("key not revoked refused: %v", err)
+	}
+	keys, err := NewKeyResolver(jose.NewRemoteJWKS(jose.RemoteJWKSOptions{RootCAs: certPool(js), AllowPrivateNetworks: true})).Keys(ctx, f.clients.clients["uri-client"])
+	if err != nil || len(keys.Keys()) != 1 || keys.Keys()[0].KeyID() != "k2" {
+		t.Fatalf("Keys = %v, %v", keys, err)
+	}
+	f.clients.clients["uri-client"].Registration.SoftwareJWKSRevokedEndpoint = js.srv.URL + "/broken"
+	checkFailure(t, nil, auth("k2", k2), ErrKeysUnavailable)
+}
+
+func certPool(js *jwksServer) *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(js.srv.Certificate())
+	return pool
+}

@@ -31,10 +31,12 @@ func NewKeyResolver(remote RemoteKeySets) *KeyResolver {
 type ClientKeys struct {
 	set      *jose.JWKSet
 	resolver jose.KeyResolver
+	revoked  *jose.JWKSet // software_jwks_revoked_endpoint (revoked_keys.go); nil: none
 }
 
-// Keys returns the keys of the set (a copy of the slice).
-func (k *ClientKeys) Keys() []*jose.PublicKey { return k.set.Keys() }
+// Keys returns the keys of the set (a copy of the slice), without those listed at the
+// client's software_jwks_revoked_endpoint.
+func (k *ClientKeys) Keys() []*jose.PublicKey { return withoutRevoked(k.set.Keys(), k.revoked) }
 
 // EncryptionKey returns the client's key for encrypting to it with JWE key algorithm alg
 // (e.g. its ID tokens): jose.ErrNoEncryptionKey when its set holds none.
@@ -46,9 +48,12 @@ func (k *ClientKeys) EncryptionKey(alg string) (*jose.EncryptionKey, error) {
 // the set selected by the header's kid and alg (jose.JWKSet.ResolveKey). For a jwks_uri
 // client a kid the cached set lacks triggers one rate-limited refetch (RFC 7517 key
 // rotation); errors are jose's (jose.ErrUnknownKey, jose.ErrJWKSFetch …). Header keys (jku,
-// x5u, jwk, x5c) are never consulted.
+// x5u, jwk, x5c) are never consulted. A key listed at the client's
+// software_jwks_revoked_endpoint (a dynamically registered client, OB-DCR-12) is refused as
+// jose.ErrUnknownKey.
 func (k *ClientKeys) ResolveKey(ctx context.Context, hdr jose.Header) (*jose.PublicKey, error) {
-	return k.resolver.ResolveKey(ctx, hdr)
+	key, err := k.resolver.ResolveKey(ctx, hdr)
+	return checkNotRevoked(key, err, k.revoked)
 }
 
 // Keys returns c's registered keys: the parsed jwks when c registered one (parsed once per
@@ -56,7 +61,9 @@ func (k *ClientKeys) ResolveKey(ctx context.Context, hdr jose.Header) (*jose.Pub
 // absent or expired; no refetch here, so looking keys up cannot be used to make Portcullis
 // hammer the client's server). Every error matches [ErrKeysUnavailable] and wraps the cause
 // (a jose parse error, jose.ErrJWKSFetch): the registered jwks does not parse, the jwks_uri
-// set could not be obtained, there is no remote cache, or c registered no keys at all. The
+// set could not be obtained, there is no remote cache, or c registered no keys at all; for
+// a dynamically registered client also when its software_jwks_revoked_endpoint could not
+// be read (its keys are then unusable: fail closed). The
 // caller decides what that is on the wire (invalid_client for client authentication).
 func (r *KeyResolver) Keys(ctx context.Context, c *client.Client) (*ClientKeys, error) {
 	switch {
@@ -71,7 +78,11 @@ func (r *KeyResolver) Keys(ctx context.Context, c *client.Client) (*ClientKeys, 
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
 		}
-		return &ClientKeys{set: set, resolver: r.remote.Resolver(c.JWKSURI)}, nil
+		revoked, err := r.revokedKeys(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		return &ClientKeys{set: set, resolver: r.remote.Resolver(c.JWKSURI), revoked: revoked}, nil
 	case c.JWKSURI != "":
 		return nil, fmt.Errorf("%w: no jwks_uri cache configured", ErrKeysUnavailable)
 	}

@@ -3,8 +3,11 @@ package oauth
 import (
 	"context"
 	"errors"
+	"net/http"
 
+	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/clientauth"
+	"github.com/portcullis/portcullis/internal/dcr"
 	"github.com/portcullis/portcullis/internal/mtls"
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/store"
@@ -18,6 +21,9 @@ import (
 //	*Error                                         itself
 //	*clientauth.Error (any reason)                 401 invalid_client, its description
 //	clientauth.ErrInternal                         500 server_error, no detail
+//	*dcr.Error                                     400 with its RFC 7591 code and description
+//	*client.MetadataError                          400 with its RFC 7591 code and description
+//	dcr.ErrUnavailable                             503 temporarily_unavailable
 //	clientauth.ErrCertificateStatusUnavailable,    503 temporarily_unavailable
 //	  pki.ErrRevocationUnavailable
 //	context.DeadlineExceeded, context.Canceled     503 temporarily_unavailable
@@ -63,6 +69,17 @@ func FromError(err error) *Error {
 	}
 	if errors.Is(err, clientauth.ErrInternal) {
 		return ServerError(err)
+	}
+	var de *dcr.Error
+	if errors.As(err, &de) {
+		return newError(http.StatusBadRequest, de.Code, de.Description).WithCause(err)
+	}
+	var me *client.MetadataError
+	if errors.As(err, &me) {
+		return newError(http.StatusBadRequest, me.Code, me.Description).WithCause(err)
+	}
+	if errors.Is(err, dcr.ErrUnavailable) {
+		return TemporarilyUnavailable(err)
 	}
 	switch {
 	case errors.Is(err, clientauth.ErrCertificateStatusUnavailable), errors.Is(err, pki.ErrRevocationUnavailable):

@@ -1,0 +1,265 @@
+package app_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/app"
+	"github.com/portcullis/portcullis/internal/client"
+	"github.com/portcullis/portcullis/internal/pki"
+	"github.com/portcullis/portcullis/internal/pki/sandbox"
+	"github.com/portcullis/portcullis/internal/sandbox/bank"
+)
+
+// Acceptance "Independent client" of the customer journey (issue 10): openid-client (npm,
+// test/interop/journey.mjs) discovers a dev-mode Portcullis and runs the TPP's side of the
+// journey with its own checks — PAR, request objects, PKCE, private_key_jwt over mTLS, the
+// authorization response (iss; the hybrid ID token's signature, c_hash, s_hash and nonce;
+// the JARM response), the code exchange and the ID token, refresh, /userinfo — while this
+// test plays the customer through the bank's pages (login, TOTP, approval).
+
+// interopTPP is a TPP as openid-client sees it: files for node and its certificate.
+type interopTPP struct {
+	id   string
+	qwac *sandbox.Issued
+	dir  string // client.crt, client.key, ca.crt, client.jwk
+}
+
+func newInteropTPP(t *testing.T, a *app.App, id, org string, c *client.Client) *interopTPP {
+	t.Helper()
+	qwac, _ := tppCert(t, a, org)
+	k := newSigningKey(t, id+"-key")
+	c.ID, c.TokenEndpointAuthMethod, c.JWKS = id, "private_key_jwt", k.jwks(t)
+	register(t, a, c)
+	jwk, err := json.Marshal(k.jwk(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{
+		"client.crt": qwac.CertPEM, "client.key": qwac.KeyPEM, "client.jwk": jwk,
+		"ca.crt": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.Sandbox.RootCertificate().Raw}),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &interopTPP{id: id, qwac: qwac, dir: dir}
+}
+
+// interopResult is what journey.mjs reports.
+type interopResult struct {
+	Mode                 string         `json:"mode"`
+	TokenType            string         `json:"token_type"`
+	AccessToken          string         `json:"access_token"`
+	IDTokenClaims        map[string]any `json:"id_token_claims"`
+	FrontIDTokenClaims   map[string]any `json:"front_channel_id_token_claims"`
+	RefreshTokenRotated  bool           `json:"refresh_token_rotated"`
+	RefreshedAccessToken string         `json:"refreshed_access_token"`
+	Userinfo             map[string]any `json:"userinfo"`
+	Resource             *struct {
+		Status int    `json:"status"`
+		Body   string `json:"body"`
+	} `json:"resource"`
+}
+
+// TestInteropJourneyOpenIDClient runs openid-client 6.9.0 through the FAPI 2.0 journey (PAR
+// + PKCE + private_key_jwt over mTLS, then refresh without rotation, /userinfo and a gateway
+// route with the refreshed certificate-bound token) and the two FAPI 1.0 Advanced variants
+// (a signed request object by value with code id_token; a pushed signed request object
+// with JARM), each approved by the demo customer through the pages.
+func TestInteropJourneyOpenIDClient(t *testing.T) {
+	if os.Getenv("PORTCULLIS_TEST_NODE") == "skip" {
+		t.Skip("PORTCULLIS_TEST_NODE=skip")
+	}
+	dir := filepath.Join(repoRoot(t), "test", "interop")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openid-client")); err != nil {
+		t.Fatalf("openid-client is not installed in %s (%v): run scripts/deps.sh, or set PORTCULLIS_TEST_NODE=skip", dir, err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node not found (%v): run scripts/deps.sh, or set PORTCULLIS_TEST_NODE=skip", err)
+	}
+
+	a := startApp(t, nil)
+	codes := demoTOTP(t, a)
+	const redirect = "https://tpp.example.com/cb"
+	fapi2 := newInteropTPP(t, a, "oidc-fapi2", "PSDGB-FCA-333333", &client.Client{
+		Name: "Moneywise Budgeting", GrantTypes: []string{"authorization_code", "refresh_token"},
+		Scope: client.ScopeList{"openid", "accounts"}, RedirectURIs: []string{redirect}, Profile: client.ProfileFAPI2,
+	})
+	fapi1 := newInteropTPP(t, a, "oidc-fapi1", "PSDGB-FCA-444444", &client.Client{
+		Name: "Ledgerly Accounts", GrantTypes: []string{"authorization_code", "refresh_token"},
+		ResponseTypes: []string{client.ResponseTypeCodeIDToken, client.ResponseTypeCode},
+		Scope:         client.ScopeList{"openid", "accounts"}, RedirectURIs: []string{redirect}, Profile: client.ProfileFAPI1,
+	})
+	gatewayRoute := "https://localhost:8443" + bank.PathAccounts
+
+	for _, tc := range []struct {
+		mode string
+		tpp  *interopTPP
+	}{
+		{"fapi2", fapi2},
+		{"fapi1-hybrid", fapi1},
+		{"fapi1-jarm", fapi1},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			res := runJourneyScript(t, node, dir, a, tc.mode, tc.tpp, redirect, gatewayRoute, func(authURL string) string {
+				return customerApproves(t, a, authURL, codes.next(t))
+			})
+			checkInteropJourney(t, a, tc.tpp, res)
+		})
+	}
+}
+
+// runJourneyScript runs journey.mjs, answering its authorization URL with approve's callback
+// URL, and returns its result.
+func runJourneyScript(t *testing.T, node, dir string, a *app.App, mode string, tpp *interopTPP, redirect, resource string,
+	approve func(authURL string) string) interopResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "journey.mjs"), mode,
+		"https://localhost:8443", "https://"+a.HTTPSAddr().String(), tpp.id,
+		filepath.Join(tpp.dir, "client.crt"), filepath.Join(tpp.dir, "client.key"), filepath.Join(tpp.dir, "ca.crt"),
+		filepath.Join(tpp.dir, "client.jwk"), redirect, resource)
+	cmd.Dir = dir
+	cmd.WaitDelay = 5 * time.Second
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Wait() }() // after a t.Fatal below the context ends the process
+	lines := bufio.NewScanner(stdout)
+	lines.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	next := func(what string) []byte {
+		if !lines.Scan() {
+			cancel()
+			_ = cmd.Wait()
+			t.Fatalf("openid-client (%s) ended before printing the %s: %v\nstderr:\n%s", mode, what, lines.Err(), stderr.String())
+		}
+		return lines.Bytes()
+	}
+	var first struct {
+		AuthorizationURL string `json:"authorization_url"`
+	}
+	if err := json.Unmarshal(next("authorization URL"), &first); err != nil {
+		t.Fatalf("openid-client first line: %v", err)
+	}
+	callback := approve(first.AuthorizationURL)
+	if _, err := io.WriteString(stdin, callback+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close()
+	var res interopResult
+	if err := json.Unmarshal(next("result"), &res); err != nil {
+		t.Fatalf("openid-client result: %v", err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("openid-client: %v\nstderr:\n%s", err, stderr.String())
+	}
+	return res
+}
+
+// customerApproves plays the customer for an authorization URL of the public listener: an
+// HTTP client with a cookie jar logs in as the demo customer, enters otp, chooses an
+// account and approves. It returns where the bank sent the browser back to.
+func customerApproves(t *testing.T, a *app.App, authURL, otp string) string {
+	t.Helper()
+	u, err := url.Parse(authURL)
+	if err != nil || u.Path != "/authorize" || u.Scheme != "https" {
+		t.Fatalf("authorization URL %q", authURL)
+	}
+	publicBase := "https://" + a.PublicAddr().String()
+	u.Host = a.PublicAddr().String() // the public listener, as "localhost" resolves
+	b := browser(t, a.Sandbox.RootCertificate())
+	resp, err := b.Get(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("/authorize: %d %s", resp.StatusCode, body)
+	}
+	login := publicBase + resp.Header.Get("Location")
+	demo := a.DemoCustomer
+	next := submit(t, b, login, url.Values{"csrf": {page(t, b, login)}, "username": {demo.ID}, "password": {demo.Password}})
+	next = submit(t, b, publicBase+next, url.Values{"csrf": {page(t, b, publicBase+next)}, "otp": {otp}})
+	return submit(t, b, publicBase+next, url.Values{"csrf": {page(t, b, publicBase+next)}, "account": {"22289"}, "action": {"approve"}})
+}
+
+// checkInteropJourney checks what openid-client obtained (it has already validated every
+// response itself): tokens for the demo customer bound to the TPP's certificate, the
+// subject consistent across ID token and userinfo, rotation per profile, the gateway.
+func checkInteropJourney(t *testing.T, a *app.App, tpp *interopTPP, res interopResult) {
+	t.Helper()
+	if !strings.EqualFold(res.TokenType, "bearer") {
+		t.Errorf("token_type %q", res.TokenType)
+	}
+	idt := res.IDTokenClaims
+	if idt["iss"] != "https://localhost:8443" || idt["aud"] != tpp.id || idt["acr"] != "urn:openbanking:psd2:sca" || idt["sub"] == "demo" {
+		t.Errorf("ID token claims %v", idt)
+	}
+	if res.Mode == "fapi1-hybrid" {
+		front := res.FrontIDTokenClaims
+		if front["sub"] != idt["sub"] || front["c_hash"] == nil || front["s_hash"] == nil {
+			t.Errorf("front-channel ID token %v", front)
+		}
+	}
+	for name, raw := range map[string]string{"access token": res.AccessToken, "refreshed access token": res.RefreshedAccessToken} {
+		at := jwtClaims(t, raw)
+		if cnf, _ := at["cnf"].(map[string]any); cnf["x5t#S256"] != pki.Thumbprint(tpp.qwac.Certificate) {
+			t.Errorf("%s cnf %v, want the TPP certificate's thumbprint", name, at["cnf"])
+		}
+		if at["sub"] != idt["sub"] || at["client_id"] != tpp.id || at["aut"] != "APPLICATION_USER" {
+			t.Errorf("%s claims %v", name, at)
+		}
+		grant, err := a.Store.GetConsent(context.Background(), at["consent_id"].(string))
+		if err != nil || grant.UserID != "demo" || grant.Status != "Authorised" || grant.ClientID != tpp.id {
+			t.Errorf("%s grant %+v, %v", name, grant, err)
+		}
+	}
+	// FAPI 2.0 does not rotate refresh tokens (FAPI2 §5.3.2.1); FAPI 1.0 clients get a new one.
+	if want := res.Mode != "fapi2"; res.RefreshTokenRotated != want {
+		t.Errorf("refresh token rotated %v, want %v", res.RefreshTokenRotated, want)
+	}
+	if res.Userinfo["sub"] != idt["sub"] || res.Userinfo["openbanking_intent_id"] == nil {
+		t.Errorf("userinfo %v", res.Userinfo)
+	}
+	// The accounts route needs the consent service (issue 11); without it the gateway
+	// refuses every customer token with 503 consent_validator_unavailable, after the
+	// token, its certificate binding, scope and role were checked.
+	switch r := res.Resource; {
+	case r == nil:
+		t.Error("the gateway route was not called")
+	case r.Status == http.StatusOK:
+		if !strings.Contains(r.Body, "22289") {
+			t.Errorf("gateway %d %s: the chosen account is missing", r.Status, r.Body)
+		}
+	case r.Status == http.StatusServiceUnavailable && strings.Contains(r.Body, `"consent_validator_unavailable"`):
+		t.Logf("gateway %s: 503 consent_validator_unavailable (no consent service in this build)", bank.PathAccounts)
+	default:
+		t.Errorf("gateway %s: %d %s", bank.PathAccounts, r.Status, r.Body)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -115,18 +116,79 @@ func TestInteropJourneyOpenIDClient(t *testing.T) {
 		{"fapi1-jarm", fapi1},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
-			res := runJourneyScript(t, node, dir, a, tc.mode, tc.tpp, redirect, gatewayRoute, func(authURL string) string {
-				return customerApproves(t, a, authURL, codes.next(t))
+			res, err := runJourneyScript(t, node, dir, a, tc.mode, tc.tpp, redirect, gatewayRoute, func(authURL string) string {
+				return customerApproves(t, a, authURL, a.DemoCustomer.ID, a.DemoCustomer.Password, codes.next(t), "22289")
 			})
+			if err != nil {
+				t.Fatal(err)
+			}
 			checkInteropJourney(t, a, tc.tpp, res)
+		})
+	}
+
+	// openid-client's own checks are in force: a response altered on its way back is
+	// refused before any token is asked for. Each of these journeys is approved by a
+	// customer of its own (the demo customer's TOTP steps are used up above).
+	for i, tc := range []struct {
+		name, mode string
+		tpp        *interopTPP
+		alter      func(t *testing.T, callback *url.URL) string
+		want       string // in openid-client's error
+	}{
+		{"fapi2 iss of another server", "fapi2", fapi2, func(t *testing.T, cb *url.URL) string {
+			q := cb.Query()
+			q.Set("iss", "https://attacker.example")
+			cb.RawQuery = q.Encode()
+			return cb.String()
+		}, `"iss"`},
+		{"fapi1-hybrid code swapped under the ID token", "fapi1-hybrid", fapi1, func(t *testing.T, cb *url.URL) string {
+			f, err := url.ParseQuery(cb.Fragment)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Set("code", "swapped-"+randomString(t))
+			cb.Fragment = ""
+			return cb.String() + "#" + f.Encode()
+		}, "c_hash"},
+		{"fapi1-jarm response signature broken", "fapi1-jarm", fapi1, func(t *testing.T, cb *url.URL) string {
+			q := cb.Query()
+			jwt := q.Get("response")
+			i := strings.LastIndexByte(jwt, '.') + 2
+			flipped := byte('A')
+			if jwt[i] == 'A' {
+				flipped = 'B'
+			}
+			q.Set("response", jwt[:i]+string(flipped)+jwt[i+1:])
+			cb.RawQuery = q.Encode()
+			return cb.String()
+		}, "signature"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := fmt.Sprintf("customer-%d", i)
+			password, own := newCustomer(t, a, id)
+			_, err := runJourneyScript(t, node, dir, a, tc.mode, tc.tpp, redirect, "", func(authURL string) string {
+				cb, err := url.Parse(customerApproves(t, a, authURL, id, password, own.next(t), ""))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tc.alter(t, cb)
+			})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("openid-client accepted an altered response, or refused it for another reason (want %q): %v", tc.want, err)
+			}
+			if err != nil {
+				msg, _, _ := strings.Cut(err.Error(), "[cause]")
+				t.Logf("refused as it should be: %s", strings.TrimSpace(msg))
+			}
 		})
 	}
 }
 
 // runJourneyScript runs journey.mjs, answering its authorization URL with approve's callback
-// URL, and returns its result.
+// URL. It returns the script's result, or an error with the script's stderr when the script
+// failed (openid-client refused something).
 func runJourneyScript(t *testing.T, node, dir string, a *app.App, mode string, tpp *interopTPP, redirect, resource string,
-	approve func(authURL string) string) interopResult {
+	approve func(authURL string) string) (interopResult, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -149,21 +211,20 @@ func runJourneyScript(t *testing.T, node, dir string, a *app.App, mode string, t
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Wait() }() // after a t.Fatal below the context ends the process
+	defer func() { cancel(); _ = cmd.Wait() }() // after a t.Fatal below the process is ended
 	lines := bufio.NewScanner(stdout)
 	lines.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	next := func(what string) []byte {
-		if !lines.Scan() {
-			cancel()
-			_ = cmd.Wait()
-			t.Fatalf("openid-client (%s) ended before printing the %s: %v\nstderr:\n%s", mode, what, lines.Err(), stderr.String())
-		}
-		return lines.Bytes()
+	failed := func(what string) error {
+		_ = cmd.Wait()
+		return fmt.Errorf("openid-client (%s) ended before printing the %s: %v\nstderr:\n%s", mode, what, lines.Err(), stderr.String())
+	}
+	if !lines.Scan() {
+		return interopResult{}, failed("authorization URL")
 	}
 	var first struct {
 		AuthorizationURL string `json:"authorization_url"`
 	}
-	if err := json.Unmarshal(next("authorization URL"), &first); err != nil {
+	if err := json.Unmarshal(lines.Bytes(), &first); err != nil {
 		t.Fatalf("openid-client first line: %v", err)
 	}
 	callback := approve(first.AuthorizationURL)
@@ -171,20 +232,23 @@ func runJourneyScript(t *testing.T, node, dir string, a *app.App, mode string, t
 		t.Fatal(err)
 	}
 	stdin.Close()
+	if !lines.Scan() {
+		return interopResult{}, failed("result")
+	}
 	var res interopResult
-	if err := json.Unmarshal(next("result"), &res); err != nil {
+	if err := json.Unmarshal(lines.Bytes(), &res); err != nil {
 		t.Fatalf("openid-client result: %v", err)
 	}
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("openid-client: %v\nstderr:\n%s", err, stderr.String())
+		return res, fmt.Errorf("openid-client: %v\nstderr:\n%s", err, stderr.String())
 	}
-	return res
+	return res, nil
 }
 
 // customerApproves plays the customer for an authorization URL of the public listener: an
 // HTTP client with a cookie jar logs in as the demo customer, enters otp, chooses an
-// account and approves. It returns where the bank sent the browser back to.
-func customerApproves(t *testing.T, a *app.App, authURL, otp string) string {
+// account (when not empty) and approves. It returns where the bank sent the browser back to.
+func customerApproves(t *testing.T, a *app.App, authURL, username, password, otp, account string) string {
 	t.Helper()
 	u, err := url.Parse(authURL)
 	if err != nil || u.Path != "/authorize" || u.Scheme != "https" {
@@ -203,10 +267,13 @@ func customerApproves(t *testing.T, a *app.App, authURL, otp string) string {
 		t.Fatalf("/authorize: %d %s", resp.StatusCode, body)
 	}
 	login := publicBase + resp.Header.Get("Location")
-	demo := a.DemoCustomer
-	next := submit(t, b, login, url.Values{"csrf": {page(t, b, login)}, "username": {demo.ID}, "password": {demo.Password}})
+	next := submit(t, b, login, url.Values{"csrf": {page(t, b, login)}, "username": {username}, "password": {password}})
 	next = submit(t, b, publicBase+next, url.Values{"csrf": {page(t, b, publicBase+next)}, "otp": {otp}})
-	return submit(t, b, publicBase+next, url.Values{"csrf": {page(t, b, publicBase+next)}, "account": {"22289"}, "action": {"approve"}})
+	form := url.Values{"csrf": {page(t, b, publicBase+next)}, "action": {"approve"}}
+	if account != "" {
+		form.Set("account", account)
+	}
+	return submit(t, b, publicBase+next, form)
 }
 
 // checkInteropJourney checks what openid-client obtained (it has already validated every

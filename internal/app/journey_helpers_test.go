@@ -138,6 +138,22 @@ func demoTOTP(t *testing.T, a *app.App) *totpCodes {
 	return &totpCodes{secret: secret}
 }
 
+// newCustomer enrols a customer of the dev server with a fresh TOTP key and returns its
+// password and its codes.
+func newCustomer(t *testing.T, a *app.App, id string) (password string, codes *totpCodes) {
+	t.Helper()
+	password = "pw-" + randomString(t)
+	e, err := a.Customers.Add(context.Background(), identity.NewCustomer{ID: id, Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := identity.ParseTOTPSecret(e.TOTPSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return password, &totpCodes{secret: secret}
+}
+
 // next returns a code of the earliest step, within one step of now, after the last one
 // handed out. Three codes fit in one window; a test that needs more fails.
 func (c *totpCodes) next(t *testing.T) string {

@@ -551,6 +551,9 @@ func TestBrowserJourney(t *testing.T) {
 		if loc := rig.b.location(t); !strings.HasPrefix(loc, rig.publicBase+"/authorize") {
 			t.Errorf("the error page redirected to %s", loc)
 		}
+		if got := rig.b.text(t, "#alert"); got != web.English["error.expired"] {
+			t.Errorf("alert %q, want %q", got, web.English["error.expired"])
+		}
 		if detail := rig.b.text(t, ".detail"); !strings.Contains(detail, "invalid_request_uri") {
 			t.Errorf("error detail %q, want invalid_request_uri", detail)
 		}

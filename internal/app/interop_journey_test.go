@@ -33,15 +33,22 @@ import (
 // interopTPP is a TPP as openid-client sees it: files for node and its certificate.
 type interopTPP struct {
 	id   string
+	auth string // token_endpoint_auth_method
 	qwac *sandbox.Issued
 	dir  string // client.crt, client.key, ca.crt, client.jwk
 }
 
 func newInteropTPP(t *testing.T, a *app.App, id, org string, c *client.Client) *interopTPP {
 	t.Helper()
-	qwac, _ := tppCert(t, a, org)
+	qwac, subject := tppCert(t, a, org)
 	k := newSigningKey(t, id+"-key")
-	c.ID, c.TokenEndpointAuthMethod, c.JWKS = id, "private_key_jwt", k.jwks(t)
+	c.ID, c.JWKS = id, k.jwks(t)
+	if c.TokenEndpointAuthMethod == "" {
+		c.TokenEndpointAuthMethod = "private_key_jwt"
+	}
+	if c.TokenEndpointAuthMethod == "tls_client_auth" {
+		c.TLSClientAuthSubjectDN = subject
+	}
 	register(t, a, c)
 	jwk, err := json.Marshal(k.jwk(true))
 	if err != nil {
@@ -56,7 +63,7 @@ func newInteropTPP(t *testing.T, a *app.App, id, org string, c *client.Client) *
 			t.Fatal(err)
 		}
 	}
-	return &interopTPP{id: id, qwac: qwac, dir: dir}
+	return &interopTPP{id: id, auth: c.TokenEndpointAuthMethod, qwac: qwac, dir: dir}
 }
 
 // interopResult is what journey.mjs reports.
@@ -105,24 +112,43 @@ func TestInteropJourneyOpenIDClient(t *testing.T) {
 		ResponseTypes: []string{client.ResponseTypeCodeIDToken, client.ResponseTypeCode},
 		Scope:         client.ScopeList{"openid", "accounts"}, RedirectURIs: []string{redirect}, Profile: client.ProfileFAPI1,
 	})
+	// FAPI 2.0 Message Signing (signed request objects, JARM), and tls_client_auth.
+	fapi2MS := newInteropTPP(t, a, "oidc-fapi2-ms", "PSDGB-FCA-555555", &client.Client{
+		Name: "Tally Insights", GrantTypes: []string{"authorization_code", "refresh_token"}, RequestObjectSigningAlg: "ES256",
+		Scope: client.ScopeList{"openid", "accounts"}, RedirectURIs: []string{redirect}, Profile: client.ProfileFAPI2,
+	})
+	fapi2TLS := newInteropTPP(t, a, "oidc-fapi2-tls", "PSDGB-FCA-666666", &client.Client{
+		Name: "Pennywise", TokenEndpointAuthMethod: "tls_client_auth", GrantTypes: []string{"authorization_code", "refresh_token"},
+		Scope: client.ScopeList{"openid", "accounts"}, RedirectURIs: []string{redirect}, Profile: client.ProfileFAPI2,
+	})
 	gatewayRoute := "https://localhost:8443" + bank.PathAccounts
 
 	for _, tc := range []struct {
-		mode string
-		tpp  *interopTPP
+		name, mode string
+		tpp        *interopTPP
+		// own: the journey is approved by a customer of its own, without accounts (the
+		// demo customer's TOTP steps last for three journeys), and calls no gateway route.
+		own bool
 	}{
-		{"fapi2", fapi2},
-		{"fapi1-hybrid", fapi1},
-		{"fapi1-jarm", fapi1},
+		{"fapi2", "fapi2", fapi2, false},
+		{"fapi1-hybrid", "fapi1-hybrid", fapi1, false},
+		{"fapi1-jarm", "fapi1-jarm", fapi1, false},
+		{"fapi2 message signing", "fapi2-jarm", fapi2MS, true},
+		{"fapi2 tls_client_auth", "fapi2", fapi2TLS, true},
 	} {
-		t.Run(tc.mode, func(t *testing.T) {
-			res, err := runJourneyScript(t, node, dir, a, tc.mode, tc.tpp, redirect, gatewayRoute, func(authURL string) string {
-				return customerApproves(t, a, authURL, a.DemoCustomer.ID, a.DemoCustomer.Password, codes.next(t), "22289")
+		t.Run(tc.name, func(t *testing.T) {
+			customer, password, account, resource, own := a.DemoCustomer.ID, a.DemoCustomer.Password, "22289", gatewayRoute, codes
+			if tc.own {
+				customer, account, resource = tc.tpp.id+"-customer", "", ""
+				password, own = newCustomer(t, a, customer)
+			}
+			res, err := runJourneyScript(t, node, dir, a, tc.mode, tc.tpp, redirect, resource, func(authURL string) string {
+				return customerApproves(t, a, authURL, customer, password, own.next(t), account)
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkInteropJourney(t, a, tc.tpp, res)
+			checkInteropJourney(t, a, tc.tpp, customer, res, resource != "")
 		})
 	}
 
@@ -197,6 +223,7 @@ func runJourneyScript(t *testing.T, node, dir string, a *app.App, mode string, t
 		filepath.Join(tpp.dir, "client.crt"), filepath.Join(tpp.dir, "client.key"), filepath.Join(tpp.dir, "ca.crt"),
 		filepath.Join(tpp.dir, "client.jwk"), redirect, resource)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "JOURNEY_AUTH="+tpp.auth)
 	cmd.WaitDelay = 5 * time.Second
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -279,13 +306,13 @@ func customerApproves(t *testing.T, a *app.App, authURL, username, password, otp
 // checkInteropJourney checks what openid-client obtained (it has already validated every
 // response itself): tokens for the demo customer bound to the TPP's certificate, the
 // subject consistent across ID token and userinfo, rotation per profile, the gateway.
-func checkInteropJourney(t *testing.T, a *app.App, tpp *interopTPP, res interopResult) {
+func checkInteropJourney(t *testing.T, a *app.App, tpp *interopTPP, customer string, res interopResult, gateway bool) {
 	t.Helper()
 	if !strings.EqualFold(res.TokenType, "bearer") {
 		t.Errorf("token_type %q", res.TokenType)
 	}
 	idt := res.IDTokenClaims
-	if idt["iss"] != "https://localhost:8443" || idt["aud"] != tpp.id || idt["acr"] != "urn:openbanking:psd2:sca" || idt["sub"] == "demo" {
+	if idt["iss"] != "https://localhost:8443" || idt["aud"] != tpp.id || idt["acr"] != "urn:openbanking:psd2:sca" || idt["sub"] == customer {
 		t.Errorf("ID token claims %v", idt)
 	}
 	if res.Mode == "fapi1-hybrid" {
@@ -303,12 +330,12 @@ func checkInteropJourney(t *testing.T, a *app.App, tpp *interopTPP, res interopR
 			t.Errorf("%s claims %v", name, at)
 		}
 		grant, err := a.Store.GetConsent(context.Background(), at["consent_id"].(string))
-		if err != nil || grant.UserID != "demo" || grant.Status != "Authorised" || grant.ClientID != tpp.id {
+		if err != nil || grant.UserID != customer || grant.Status != "Authorised" || grant.ClientID != tpp.id {
 			t.Errorf("%s grant %+v, %v", name, grant, err)
 		}
 	}
 	// FAPI 2.0 does not rotate refresh tokens (FAPI2 §5.3.2.1); FAPI 1.0 clients get a new one.
-	if want := res.Mode != "fapi2"; res.RefreshTokenRotated != want {
+	if want := strings.HasPrefix(res.Mode, "fapi1"); res.RefreshTokenRotated != want {
 		t.Errorf("refresh token rotated %v, want %v", res.RefreshTokenRotated, want)
 	}
 	if res.Userinfo["sub"] != idt["sub"] || res.Userinfo["openbanking_intent_id"] == nil {
@@ -318,6 +345,7 @@ func checkInteropJourney(t *testing.T, a *app.App, tpp *interopTPP, res interopR
 	// refuses every customer token with 503 consent_validator_unavailable, after the
 	// token, its certificate binding, scope and role were checked.
 	switch r := res.Resource; {
+	case !gateway:
 	case r == nil:
 		t.Error("the gateway route was not called")
 	case r.Status == http.StatusOK:

@@ -13,8 +13,11 @@
 //   fapi1-hybrid  FAPI 1.0 Advanced: a signed request object by value, response_type code id_token
 //                 (the ID token as detached signature: c_hash, s_hash, nonce);
 //   fapi1-jarm    FAPI 1.0 Advanced: a signed request object pushed (PAR), response_type code with
+//                 response_mode jwt (JARM);
+//   fapi2-jarm    FAPI 2.0 Message Signing: a signed request object pushed (PAR) with PKCE,
 //                 response_mode jwt (JARM).
-// Every mode authenticates with private_key_jwt over mutual TLS (the mTLS endpoint aliases),
+// Every mode authenticates with private_key_jwt over mutual TLS (the mTLS endpoint aliases), or
+// with tls_client_auth when the environment has JOURNEY_AUTH=tls_client_auth,
 // verifies ID token signatures (enableNonRepudiationChecks), exchanges the code, refreshes,
 // and calls /userinfo; RESOURCE_URL, when given, is a resource server route called with the
 // certificate-bound access token.
@@ -33,8 +36,9 @@ import { webcrypto } from 'node:crypto'
 import * as client from 'openid-client'
 
 const [mode, issuer, mtlsOrigin, clientId, certFile, keyFile, caFile, jwkFile, redirectUri, resourceURL] = process.argv.slice(2)
-if (!redirectUri || !['fapi2', 'fapi1-hybrid', 'fapi1-jarm'].includes(mode)) {
-  console.error('usage: node journey.mjs fapi2|fapi1-hybrid|fapi1-jarm ISSUER MTLS_ORIGIN CLIENT_ID CERT_PEM KEY_PEM CA_PEM PRIVATE_JWK REDIRECT_URI [RESOURCE_URL]')
+const modes = ['fapi2', 'fapi1-hybrid', 'fapi1-jarm', 'fapi2-jarm']
+if (!redirectUri || !modes.includes(mode)) {
+  console.error('usage: node journey.mjs fapi2|fapi1-hybrid|fapi1-jarm|fapi2-jarm ISSUER MTLS_ORIGIN CLIENT_ID CERT_PEM KEY_PEM CA_PEM PRIVATE_JWK REDIRECT_URI [RESOURCE_URL]')
   process.exit(2)
 }
 
@@ -95,12 +99,13 @@ const key = await webcrypto.subtle.importKey('jwk', jwk, { name: 'ECDSA', namedC
 try {
   const execute = [client.enableNonRepudiationChecks]
   if (mode === 'fapi1-hybrid') execute.push(client.useCodeIdTokenResponseType, client.enableDetachedSignatureResponseChecks)
-  if (mode === 'fapi1-jarm') execute.push(client.useJwtResponseMode)
+  if (mode.endsWith('-jarm')) execute.push(client.useJwtResponseMode)
+  const tlsAuth = process.env.JOURNEY_AUTH === 'tls_client_auth'
   const config = await client.discovery(
     new URL(issuer),
     clientId,
-    { token_endpoint_auth_method: 'private_key_jwt', use_mtls_endpoint_aliases: true },
-    client.PrivateKeyJwt({ key, kid: jwk.kid }),
+    { token_endpoint_auth_method: tlsAuth ? 'tls_client_auth' : 'private_key_jwt', use_mtls_endpoint_aliases: true },
+    tlsAuth ? client.TlsClientAuth() : client.PrivateKeyJwt({ key, kid: jwk.kid }),
     { [client.customFetch]: mtlsFetch, timeout: 10, execute },
   )
   config[client.customFetch] = mtlsFetch
@@ -124,7 +129,8 @@ try {
     case 'fapi1-hybrid':
       authURL = await client.buildAuthorizationUrlWithJAR(config, params, { key, kid: jwk.kid })
       break
-    case 'fapi1-jarm': {
+    case 'fapi1-jarm':
+    case 'fapi2-jarm': {
       const { searchParams } = await client.buildAuthorizationUrlWithJAR(config, params, { key, kid: jwk.kid })
       authURL = await client.buildAuthorizationUrlWithPAR(config, searchParams)
       break

@@ -492,10 +492,12 @@ func TestBrowserJourney(t *testing.T) {
 	})
 
 	t.Run("deny", func(t *testing.T) {
+		// A customer of its own: the demo customer's TOTP steps are used up above.
+		password, codes := newCustomer(t, rig.a, "second-customer")
 		authURL, _, state, _ := pushFAPI2(t)
 		rig.b.run(t, "open the authorization URL", chromedp.Navigate(authURL))
-		rig.b.login(t, demo.ID, demo.Password)
-		rig.b.otp(t, rig.codes.next(t))
+		rig.b.login(t, "second-customer", password)
+		rig.b.otp(t, codes.next(t))
 		rig.b.run(t, "deny", chromedp.WaitVisible(chromedp.CSS("#deny")), chromedp.Click(chromedp.CSS("#deny")),
 			chromedp.WaitVisible(chromedp.CSS("#tpp-done")))
 		rig.b.wantSeeOthers(t)

@@ -127,12 +127,12 @@ func TestInteropJourneyOpenIDClient(t *testing.T) {
 		name, mode string
 		tpp        *interopTPP
 		// own: the journey is approved by a customer of its own, without accounts (the
-		// demo customer's TOTP steps last for three journeys), and calls no gateway route.
+		// demo customer's TOTP steps last for two journeys), and calls no gateway route.
 		own bool
 	}{
 		{"fapi2", "fapi2", fapi2, false},
 		{"fapi1-hybrid", "fapi1-hybrid", fapi1, false},
-		{"fapi1-jarm", "fapi1-jarm", fapi1, false},
+		{"fapi1-jarm", "fapi1-jarm", fapi1, true},
 		{"fapi2 message signing", "fapi2-jarm", fapi2MS, true},
 		{"fapi2 tls_client_auth", "fapi2", fapi2TLS, true},
 	} {

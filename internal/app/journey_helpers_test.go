@@ -117,9 +117,9 @@ func halfHash(v string) string {
 	return b64u(sum[:16])
 }
 
-// totpCodes hands out the demo customer's TOTP codes, each of a later time step than the
-// one before (the server accepts each step once, and one step of skew either way), so that
-// one test can pass SCA several times within a 30-second step.
+// totpCodes hands out a customer's TOTP codes, each of a later time step than the one
+// before (the server accepts each step once, and one step of skew either way), so that one
+// test can pass SCA twice within a 30-second step.
 type totpCodes struct {
 	mu     sync.Mutex
 	secret []byte
@@ -154,14 +154,16 @@ func newCustomer(t *testing.T, a *app.App, id string) (password string, codes *t
 	return password, &totpCodes{secret: secret}
 }
 
-// next returns a code of the earliest step, within one step of now, after the last one
-// handed out. Three codes fit in one window; a test that needs more fails.
+// next returns a code of the earliest step, not before the current one, after the last one
+// handed out: the current step or the next (a code of the previous step could leave the
+// accepted window while it is being typed). Two codes fit in one window; a test that needs
+// more of one customer fails.
 func (c *totpCodes) next(t *testing.T) string {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cur := time.Now().Unix() / 30
-	step := max(cur-1, c.last+1)
+	step := max(cur, c.last+1)
 	if step > cur+1 {
 		t.Fatal("no unused TOTP step within the accepted window: the test passes SCA too often")
 	}

@@ -315,6 +315,9 @@ func checkInteropJourney(t *testing.T, a *app.App, tpp *interopTPP, customer str
 	if idt["iss"] != "https://localhost:8443" || idt["aud"] != tpp.id || idt["acr"] != "urn:openbanking:psd2:sca" || idt["sub"] == customer {
 		t.Errorf("ID token claims %v", idt)
 	}
+	if at, ok := idt["auth_time"].(float64); !ok || time.Since(time.Unix(int64(at), 0)) > 10*time.Minute {
+		t.Errorf("ID token auth_time %v", idt["auth_time"])
+	}
 	if res.Mode == "fapi1-hybrid" {
 		front := res.FrontIDTokenClaims
 		if front["sub"] != idt["sub"] || front["c_hash"] == nil || front["s_hash"] == nil {

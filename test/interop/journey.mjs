@@ -120,6 +120,8 @@ try {
     nonce: client.randomNonce(),
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
+    // openid-client then requires auth_time in the ID token and checks it against max_age.
+    max_age: '600',
   }
   let authURL
   switch (mode) {
@@ -143,6 +145,7 @@ try {
     pkceCodeVerifier: verifier,
     expectedState: params.state,
     expectedNonce: params.nonce,
+    maxAge: 600,
     idTokenExpected: true,
   })
   const idClaims = tokens.claims()

@@ -43,7 +43,7 @@ var English = Catalog{
 	"approve.accounts":         "Choose the accounts to share",
 	"approve.no_accounts":      "This request does not need access to any account.",
 	"approve.choose":           "Choose at least one account, or deny the request.",
-	"approve.expires":          "This request expires at %s.",
+	"approve.expires":          "Please decide by %s. After that, start again from the app.",
 	"approve.approve":          "Approve",
 	"approve.deny":             "Deny",
 	"approve.signed_in":        "You are signed in. Approving sends you back to %s.",

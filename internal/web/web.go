@@ -176,15 +176,21 @@ func (p *Pages) Refuse(w http.ResponseWriter, r *http.Request, detail string) {
 
 // RefuseStatus is Refuse with another status: 405 for a method the endpoint does not
 // answer, 503 when the request could not be processed (the detail then says to try
-// again). A status outside 400–599 is answered as 400.
+// again). A status outside 400–599 is answered as 400. A detail with the OAuth error code
+// invalid_request_uri (a pushed request unknown, expired or already used — most often a
+// customer who took too long or came back to an old page) is shown as "error.expired"
+// rather than as an app that could not be verified.
 func (p *Pages) RefuseStatus(w http.ResponseWriter, r *http.Request, status int, detail string) {
 	SecurityHeaders(w.Header(), "", "")
 	if status < 400 || status > 599 {
 		status = http.StatusBadRequest
 	}
 	msg := "error.untrusted"
-	if status >= 500 {
+	switch {
+	case status >= 500:
 		msg = "error.unavailable"
+	case strings.HasPrefix(detail, "invalid_request_uri:"):
+		msg = "error.expired"
 	}
 	p.render(w, r, status, "error", &pageData{Alert: p.msg.text(msg), Detail: detail})
 }

@@ -187,6 +187,7 @@ func TestJourneyApprove(t *testing.T) {
 	wantText(t, page, "scope.accounts")
 	wantText(t, page, "scope.other", "x-custom")
 	wantText(t, page, "approve.expires", "21:10 UTC, 7 December 2026")
+	wantText(t, page, "approve.signed_in", "Moneywise Budgeting Ltd")
 
 	r.clock.Advance(5 * time.Second)
 	w = r.post(ApprovePath, url.Values{"csrf": {r.csrf(page)}, "action": {"approve"}, "account": {"acc-savings-2", "acc-current-1"}})
@@ -437,6 +438,19 @@ func TestRefuse(t *testing.T) {
 	}
 	if w.Header().Get("Location") != "" || w.Header().Get("Content-Security-Policy") == "" {
 		t.Error("Refuse redirects or lacks the security headers")
+	}
+}
+
+// TestRefuseExpiredRequest: a request_uri unknown, expired or used is shown to the customer
+// as an expired request, not as an app that could not be verified.
+func TestRefuseExpiredRequest(t *testing.T) {
+	r := newRig(t)
+	w := httptest.NewRecorder()
+	r.pages.Refuse(w, httptest.NewRequest("GET", "/authorize", nil), "invalid_request_uri: the request_uri is unknown, expired or already used")
+	wantStatus(t, w, http.StatusBadRequest)
+	wantText(t, w, "error.expired")
+	if strings.Contains(w.Body.String(), English["error.untrusted"]) {
+		t.Error("an expired request is shown as an untrusted app")
 	}
 }
 

@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"Sweeper", testSweeper},
 		{"Customer", testCustomer},
 		{"LoginFailures", testLoginFailures},
+		{"SigningKey", testSigningKey},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -129,7 +129,10 @@ func newKeyStore(opts KeyStoreOptions) *KeyStore {
 
 // install validates entries, persists them if the store is backed by files and
 // publishes a new snapshot. Callers hold s.mu (or own s exclusively).
-func (s *KeyStore) install(entries []*keyEntry) error {
+func (s *KeyStore) install(entries []*keyEntry) error { return s.installEntries(entries, true) }
+
+// installEntries is install, calling s.persist only if persist is true.
+func (s *KeyStore) installEntries(entries []*keyEntry, persist bool) error {
 	snap := &keySnapshot{byKID: make(map[string]*keyEntry, len(entries)), active: make(map[Alg]*keyEntry)}
 	for _, e := range entries {
 		kid := e.key.KeyID()
@@ -187,7 +190,7 @@ func (s *KeyStore) install(entries []*keyEntry) error {
 		}
 		return strings.Compare(a.key.KeyID(), b.key.KeyID())
 	})
-	if s.persist != nil {
+	if persist && s.persist != nil {
 		var prev []*keyEntry
 		if cur := s.snap.Load(); cur != nil {
 			prev = cur.entries

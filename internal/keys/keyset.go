@@ -173,14 +173,11 @@ func (s *Set) PollInterval() time.Duration { return s.poll }
 func (s *Set) Poll(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.syncLocked(ctx); err != nil {
+	rows, err := s.syncLocked(ctx)
+	if err != nil {
 		return err
 	}
 	now := s.clock.Now()
-	rows, err := s.st.ListSigningKeys(ctx)
-	if err != nil {
-		return fmt.Errorf("keys: %w", err)
-	}
 	for _, r := range rows {
 		if r.State != store.SigningKeyNext || r.ActivateAt.IsZero() || now.Before(r.ActivateAt) {
 			continue
@@ -192,7 +189,8 @@ func (s *Set) Poll(ctx context.Context) error {
 		err := s.ks.Rotate(k)
 		if errors.Is(err, store.ErrConflict) {
 			s.log.Info("keys: another node promoted first", "kid", r.KeyID)
-			return s.syncLocked(ctx)
+			_, err := s.syncLocked(ctx)
+			return err
 		}
 		if err != nil {
 			return fmt.Errorf("keys: promoting %s: %w", r.KeyID, err)
@@ -200,29 +198,31 @@ func (s *Set) Poll(ctx context.Context) error {
 		s.log.Info("keys: promoted the next signing key to active", "key", k)
 	}
 	if _, err := s.ks.Prune(); errors.Is(err, store.ErrConflict) {
-		return s.syncLocked(ctx)
+		_, err := s.syncLocked(ctx)
+		return err
 	} else if err != nil {
 		return fmt.Errorf("keys: pruning: %w", err)
 	}
 	return nil
 }
 
-// syncLocked installs the database's key set if it changed since the last install.
-func (s *Set) syncLocked(ctx context.Context) error {
+// syncLocked installs the database's key set if it changed since the last install, and
+// returns the rows it read.
+func (s *Set) syncLocked(ctx context.Context) ([]store.SigningKey, error) {
 	rows, err := s.st.ListSigningKeys(ctx)
 	if err != nil {
-		return fmt.Errorf("keys: %w", err)
+		return nil, fmt.Errorf("keys: %w", err)
 	}
 	fp := rowsFingerprint(rows)
 	if fp == s.getSeen() {
-		return nil
+		return rows, nil
 	}
 	recs, err := s.records(rows)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.replacer.Replace(recs); err != nil {
-		return fmt.Errorf("keys: database key set: %w", err)
+		return nil, fmt.Errorf("keys: database key set: %w", err)
 	}
 	s.omu.Lock()
 	s.seen = fp
@@ -233,7 +233,7 @@ func (s *Set) syncLocked(ctx context.Context) error {
 	}
 	s.omu.Unlock()
 	s.log.Info("keys: key set reloaded from the database", "keys", len(rows))
-	return nil
+	return rows, nil
 }
 
 // Run polls every PollInterval until ctx is done, logging failures (the node keeps its last
@@ -268,12 +268,9 @@ type Rotation struct {
 func (s *Set) Rotate(ctx context.Context) (Rotation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.syncLocked(ctx); err != nil {
-		return Rotation{}, err
-	}
-	rows, err := s.st.ListSigningKeys(ctx)
+	rows, err := s.syncLocked(ctx)
 	if err != nil {
-		return Rotation{}, fmt.Errorf("keys: %w", err)
+		return Rotation{}, err
 	}
 	for _, r := range rows {
 		if r.State == store.SigningKeyNext && r.Alg == string(s.alg) {

@@ -350,7 +350,11 @@ func TestWrongKEK(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows, _ := stB.ListSigningKeys(t.Context())
-	if len(rows) != 2 || rows[0].KEKID != kek1.ID() || rows[1].KEKID != kek2.ID() {
+	sealedBy := map[string]string{}
+	for _, r := range rows {
+		sealedBy[r.State] = r.KEKID
+	}
+	if len(rows) != 2 || sealedBy[store.SigningKeyActive] != kek1.ID() || sealedBy[store.SigningKeyNext] != kek2.ID() {
 		t.Fatalf("kek ids: %+v", rows)
 	}
 

@@ -35,7 +35,9 @@ type KEKVault struct {
 }
 
 // Generate implements [Vault].
-func (v *KEKVault) Generate(alg jose.Alg) (*jose.SigningKey, error) { return jose.GenerateSigningKey(alg) }
+func (v *KEKVault) Generate(alg jose.Alg) (*jose.SigningKey, error) {
+	return jose.GenerateSigningKey(alg)
+}
 
 // Seal implements [Vault]: the PKCS#8 DER of k, sealed by Current.
 func (v *KEKVault) Seal(k *jose.SigningKey) (Sealed, error) {

@@ -30,7 +30,7 @@ func (a *App) buildAS(mux *http.ServeMux) error {
 	case cfg.Keys.Source == "database":
 		// Shared by every node on the database; rotations and prunes arrive by polling.
 		if a.KeySet, err = OpenKeySet(context.Background(), cfg, a.Store, keyOpts); err != nil {
-			return fmt.Errorf("keys: %w", err)
+			return fmt.Errorf("signing keys (keys.source database): %w", err)
 		}
 		a.Keys = a.KeySet.KeyStore()
 		a.runners = append(a.runners, func(ctx context.Context) { _ = a.KeySet.Run(ctx) })

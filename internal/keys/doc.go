@@ -19,7 +19,9 @@
 // retired); the others follow within PollInterval, signing with the old key meanwhile, which
 // keeps verifying everywhere for RetireAfter. Since PublishDelay ≥ 2 × PollInterval (enforced),
 // no token signed with a new key is issued before every node that polled in the last
-// PollInterval has published that key, so no node refuses another node's token. A node that
+// PollInterval has published that key, so no node refuses another node's token (activation
+// times are absolute: this holds while node clocks agree within PublishDelay − 2 × PollInterval,
+// 20 s by default). A node that
 // cannot reach the database keeps its last key set (and says so in its log) until a poll
 // succeeds.
 package keys

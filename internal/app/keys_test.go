@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -169,5 +170,26 @@ func TestKeysWrongKEK(t *testing.T) {
 	}
 	if !errors.Is(err, keys.ErrKEK) || !strings.Contains(err.Error(), "keys.kek") {
 		t.Fatalf("app.New = %v, want ErrKEK naming keys.kek", err)
+	}
+}
+
+// TestKeysImportedFromKeyDir: a server whose keys.dir a previous server (keys.source dir)
+// signed from, started with keys.source database on an empty database, keeps signing with the
+// same key.
+func TestKeysImportedFromKeyDir(t *testing.T) {
+	keyDir := filepath.Join(t.TempDir(), "keys")
+	a := startApp(t, func(c *config.Config) { c.Keys.Dir = keyDir })
+	before := a.Keys.Keys()
+	b := startApp(t, func(c *config.Config) {
+		c.Keys.Dir = keyDir
+		c.Keys.Source = "database"
+		c.Listen.Admin = "127.0.0.1:0"
+	})
+	if b.KeySet == nil {
+		t.Fatal("no database key set")
+	}
+	after := b.Keys.Keys()
+	if len(before) != 1 || len(after) != 1 || after[0].KeyID != before[0].KeyID || after[0].State != before[0].State {
+		t.Fatalf("key directory %+v, database %+v: want the same key", before, after)
 	}
 }

@@ -84,3 +84,14 @@ func entryRecords(entries []*keyEntry) []KeyRecord {
 	}
 	return out
 }
+
+// KeyDirRecords reads the key directory dir as [LoadKeyDir] does and returns its keys with
+// their states, private halves included, for moving them into another store (package keys
+// imports them into the database). It writes nothing to dir.
+func KeyDirRecords(dir string, opts KeyStoreOptions) ([]KeyRecord, error) {
+	s, err := LoadKeyDir(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	return entryRecords(s.snap.Load().entries), nil
+}

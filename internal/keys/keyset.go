@@ -51,6 +51,11 @@ type Options struct {
 	// PublishDelay is how long a key from [Set.Rotate] stays next before a node promotes it.
 	// It must be at least 2 × PollInterval. Zero means DefaultPublishDelay.
 	PublishDelay time.Duration
+	// Import, when not nil, is called if the database holds no key: the keys it returns are
+	// stored with their states (sealed by the vault) instead of a generated one, so a
+	// deployment moving from a key directory keeps its keys. It returns nil, nil when there
+	// is nothing to import.
+	Import func() ([]jose.KeyRecord, error)
 }
 
 // Set is the database-backed key set of one node. Its KeyStore is what the node signs and
@@ -58,6 +63,7 @@ type Options struct {
 type Set struct {
 	st           Store
 	vault        Vault
+	importKeys   func() ([]jose.KeyRecord, error)
 	alg          jose.Alg
 	clock        clock.Clock
 	log          *slog.Logger
@@ -75,8 +81,8 @@ type Set struct {
 }
 
 // Load reads the key set from the database and returns the node's [Set]. When the database
-// holds no key, it generates one for Alg and stores it as active (if another node does the
-// same at once, one key wins and both use it). A stored key that the vault cannot open is an
+// holds no key, it stores the keys of Options.Import, or else generates one for Alg and stores
+// it as active (if another node does the same at once, one set wins and both use it). A stored key that the vault cannot open is an
 // error wrapping [ErrKEK] (or [ErrPKCS11]) naming the key: the node must not start without
 // the keys its peers sign with. Due promotions and prunes are applied as by [Set.Poll].
 func Load(ctx context.Context, opts Options) (*Set, error) {
@@ -86,6 +92,7 @@ func Load(ctx context.Context, opts Options) (*Set, error) {
 	s := &Set{
 		st: opts.Store, vault: opts.Vault, alg: opts.Alg, clock: opts.KeyStore.Clock, log: opts.KeyStore.Logger,
 		poll: opts.PollInterval, publishDelay: opts.PublishDelay, opened: map[string]*jose.SigningKey{},
+		importKeys: opts.Import,
 	}
 	if s.alg == "" {
 		s.alg = jose.ES256
@@ -129,28 +136,54 @@ func Load(ctx context.Context, opts Options) (*Set, error) {
 	return s, nil
 }
 
-// bootstrap stores a first active key and returns the rows then in the database.
+// bootstrap stores the imported keys, or a first active key, and returns the rows then in
+// the database.
 func (s *Set) bootstrap(ctx context.Context) ([]store.SigningKey, error) {
-	k, err := s.vault.Generate(s.alg)
-	if err != nil {
-		return nil, fmt.Errorf("keys: generating the first signing key: %w", err)
+	var recs []jose.KeyRecord
+	if s.importKeys != nil {
+		var err error
+		if recs, err = s.importKeys(); err != nil {
+			return nil, fmt.Errorf("keys: importing: %w", err)
+		}
 	}
-	sealed, err := s.vault.Seal(k)
-	if err != nil {
-		return nil, err
+	imported := len(recs) > 0
+	if !imported {
+		k, err := s.vault.Generate(s.alg)
+		if err != nil {
+			return nil, fmt.Errorf("keys: generating the first signing key: %w", err)
+		}
+		recs = []jose.KeyRecord{{Key: k, State: jose.StateActive}}
 	}
-	row := store.SigningKey{KeyID: k.KeyID(), Alg: string(k.Alg()), State: store.SigningKeyActive,
-		KEKID: sealed.KEKID, PrivateKey: sealed.PrivateKey, CreatedAt: s.clock.Now()}
-	err = s.st.ChangeSigningKeys(ctx, nil, []store.SigningKey{row})
+	now := s.clock.Now()
+	var rows []store.SigningKey
+	for _, r := range recs {
+		sealed, err := s.vault.Seal(r.Key)
+		if err != nil {
+			return nil, err
+		}
+		row := store.SigningKey{KeyID: r.Key.KeyID(), Alg: string(r.Key.Alg()), State: string(r.State),
+			KEKID: sealed.KEKID, PrivateKey: sealed.PrivateKey, CreatedAt: orNow(r.Created, now), RetireAt: r.RetireAt}
+		if r.State == jose.StateNext {
+			row.ActivateAt = now.Add(s.publishDelay)
+		}
+		rows = append(rows, row)
+	}
+	err := s.st.ChangeSigningKeys(ctx, nil, rows)
 	switch {
 	case err == nil:
-		s.remember(k)
-		s.log.Info("keys: generated the first signing key", "key", k)
+		for _, r := range recs {
+			s.remember(r.Key)
+		}
+		if imported {
+			s.log.Info("keys: imported the key directory's signing keys into the database", "keys", len(recs))
+		} else {
+			s.log.Info("keys: generated the first signing key", "key", recs[0].Key)
+		}
 	case errors.Is(err, store.ErrDuplicate): // another node stored one first
 	default:
 		return nil, fmt.Errorf("keys: storing the first signing key: %w", err)
 	}
-	rows, err := s.st.ListSigningKeys(ctx)
+	rows, err = s.st.ListSigningKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}

@@ -416,3 +416,52 @@ func TestDevKEK(t *testing.T) {
 		t.Fatalf("reload: %v, %v", k2, err)
 	}
 }
+
+// TestImportKeyDir: a deployment switching from a key directory to the database keeps its
+// keys: on an empty database the directory's keys are stored with their states, so tokens
+// the directory's key signed keep verifying and the same key keeps signing.
+func TestImportKeyDir(t *testing.T) {
+	clk := clock.NewFake(epoch)
+	dir := t.TempDir()
+	old, err := jose.LoadOrGenerate(dir, jose.ES256, jose.KeyStoreOptions{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _ := jose.GenerateSigningKey(jose.ES256)
+	if err := old.Publish(next); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := old.Sign([]byte(`{"iss":"x"}`), "at+jwt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := storetest.OpenSQLiteClock(t, clk)
+	s, err := keys.Load(t.Context(), keys.Options{
+		Store: st, Vault: &keys.KEKVault{Current: newKEK(t)}, KeyStore: jose.KeyStoreOptions{Clock: clk},
+		Import: func() ([]jose.KeyRecord, error) { return jose.KeyDirRecords(dir, jose.KeyStoreOptions{Clock: clk}) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := activeKID(t, s), old.Keys()[0].KeyID; got != want {
+		t.Fatalf("active key %s, want the directory's %s", got, want)
+	}
+	verifyAt(t, s, tok)
+	rows, _ := st.ListSigningKeys(t.Context())
+	if len(rows) != 2 {
+		t.Fatalf("%d rows, want the directory's 2 keys", len(rows))
+	}
+	for _, r := range rows {
+		if r.KeyID == next.KeyID() && (r.State != store.SigningKeyNext || !r.ActivateAt.Equal(epoch.Add(keys.DefaultPublishDelay))) {
+			t.Fatalf("imported next key %+v, want next until now + the publish delay", r)
+		}
+	}
+	// Import runs only on an empty database.
+	called := false
+	if _, err := keys.Load(t.Context(), keys.Options{
+		Store: st, Vault: &keys.KEKVault{Current: newKEK(t)},
+		Import: func() ([]jose.KeyRecord, error) { called = true; return nil, nil },
+	}); !errors.Is(err, keys.ErrKEK) || called {
+		t.Fatalf("second Load: %v, import called %v; want ErrKEK (other KEK) without import", err, called)
+	}
+}

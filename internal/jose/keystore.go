@@ -78,8 +78,8 @@ type keySnapshot struct {
 // KeyStore holds the authorization server's signing keys and their rotation
 // states. Reads (Sign, Verify, ResolveKey, JWKS) load an immutable snapshot
 // without locking; mutations (Publish, Rotate, Remove, Prune) are serialised and,
-// for a store loaded from a directory, persisted before they take effect. Safe for
-// concurrent use.
+// for a store loaded from a directory or built by [NewSyncedKeyStore] (the database,
+// package keys), persisted before they take effect. Safe for concurrent use.
 //
 // Rotation (issue: publish new, sign with new, retire old after the longest token
 // lifetime): Publish(k) → wait until relying parties refreshed their JWK Set →

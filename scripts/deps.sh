@@ -48,6 +48,12 @@ if [ "${PORTCULLIS_TEST_CHROMIUM:-}" != "skip" ] && [ -z "${PORTCULLIS_CHROMIUM:
   chromium --version >/dev/null 2>&1
 fi
 
+# SoftHSM2 + OpenSC: the PKCS#11 reference token of internal/keys' `-tags pkcs11` tests
+# (scripts/test.sh runs them when cgo works).
+if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null || ! command -v pkcs11-tool >/dev/null; then
+  apt_install softhsm2 opensc
+fi
+
 # Node packages for interop tests (openid-client), from the committed lockfile.
 if [ -f test/interop/package-lock.json ]; then
   command -v npm >/dev/null || apt_install nodejs npm

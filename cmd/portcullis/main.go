@@ -2,7 +2,7 @@
 // mTLS/eIDAS-validating gateway in front of a bank's APIs, and a consent service, in one binary.
 //
 // Subcommands follow the outside contract in INTERFACE.md: serve, migrate, config print, pki …,
-// client …, user …, version. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid
+// client …, user …, keys …, version. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid
 // configuration.
 package main
 
@@ -64,6 +64,7 @@ func newRootCmd() *cobra.Command {
 		withStateFlags(newClientCmd(openRegistry)),
 		withStateFlags(newUserCmd(openCustomers)),
 		newRevocationCmd(),
+		withStateFlags(newKeysCmd()),
 		newVersionCmd(),
 	)
 	return root

@@ -33,6 +33,7 @@ import (
 	"github.com/portcullis/portcullis/internal/httpserver"
 	"github.com/portcullis/portcullis/internal/identity"
 	"github.com/portcullis/portcullis/internal/jose"
+	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/portcullis/portcullis/internal/mtls"
 	"github.com/portcullis/portcullis/internal/obs"
 	"github.com/portcullis/portcullis/internal/pki"
@@ -63,6 +64,7 @@ type App struct {
 	Audit      audit.Sink
 	AuditStore *audit.BatchStoreSink // Audit's database half: batched, off the request path
 	Keys       *jose.KeyStore
+	KeySet     *keys.Set // keys.source database only; nil otherwise
 	DenyList   *token.DenyList
 	Tokens     *token.Issuer
 	Verifier   *token.Verifier

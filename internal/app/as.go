@@ -27,9 +27,17 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 		dir = filepath.Join(cfg.DataDir, "keys")
 	}
 	var err error
-	if cfg.Dev {
+	switch {
+	case cfg.Keys.Source == "database":
+		// Shared by every node on the database; rotations and prunes arrive by polling.
+		if a.KeySet, err = OpenKeySet(context.Background(), cfg, a.Store, keyOpts); err != nil {
+			return fmt.Errorf("signing keys (keys.source database): %w", err)
+		}
+		a.Keys = a.KeySet.KeyStore()
+		a.runners = append(a.runners, func(ctx context.Context) { _ = a.KeySet.Run(ctx) })
+	case cfg.Dev:
 		a.Keys, err = jose.LoadOrGenerate(dir, jose.Alg(cfg.Keys.Alg), keyOpts)
-	} else {
+	default:
 		a.Keys, err = jose.LoadKeyDir(dir, keyOpts)
 	}
 	if err != nil {
@@ -42,6 +50,9 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 	// Retired keys past their retirement time are dropped from the files once a minute
 	// (they already stopped verifying and left /jwks at that time).
 	a.runners = append(a.runners, func(ctx context.Context) {
+		if a.KeySet != nil {
+			return // the key set's poll prunes
+		}
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
 		for {

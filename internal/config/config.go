@@ -144,7 +144,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.MTLS.validate()...)
 	errs = append(errs, c.Revocation.validate()...)
 	errs = append(errs, c.Admin.validate()...)
-	errs = append(errs, c.Keys.validate(c.Tokens)...)
+	errs = append(errs, c.Keys.validate(c.Tokens, c.Dev)...)
 	errs = append(errs, c.Tokens.validate()...)
 	errs = append(errs, c.Consent.validate()...)
 	errs = append(errs, c.Runtime.validate()...)

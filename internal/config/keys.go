@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"encoding/base64"
+	"strings"
+	"time"
+)
 
 // Keys configures the authorization server's signing keys (access tokens, ID tokens).
 type Keys struct {
@@ -19,12 +23,81 @@ type Keys struct {
 	// QSealC.
 	SealCertFile string `koanf:"seal_cert_file"`
 	SealKeyFile  string `koanf:"seal_key_file"`
+	// Source is where the signing keys live: "dir" (default) is Dir, for one node; "database"
+	// is the database's signing_keys table, shared by every node on that database (package
+	// keys): the same active key and /jwks everywhere, rotations by `portcullis keys rotate`.
+	Source string `koanf:"source"`
+	// KEK is the key-encryption key that seals the private keys in the database (source
+	// database): base64 of 32 random bytes (`openssl rand -base64 32`), the same on every node,
+	// never stored in the database. Required outside dev mode unless PKCS11.Module is set; in
+	// dev mode empty means one generated into DATA_DIR/signing-keys.kek.
+	KEK Secret `koanf:"kek"`
+	// PreviousKEK is the key-encryption key before a KEK rotation: it only opens keys sealed
+	// under it (new keys are sealed with KEK). Empty: none.
+	PreviousKEK Secret `koanf:"previous_kek"`
+	// PollInterval is how often each node reloads the key set from the database (source
+	// database). Default 5s, between 1s and 1m.
+	PollInterval time.Duration `koanf:"poll_interval"`
+	// PublishDelay is how long a new key is published (in /jwks, verifying) before any node
+	// signs with it. Default 30s; at least twice PollInterval, so every node has published
+	// a key before a token signed with it exists.
+	PublishDelay time.Duration `koanf:"publish_delay"`
+	// PKCS11 keeps the private keys in a PKCS#11 token (an HSM) instead of sealing them with
+	// KEK (source database; binaries built with -tags pkcs11). Empty Module: not used.
+	PKCS11 PKCS11 `koanf:"pkcs11"`
 }
 
-func defaultKeys() Keys { return Keys{Alg: "ES256", RetireAfter: 65 * time.Minute} }
+// PKCS11 names a PKCS#11 token holding the signing keys.
+type PKCS11 struct {
+	// Module is the path of the PKCS#11 library (e.g. /usr/lib/softhsm/libsofthsm2.so).
+	Module string `koanf:"module"`
+	// TokenLabel selects the token by its label. Required with Module.
+	TokenLabel string `koanf:"token_label"`
+	// PIN is the user PIN of the token. Required with Module.
+	PIN Secret `koanf:"pin"`
+}
 
-func (k Keys) validate(tokens Tokens) []error {
+func defaultKeys() Keys {
+	return Keys{Alg: "ES256", RetireAfter: 65 * time.Minute, Source: "dir", PollInterval: 5 * time.Second, PublishDelay: 30 * time.Second}
+}
+
+// validKEK reports whether s is base64 (standard or URL alphabet, padding optional) of 32 bytes.
+func validKEK(s string) bool {
+	s = strings.TrimRight(strings.TrimSpace(s), "=")
+	s = strings.NewReplacer("+", "-", "/", "_").Replace(s)
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && len(b) == 32
+}
+
+func (k Keys) validate(tokens Tokens, dev bool) []error {
 	var errs []error
+	switch k.Source {
+	case "dir", "database":
+	default:
+		errs = append(errs, fieldErr("keys.source", "must be dir or database"))
+	}
+	if k.Source == "database" {
+		if k.KEK == "" && k.PKCS11.Module == "" && !dev {
+			errs = append(errs, fieldErr("keys.kek", "is required with keys.source database outside dev mode (base64 of 32 bytes; also PORTCULLIS_KEYS_KEK)"))
+		}
+		if k.PKCS11.Module != "" && (k.PKCS11.TokenLabel == "" || k.PKCS11.PIN == "") {
+			errs = append(errs, fieldErr("keys.pkcs11", "needs token_label and pin with module"))
+		}
+	} else if k.PKCS11.Module != "" {
+		errs = append(errs, fieldErr("keys.pkcs11.module", "needs keys.source database"))
+	}
+	if k.KEK != "" && !validKEK(k.KEK.Reveal()) {
+		errs = append(errs, fieldErr("keys.kek", "must be base64 of 32 bytes"))
+	}
+	if k.PreviousKEK != "" && !validKEK(k.PreviousKEK.Reveal()) {
+		errs = append(errs, fieldErr("keys.previous_kek", "must be base64 of 32 bytes"))
+	}
+	if k.PollInterval < time.Second || k.PollInterval > time.Minute {
+		errs = append(errs, fieldErr("keys.poll_interval", "must be between 1s and 1m"))
+	}
+	if k.PublishDelay < 2*k.PollInterval {
+		errs = append(errs, fieldErr("keys.publish_delay", "must be at least twice keys.poll_interval"))
+	}
 	switch k.Alg {
 	case "ES256", "PS256", "EdDSA":
 	default:

@@ -78,8 +78,8 @@ type keySnapshot struct {
 // KeyStore holds the authorization server's signing keys and their rotation
 // states. Reads (Sign, Verify, ResolveKey, JWKS) load an immutable snapshot
 // without locking; mutations (Publish, Rotate, Remove, Prune) are serialised and,
-// for a store loaded from a directory, persisted before they take effect. Safe for
-// concurrent use.
+// for a store loaded from a directory or built by [NewSyncedKeyStore] (the database,
+// package keys), persisted before they take effect. Safe for concurrent use.
 //
 // Rotation (issue: publish new, sign with new, retire old after the longest token
 // lifetime): Publish(k) → wait until relying parties refreshed their JWK Set →
@@ -130,7 +130,10 @@ func newKeyStore(opts KeyStoreOptions) *KeyStore {
 
 // install validates entries, persists them if the store is backed by files and
 // publishes a new snapshot. Callers hold s.mu (or own s exclusively).
-func (s *KeyStore) install(entries []*keyEntry) error {
+func (s *KeyStore) install(entries []*keyEntry) error { return s.installEntries(entries, true) }
+
+// installEntries is install, calling s.persist only if persist is true.
+func (s *KeyStore) installEntries(entries []*keyEntry, persist bool) error {
 	snap := &keySnapshot{byKID: make(map[string]*keyEntry, len(entries)), active: make(map[Alg]*keyEntry)}
 	for _, e := range entries {
 		kid := e.key.KeyID()
@@ -188,7 +191,7 @@ func (s *KeyStore) install(entries []*keyEntry) error {
 		}
 		return strings.Compare(a.key.KeyID(), b.key.KeyID())
 	})
-	if s.persist != nil {
+	if persist && s.persist != nil {
 		var prev []*keyEntry
 		if cur := s.snap.Load(); cur != nil {
 			prev = cur.entries

@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"Customer", testCustomer},
 		{"LoginFailures", testLoginFailures},
 		{"Idempotency", testIdempotency},
+		{"SigningKey", testSigningKey},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -400,9 +400,7 @@ func TestBeginRefuses(t *testing.T) {
 			if ae.Redirect != "" {
 				t.Fatalf("redirected to %s; want an error page", ae.Redirect)
 			}
-			var oe interface{ Error() string }
-			oe = ae.Err
-			if !strings.HasPrefix(oe.Error(), tc.code+":") {
+			if !strings.HasPrefix(ae.Err.Error(), tc.code+":") {
 				t.Fatalf("error %v, want %s", ae.Err, tc.code)
 			}
 		})

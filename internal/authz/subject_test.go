@@ -33,7 +33,8 @@ func TestClientSubjects(t *testing.T) {
 	bySector := pw("c", []string{"https://three.example/cb"}, "https://one.example/sector.json")
 	pub1, pub2 := &client.Client{ID: "p1"}, &client.Client{ID: "p2"}
 
-	if sub(a, "cust") != sub(a, "cust") {
+	first, again := sub(a, "cust"), sub(a, "cust")
+	if first != again {
 		t.Error("pairwise subject not stable")
 	}
 	if sub(a, "cust") != sub(a2, "cust") || sub(a, "cust") != sub(bySector, "cust") {

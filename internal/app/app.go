@@ -28,6 +28,7 @@ import (
 	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/consent"
 	"github.com/portcullis/portcullis/internal/gateway"
 	"github.com/portcullis/portcullis/internal/httpserver"
 	"github.com/portcullis/portcullis/internal/identity"
@@ -73,6 +74,8 @@ type App struct {
 	// buildAdmin): served only on the admin listener, behind package admin's guard. Mount
 	// before Run.
 	AdminMux *http.ServeMux
+
+	Consents *consent.Service // the consent resources and their lifecycle
 
 	Customers    *identity.Customers       // embedded customers (administration)
 	Identity     *identity.Embedded        // customer authentication for the pages

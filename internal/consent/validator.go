@@ -79,6 +79,9 @@ type Request struct {
 	Method string
 	// Path is the request path as received (escaped form, no query string).
 	Path string
+	// RawQuery is the request's query string (encoded, without "?"). Not part of the
+	// webhook payload.
+	RawQuery string
 	// ResourceTemplate is the route's path pattern, e.g.
 	// "/open-banking/v3.1/aisp/accounts/{AccountId}".
 	ResourceTemplate string

@@ -62,6 +62,7 @@ func newRootCmd() *cobra.Command {
 		newPKICmd(),
 		withStateFlags(newClientCmd(openRegistry)),
 		withStateFlags(newUserCmd(openCustomers)),
+		withStateFlags(newConsentCmd(openConsents)),
 		newVersionCmd(),
 	)
 	return root

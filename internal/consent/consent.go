@@ -176,6 +176,7 @@ type Store interface {
 	GetConsent(ctx context.Context, id string) (store.Consent, error)
 	TransitionConsent(ctx context.Context, id string, from []string, to, userID string, data json.RawMessage) (store.Consent, error)
 	InTx(ctx context.Context, fn func(tx *store.Tx) error) error
+	ListConsents(ctx context.Context, f store.ConsentFilter) ([]store.Consent, error)
 }
 
 // Options configures a [Service].

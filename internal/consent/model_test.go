@@ -154,6 +154,10 @@ func (s *memStore) TransitionConsent(context.Context, string, []string, string, 
 	return store.Consent{}, errors.New("memStore: not supported")
 }
 
+func (s *memStore) ListConsents(context.Context, store.ConsentFilter) ([]store.Consent, error) {
+	return nil, errors.New("memStore: not supported")
+}
+
 func (s *memStore) InTx(context.Context, func(*store.Tx) error) error {
 	return errors.New("memStore: not supported")
 }

@@ -247,8 +247,20 @@ func TestVRPControlParameters(t *testing.T) {
 	if d, err := e.nodes[1].val.Validate(ctx, vrpRequest(id, "tpp-1", "50.00", vrpInitiation)); err != nil || !d.Valid {
 		t.Fatalf("next day: %+v %v", d, err)
 	}
-	// Funds confirmation of the VRP consent (customer token bound to it).
+	// Through the gateway to the sandbox bank: within the day's limit, then over it.
 	user := e.userToken(t, "PIS", "tpp-1", id, "payments")
+	for i, s := range []struct {
+		amount string
+		status int
+		code   string
+	}{{"45.00", 201, ""}, {"10.00", 400, "UK.OBIE.Rules.FailsControlParameters"}, {"5.00", 201, ""}} {
+		r := e.do(t, call{node: i % 2, cert: "PIS", method: "POST", path: bank.PathDomesticVRPs, token: user,
+			body: string(vrpRequest(id, "tpp-1", s.amount, vrpInitiation).Body)})
+		if r.status != s.status || r.errorCode() != s.code {
+			t.Fatalf("VRP payment %s through the gateway: %d %s", s.amount, r.status, r.body)
+		}
+	}
+	// Funds confirmation of the VRP consent (customer token bound to it).
 	r := e.do(t, call{cert: "PIS", method: "POST", path: consent.PathDomesticVRPConsents + "/" + id + "/funds-confirmation", token: user,
 		body: `{"Data":{"ConsentId":"` + id + `","Reference":"Sweep","InstructedAmount":{"Amount":"5000.00","Currency":"GBP"}}}`})
 	if r.status != 200 || r.data()["FundsAvailableResult"].(map[string]any)["FundsAvailable"] != "NotAvailable" {

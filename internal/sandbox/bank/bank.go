@@ -84,6 +84,7 @@ func New(clk clock.Clock) http.Handler {
 	mux.HandleFunc("GET "+PathTransactions, b.psu(b.allTransactions))
 	mux.HandleFunc("POST "+PathDomesticPayments, b.psu(b.createPayment))
 	mux.HandleFunc("GET "+PathDomesticPayment, b.client(b.getPayment))
+	mux.HandleFunc("POST "+PathDomesticVRPs, b.psu(b.createVRP))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, obie.CodeResourceNotFound, "No such resource", "")
 	})

@@ -39,21 +39,23 @@ const testIssuer = "https://as.portcullis.test"
 // one store, and one or more gateway nodes (each with its own consent service, state
 // cache and validator) serving the consent APIs and the sandbox bank's routes.
 type env struct {
-	clk    *clock.Fake
-	ca     *pkitest.CA
-	certs  map[string]*pkitest.Leaf // AIS, PIS, CBPII, ALL (every role)
-	issuer *token.Issuer
-	nodes  []*node
+	clk     *clock.Fake
+	ca      *pkitest.CA
+	certs   map[string]*pkitest.Leaf // AIS, PIS, CBPII, ALL (every role)
+	issuer  *token.Issuer
+	certVal *pki.Validator
+	nodes   []*node
 }
 
 // node is one Portcullis instance: its store handle, service, validator and listener.
 type node struct {
-	store *store.Store
-	deny  *token.DenyList
-	svc   *consent.Service
-	cache *consent.StateCache
-	val   *consent.ResourceValidator
-	srv   *httptest.Server
+	store    *store.Store
+	deny     *token.DenyList
+	verifier *token.Verifier
+	svc      *consent.Service
+	cache    *consent.StateCache
+	val      *consent.ResourceValidator
+	srv      *httptest.Server
 }
 
 type envOpts struct {
@@ -85,6 +87,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.certVal = certVal
 	key, err := jose.GenerateSigningKey(jose.ES256)
 	if err != nil {
 		t.Fatal(err)
@@ -132,11 +135,11 @@ func newEnv(t testing.TB, o envOpts) *env {
 		if err := deny.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
-		nd.deny = deny
 		verifier, err := token.NewVerifier(token.VerifierOptions{Keys: keys, Issuer: testIssuer, Clock: e.clk, DenyList: deny})
 		if err != nil {
 			t.Fatal(err)
 		}
+		nd.deny, nd.verifier = deny, verifier
 		if nd.svc, err = consent.NewService(consent.Options{Store: st, Clock: e.clk}); err != nil {
 			t.Fatal(err)
 		}

@@ -43,9 +43,11 @@ type change struct {
 
 // Authorise records the customer's approval: the consent moves from
 // AwaitingAuthorisation to Authorised with customerID as its customer and accounts
-// as the accounts the customer chose (for a payment, the debtor account; may be
-// empty for kinds that name no account). It is what the authorization journey calls
-// when the customer approves.
+// as the account ids the customer chose (for a payment or VRP, the debtor account;
+// may be empty for kinds that name no account). It is what the authorization journey
+// calls when the customer approves; the journey offers only the customer's own
+// accounts, and Authorise does not check ownership again (the gateway's upstream
+// still answers only for the customer's accounts).
 //
 // Errors: ErrNotFound; ErrExpired when the consent has lapsed; a *StatusError
 // (ErrStatus) when it is not awaiting authorisation (already authorised, rejected,

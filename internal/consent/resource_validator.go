@@ -45,8 +45,9 @@ type UsageCounter interface {
 //     payment that would exceed one is refused (UK.OBIE.Rules.FailsControlParameters).
 //   - funds-confirmation (POST): Data.ConsentId is the token's, the consent is an
 //     Authorised funds-confirmation consent of the client, not expired.
-//   - generic: an Authorised generic consent of the client; an {AccountId} in the
-//     path among the chosen accounts when any were chosen.
+//   - generic (a client that sent no intent, [Service.CreateGeneric]): an Authorised
+//     generic consent of the client, on generic and account-access routes (never
+//     payments); an {AccountId} in the path among the accounts the customer chose.
 //
 // Refusals are decisions (403, or 400 for a body that does not match the consent);
 // a consent store that cannot be read is an error (the gateway answers 503). The
@@ -91,6 +92,9 @@ func (v *ResourceValidator) Check(ctx context.Context, req Request) (Decision, e
 	}
 	switch req.Kind {
 	case KindAccountAccess:
+		if c.Kind == KindGeneric {
+			return checkGeneric(c, req), nil
+		}
 		return v.checkAccounts(c, req), nil
 	case KindDomesticPayment:
 		return v.checkPayment(c, req), nil
@@ -100,10 +104,7 @@ func (v *ResourceValidator) Check(ctx context.Context, req Request) (Decision, e
 	case KindFundsConfirmation:
 		return checkBodyConsent(c, req), nil
 	case KindGeneric:
-		if id, ok := req.PathParams["AccountId"]; ok && len(c.Accounts) > 0 && !slices.Contains(c.Accounts, id) {
-			return refuse(http.StatusForbidden, obie.CodeResourceConsentMismatch, "The account is not part of the consent"), nil
-		}
-		return allow, nil
+		return checkGeneric(c, req), nil
 	}
 	return Decision{}, fmt.Errorf("%w: no built-in consent validation for kind %q", ErrUnavailable, req.Kind)
 }
@@ -118,7 +119,7 @@ func (v *ResourceValidator) consentFor(ctx context.Context, req Request) (*Conse
 		return nil, refuse(http.StatusForbidden, obie.CodeResourceConsentMismatch, "The consent does not exist"), nil
 	case err != nil:
 		return nil, Decision{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	case c.ClientID != req.ClientID || c.Kind != req.Kind:
+	case c.ClientID != req.ClientID || c.Kind != req.Kind && !(c.Kind == KindGeneric && req.Kind == KindAccountAccess):
 		return nil, refuse(http.StatusForbidden, obie.CodeResourceConsentMismatch, "The access token's consent does not cover this API"), nil
 	}
 	if st := c.Status(v.svc.Now()); st != StatusAuthorised {
@@ -214,6 +215,17 @@ func (v *ResourceValidator) checkAccounts(c *Consent, req Request) Decision {
 				return refuse(http.StatusBadRequest, obie.CodeFieldInvalidDate, "%s is outside the consent's transaction window", p.name)
 			}
 		}
+	}
+	return allow
+}
+
+// checkGeneric: a generic consent (a client that sent no intent) allows what its
+// token's scopes allow (the gateway checked them), on routes of kind generic or
+// account-access (reads), and an {AccountId} in the path only when the customer
+// chose that account. It never allows payments: those need their own consent.
+func checkGeneric(c *Consent, req Request) Decision {
+	if id, ok := req.PathParams["AccountId"]; ok && !slices.Contains(c.Accounts, id) {
+		return refuse(http.StatusForbidden, obie.CodeResourceConsentMismatch, "The account is not part of the consent")
 	}
 	return allow
 }

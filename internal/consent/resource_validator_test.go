@@ -334,3 +334,25 @@ func TestStoreUnavailableFailsClosed(t *testing.T) {
 		t.Fatalf("store closed: %+v %v", d, err)
 	}
 }
+
+// TestGenericConsentOnAccountRoutes: a generic client's consent (no intent) reads the
+// accounts the customer chose through account-access routes, never another account,
+// never a payment.
+func TestGenericConsentOnAccountRoutes(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	g, err := e.nodes[0].svc.CreateGeneric(context.Background(), "fapi-1", "demo", []string{"openid", "accounts", "payments"}, []string{"31820"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := e.userToken(t, "ALL", "fapi-1", g.ID, "accounts", "payments")
+	for path, want := range map[string]int{"/aisp/accounts/31820": 200, "/aisp/accounts/22289": 403, "/aisp/accounts/31820/balances": 200, "/aisp/accounts": 200} {
+		if r := e.do(t, call{cert: "ALL", method: "GET", path: bank.BasePath + path, token: user}); r.status != want {
+			t.Errorf("%s: %d %s, want %d", path, r.status, r.body, want)
+		}
+	}
+	r := e.do(t, call{cert: "ALL", method: "POST", path: bank.PathDomesticPayments, token: user, body: paymentBody(g.ID, initiation),
+		header: http.Header{"X-Idempotency-Key": {"g-1"}}})
+	if r.status != 403 || r.errorCode() != "UK.OBIE.Resource.ConsentMismatch" {
+		t.Fatalf("payment with a generic consent: %d %s", r.status, r.body)
+	}
+}

@@ -11,7 +11,7 @@ import (
 // buildConsents constructs the consent service over the store and the gateway's built-in
 // consent validator (consent state cached for at most the deny-list's refresh bound, fail
 // closed; VRP usage counted in the store).
-func (a *App) buildConsents() (consent.Validator, error) {
+func (a *App) buildConsents() (*consent.ResourceValidator, error) {
 	svc, err := consent.NewService(consent.Options{Store: a.Store, Clock: a.clock, Audit: a.Audit, Logger: a.logger})
 	if err != nil {
 		return nil, fmt.Errorf("consent: %w", err)

@@ -25,12 +25,12 @@ var errNoConsentValidator = fmt.Errorf("%w: no consent validator configured (con
 func (a *App) buildGateway(mux *http.ServeMux) error {
 	cfg := a.cfg
 	// Routes without a named validator use the built-in one, followed by the bank's
-	// webhook when configured; routes naming "webhook" use the webhook alone.
+	// webhook when configured; routes naming "webhook" use the webhook for their rules.
 	builtin, err := a.buildConsents()
 	if err != nil {
 		return err
 	}
-	defaultValidator := builtin
+	defaultValidator := consent.Validator(builtin)
 	validator := consent.Validator(consent.ValidatorFunc(func(context.Context, consent.Request) (consent.Decision, error) {
 		return consent.Decision{}, errNoConsentValidator
 	}))
@@ -43,7 +43,9 @@ func (a *App) buildGateway(mux *http.ServeMux) error {
 		if err != nil {
 			return fmt.Errorf("consent.webhook_url: %w", err)
 		}
-		validator = wh
+		// Routes naming the webhook alone still refuse tokens of a revoked, expired or
+		// another client's consent (the state cache's bound), before the webhook is asked.
+		validator = consent.Chain(builtin.LiveOnly(), wh)
 		defaultValidator = consent.Chain(builtin, wh)
 	}
 

@@ -413,3 +413,27 @@ func (ch chain) Validate(ctx context.Context, req Request) (Decision, error) {
 	}
 	return out, nil
 }
+
+// LiveOnly returns a Validator that checks only what revocation needs on a route
+// whose rules are somebody else's (a route naming the bank's webhook alone): the
+// token's consent exists, belongs to the calling client and is Authorised (not
+// revoked, rejected, consumed or expired), read through the same state cache. Chain
+// it before that validator so that revoking a consent stops its tokens on every
+// route within the cache's bound.
+func (v *ResourceValidator) LiveOnly() Validator {
+	return ValidatorFunc(func(ctx context.Context, req Request) (Decision, error) {
+		c, err := v.cache.Get(ctx, req.ConsentID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return refuse(http.StatusForbidden, obie.CodeResourceConsentMismatch, "The consent does not exist"), nil
+		case err != nil:
+			return Decision{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		case c.ClientID != req.ClientID:
+			return refuse(http.StatusForbidden, obie.CodeResourceConsentMismatch, "The access token's consent does not cover this API"), nil
+		}
+		if st := c.Status(v.svc.Now()); st != StatusAuthorised {
+			return refuse(http.StatusForbidden, obie.CodeResourceInvalidConsentStatus, "The consent is %s", st), nil
+		}
+		return allow, nil
+	})
+}

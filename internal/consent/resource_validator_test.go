@@ -356,3 +356,37 @@ func TestGenericConsentOnAccountRoutes(t *testing.T) {
 		t.Fatalf("payment with a generic consent: %d %s", r.status, r.body)
 	}
 }
+
+// TestLiveOnly: the revocation check for routes whose rules are a webhook's.
+func TestLiveOnly(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	ctx := context.Background()
+	svc := e.nodes[0].svc
+	c, _, err := svc.CreateAccountAccess(ctx, "tpp-1", []byte(accountAccessBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := e.nodes[0].val.LiveOnly()
+	req := consent.Request{Kind: "bank-custom", ConsentID: c.ID, ClientID: "tpp-1"}
+	check := func(valid bool, code string) {
+		t.Helper()
+		d, err := live.Validate(ctx, req)
+		if err != nil || d.Valid != valid || d.ErrorCode != code {
+			t.Fatalf("%+v %v, want valid=%v %s", d, err, valid, code)
+		}
+	}
+	check(false, "UK.OBIE.Resource.InvalidConsentStatus") // awaiting authorisation
+	if _, err := svc.Authorise(ctx, c.ID, "demo", nil); err != nil {
+		t.Fatal(err)
+	}
+	check(true, "")
+	req.ClientID = "tpp-2"
+	check(false, "UK.OBIE.Resource.ConsentMismatch")
+	req.ClientID = "tpp-1"
+	if _, err := svc.Revoke(ctx, c.ID, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	check(false, "UK.OBIE.Resource.InvalidConsentStatus")
+	req.ConsentID = "aac-none"
+	check(false, "UK.OBIE.Resource.ConsentMismatch")
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/token"
 )
 
 // The state machine (OBIE Read/Write API v3.1, dcr-consent.md §2):
@@ -80,15 +81,53 @@ func (s *Service) Reject(ctx context.Context, id, customerID string) (*Consent, 
 // has expired): it becomes Revoked and, in the same transaction, every refresh token
 // issued under it is revoked (store.Tx.RevokeConsent), so no new access token can be
 // obtained; access tokens already issued are refused by every gateway within the
-// consent cache's bound (≤ 5 s, see [StateCache]). by names the actor ("client:<id>",
+// consent cache's bound (≤ 5 s, see [StateCache]), and — when the store is a
+// [FamilyRevoker] — on every route through the deny-list, which gets the consent's
+// grant families (same bound). by names the actor ("client:<id>",
 // "customer:<id>", "admin"). It returns the revoked consent and the number of
 // refresh tokens revoked.
 //
 // Errors: ErrNotFound; a *StatusError for a consent already rejected, consumed or
 // revoked; ErrUnavailableStore.
 func (s *Service) Revoke(ctx context.Context, id, by string) (*Consent, error) {
-	return s.transition(ctx, id, change{from: []string{StatusAwaitingAuthorisation, StatusAuthorised}, to: StatusRevoked,
+	c, err := s.transition(ctx, id, change{from: []string{StatusAwaitingAuthorisation, StatusAuthorised}, to: StatusRevoked,
 		by: by, revoke: true, allowLapse: true, auditType: audit.TypeConsentRevoked})
+	if err == nil {
+		s.denyFamilies(ctx, c)
+	}
+	return c, err
+}
+
+// FamilyRevoker is the optional capability of a [Store] (*store.Store has it) that
+// lets a revocation reach access tokens on every route, not only those with a
+// consent stage: the grant families issued under the consent go on the access-token
+// deny-list (every node within its refresh bound, ≤ 5 s).
+type FamilyRevoker interface {
+	ConsentFamilies(ctx context.Context, consentID string) ([]string, error)
+	RevokeFamily(ctx context.Context, r store.Revocation) (int64, error)
+}
+
+// denyFamilies puts the grant families of revoked consent c on the deny-list, until
+// the last access token they can have lasts (token.MaxAccessTokenLifetime). It runs
+// after the revocation committed (a grant lock taken after the consent's rows could
+// deadlock with a concurrent refresh); failures are logged: the consent is revoked
+// either way and every consent route refuses its tokens through the state cache.
+func (s *Service) denyFamilies(ctx context.Context, c *Consent) {
+	fr, ok := s.st.(FamilyRevoker)
+	if !ok {
+		return
+	}
+	fams, err := fr.ConsentFamilies(ctx, c.ID)
+	if err != nil {
+		s.log.Error("consent revoked, its grant families not listed", "consent_id", c.ID, "err", err)
+		return
+	}
+	exp := s.clock.Now().Add(token.MaxAccessTokenLifetime)
+	for _, f := range fams {
+		if _, err := fr.RevokeFamily(ctx, store.Revocation{FamilyID: f, ClientID: c.ClientID, ExpiresAt: exp}); err != nil {
+			s.log.Error("consent revoked, a grant family not denied", "consent_id", c.ID, "err", err)
+		}
+	}
 }
 
 // Consume uses up an authorised single-use payment consent: Authorised → Consumed.

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/consent"
+	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/sandbox/bank"
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/token"
 )
 
 // createConsent creates a consent through the API and returns its id.
@@ -91,6 +93,17 @@ func TestAccountsThroughGateway(t *testing.T) {
 	}
 	if got, err := e.nodes[1].store.GetRefreshToken(ctx, rt.Hash); !errors.Is(err, store.ErrRevoked) || got.RevokedAt.IsZero() {
 		t.Fatalf("refresh token after revocation: %+v %v", got, err)
+	}
+	// The grant's access tokens are on every node's deny-list after its next refresh,
+	// whatever route they are presented on.
+	grantTok, _, err := e.issuer.Issue(ctx, token.Claims{ClientID: "tpp-1", Use: token.UseUser, UserID: "demo", FamilyID: "fam-1",
+		Scopes: []string{"accounts"}, ConsentID: id, CertThumbprint: pki.Thumbprint(e.certs["AIS"].Cert)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.advance(t, 0)
+	if _, err := e.nodes[1].verifier.Verify(ctx, grantTok); !errors.Is(err, token.ErrRevoked) {
+		t.Fatalf("access token of the revoked consent's grant on node 1: %v", err)
 	}
 	if r := get(0, "/aisp/accounts/22289"); r.status != 403 || r.errorCode() != "UK.OBIE.Resource.InvalidConsentStatus" {
 		t.Fatalf("revoking node: %d %s", r.status, r.body)

@@ -373,7 +373,9 @@ func (v *ResourceValidator) Commit(ctx context.Context, req Request) (Decision, 
 // allow it. The first refusal or error stops the chain. Validators with a state
 // change (a Commit method, as ResourceValidator has) are checked first (Check) and
 // committed only once every validator has allowed, so a refusal by a later
-// validator never consumes a consent. The allow carries the last non-empty
+// validator never consumes a consent. When the chain holds a built-in validator (or
+// its LiveOnly), the others see the stored consent in Request.Consent (as [View]
+// renders it: the webhook's "consent"). The allow carries the last non-empty
 // ModifiedPayload.
 func Chain(vs ...Validator) Validator {
 	return chain(slices.Clone(vs))
@@ -385,10 +387,21 @@ type twoPhase interface {
 	Commit(ctx context.Context, req Request) (Decision, error)
 }
 
+// describer is a validator that can show later validators the stored consent
+// (Request.Consent, the webhook's "consent").
+type describer interface {
+	consentJSON(ctx context.Context, id string) json.RawMessage
+}
+
 type chain []Validator
 
 func (ch chain) Validate(ctx context.Context, req Request) (Decision, error) {
 	out := allow
+	for _, v := range ch {
+		if d, ok := v.(describer); ok && req.Consent == nil {
+			req.Consent = d.consentJSON(ctx, req.ConsentID)
+		}
+	}
 	for _, v := range ch {
 		var d Decision
 		var err error
@@ -420,20 +433,41 @@ func (ch chain) Validate(ctx context.Context, req Request) (Decision, error) {
 // revoked, rejected, consumed or expired), read through the same state cache. Chain
 // it before that validator so that revoking a consent stops its tokens on every
 // route within the cache's bound.
-func (v *ResourceValidator) LiveOnly() Validator {
-	return ValidatorFunc(func(ctx context.Context, req Request) (Decision, error) {
-		c, err := v.cache.Get(ctx, req.ConsentID)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			return refuse(http.StatusForbidden, obie.CodeResourceConsentMismatch, "The consent does not exist"), nil
-		case err != nil:
-			return Decision{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
-		case c.ClientID != req.ClientID:
-			return refuse(http.StatusForbidden, obie.CodeResourceConsentMismatch, "The access token's consent does not cover this API"), nil
-		}
-		if st := c.Status(v.svc.Now()); st != StatusAuthorised {
-			return refuse(http.StatusForbidden, obie.CodeResourceInvalidConsentStatus, "The consent is %s", st), nil
-		}
-		return allow, nil
-	})
+func (v *ResourceValidator) LiveOnly() Validator { return liveOnly{v} }
+
+type liveOnly struct{ v *ResourceValidator }
+
+// Validate implements Validator.
+func (l liveOnly) Validate(ctx context.Context, req Request) (Decision, error) {
+	c, err := l.v.cache.Get(ctx, req.ConsentID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return refuse(http.StatusForbidden, obie.CodeResourceConsentMismatch, "The consent does not exist"), nil
+	case err != nil:
+		return Decision{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case c.ClientID != req.ClientID:
+		return refuse(http.StatusForbidden, obie.CodeResourceConsentMismatch, "The access token's consent does not cover this API"), nil
+	}
+	if st := c.Status(l.v.svc.Now()); st != StatusAuthorised {
+		return refuse(http.StatusForbidden, obie.CodeResourceInvalidConsentStatus, "The consent is %s", st), nil
+	}
+	return allow, nil
+}
+
+// consentJSON is the consent as [View] renders it (from the state cache), or nil.
+func (v *ResourceValidator) consentJSON(ctx context.Context, id string) json.RawMessage {
+	c, err := v.cache.Get(ctx, id)
+	if err != nil {
+		return nil
+	}
+	raw, err := json.Marshal(View(c, v.svc.Now()))
+	if err != nil {
+		return nil
+	}
+	return raw
+}
+
+// consentJSON lets LiveOnly show the consent to the validators after it.
+func (l liveOnly) consentJSON(ctx context.Context, id string) json.RawMessage {
+	return l.v.consentJSON(ctx, id)
 }

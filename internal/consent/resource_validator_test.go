@@ -2,6 +2,7 @@ package consent_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -402,4 +403,35 @@ func TestLiveOnly(t *testing.T) {
 	check(false, "UK.OBIE.Resource.InvalidConsentStatus")
 	req.ConsentID = "aac-none"
 	check(false, "UK.OBIE.Resource.ConsentMismatch")
+}
+
+// TestChainShowsConsent: a validator chained after the built-in one (a webhook) is shown
+// the stored consent.
+func TestChainShowsConsent(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	ctx := context.Background()
+	c, _, err := e.nodes[0].svc.CreateAccountAccess(ctx, "tpp-1", []byte(accountAccessBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.nodes[0].svc.Authorise(ctx, c.ID, "demo", []string{"22289"}); err != nil {
+		t.Fatal(err)
+	}
+	var shown consent.AdminView
+	peek := consent.ValidatorFunc(func(_ context.Context, req consent.Request) (consent.Decision, error) {
+		if err := json.Unmarshal(req.Consent, &shown); err != nil {
+			return consent.Decision{}, err
+		}
+		return consent.Decision{Valid: true}, nil
+	})
+	req := consent.Request{Kind: consent.KindAccountAccess, ConsentID: c.ID, ClientID: "tpp-1", Method: "GET", ResourceTemplate: bank.PathAccounts}
+	for _, first := range []consent.Validator{e.nodes[0].val, e.nodes[0].val.LiveOnly()} {
+		shown = consent.AdminView{}
+		if d, err := consent.Chain(first, peek).Validate(ctx, req); err != nil || !d.Valid {
+			t.Fatalf("%+v %v", d, err)
+		}
+		if shown.ID != c.ID || shown.Status != "Authorised" || shown.CustomerID != "demo" || len(shown.Accounts) != 1 {
+			t.Fatalf("webhook saw %+v", shown)
+		}
+	}
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/portcullis/portcullis/internal/sandbox/bank"
 )
 
-// errNoConsentValidator is what routes with a consent check get while no consent service
-// is configured: the gateway answers 503 — a consent it cannot check is never allowed.
+// errNoConsentValidator is what routes naming consent_validator "webhook" get while no
+// webhook is configured: the gateway answers 503 — a consent it cannot check is never allowed.
 var errNoConsentValidator = fmt.Errorf("%w: no consent validator configured (consent.webhook_url)", consent.ErrUnavailable)
 
 // buildGateway constructs the resource-server side and mounts it on the https mux: the

@@ -39,6 +39,7 @@ type UsageCounter interface {
 //     Authorised → Consumed atomically in the store: of concurrent or repeated
 //     submissions on any number of nodes exactly one passes.
 //   - domestic-vrp (POST): Data.ConsentId and Data.Initiation as above; the
+//     Instruction's CreditorAccount, when both name one, the consent's creditor; the
 //     instructed amount within MaximumIndividualAmount and its currency; now within
 //     ValidFrom/ValidTo; PSUAuthenticationMethod one of the consent's; then every
 //     periodic limit is counted atomically in the store (all or nothing), and a
@@ -238,7 +239,8 @@ type paymentBody struct {
 		Initiation              json.RawMessage `json:"Initiation"`
 		PSUAuthenticationMethod string          `json:"PSUAuthenticationMethod"`
 		Instruction             *struct {
-			InstructedAmount *Amount `json:"InstructedAmount"`
+			InstructedAmount *Amount     `json:"InstructedAmount"`
+			CreditorAccount  *AccountRef `json:"CreditorAccount"`
 		} `json:"Instruction"`
 	} `json:"Data"`
 }
@@ -293,6 +295,12 @@ func (v *ResourceValidator) checkVRP(c *Consent, req Request) (Decision, Amount,
 		return refuse(http.StatusBadRequest, obie.CodeFieldInvalid, "Data.Instruction.InstructedAmount is missing or malformed"), Amount{}, 0
 	}
 	amt := *b.Data.Instruction.InstructedAmount
+	var in vrpInitiation
+	_ = json.Unmarshal(vrp.Initiation, &in) // checked when created
+	if ca, want := b.Data.Instruction.CreditorAccount, in.CreditorAccount; want != nil && ca != nil &&
+		(ca.SchemeName != want.SchemeName || ca.Identification != want.Identification) {
+		return refuse(http.StatusBadRequest, obie.CodeRulesFailsControlParameters, "Instruction.CreditorAccount differs from the consent's creditor"), amt, 0
+	}
 	if m := b.Data.PSUAuthenticationMethod; m != "" && !slices.Contains(cp.PSUAuthenticationMethods, m) {
 		return refuse(http.StatusBadRequest, obie.CodeRulesFailsControlParameters, "PSUAuthenticationMethod is not allowed by the consent"), amt, 0
 	}

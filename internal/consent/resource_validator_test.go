@@ -251,6 +251,12 @@ func TestVRPControlParameters(t *testing.T) {
 		{0, "20.01", vrpInitiation, false, "UK.OBIE.Rules.FailsControlParameters"}, // 100.01 in the day
 		{1, "20.00", vrpInitiation, true, ""},                                      // exactly 100.00
 	}
+	other := vrpRequest(id, "tpp-1", "1.00", vrpInitiation)
+	other.Body = []byte(strings.Replace(string(other.Body), `"InstructedAmount"`,
+		`"CreditorAccount":{"SchemeName":"UK.OBIE.SortCodeAccountNumber","Identification":"99999999999999","Name":"Eve"},"InstructedAmount"`, 1))
+	if d, err := e.nodes[0].val.Validate(ctx, other); err != nil || d.Valid || d.ErrorCode != "UK.OBIE.Rules.FailsControlParameters" {
+		t.Fatalf("another creditor: %+v %v", d, err)
+	}
 	for i, s := range steps {
 		d, err := e.nodes[s.node].val.Validate(ctx, vrpRequest(id, "tpp-1", s.amount, s.in))
 		if err != nil || d.Valid != s.valid || d.ErrorCode != s.code {

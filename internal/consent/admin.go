@@ -37,7 +37,7 @@ type AdminView struct {
 
 // View returns c as an [AdminView] at now.
 func View(c *Consent, now time.Time) AdminView {
-	h := statusFields(c, now).StatusHistory
+	h := history(c, now)
 	return AdminView{ID: c.ID, Kind: c.Kind, ClientID: c.ClientID, CustomerID: c.CustomerID, Status: c.Status(now),
 		StoredStatus: c.StoredStatus, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, ExpiresAt: c.ExpiresAt,
 		Accounts: c.Accounts, Scopes: c.Scopes, AccountAccess: c.AccountAccess, DomesticPayment: c.DomesticPayment,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -225,13 +226,28 @@ type StatusFields struct {
 	StatusHistory        []Transition `json:"StatusHistory,omitempty"`
 }
 
+// statusFields renders c's status for the TPP. The history names the customer only
+// as "customer": the bank's customer id never reaches a TPP (tokens carry opaque
+// subjects for the same reason).
 func statusFields(c *Consent, now time.Time) StatusFields {
-	h := c.History
-	if c.expired(now) {
-		h = append(h[:len(h):len(h)], Transition{From: c.StoredStatus, To: StatusExpired, At: c.ExpiresAt, By: "clock"})
+	h := history(c, now)
+	for i := range h {
+		if strings.HasPrefix(h[i].By, "customer:") {
+			h[i].By = "customer"
+		}
 	}
 	return StatusFields{ConsentID: c.ID, CreationDateTime: formatDateTime(c.CreatedAt), Status: c.Status(now),
 		StatusUpdateDateTime: formatDateTime(c.StatusUpdatedAt(now)), StatusHistory: h}
+}
+
+// history is a copy of c's transitions, with the expiry (read from the clock) as a
+// last entry by "clock" when c has expired.
+func history(c *Consent, now time.Time) []Transition {
+	h := slices.Clone(c.History)
+	if c.expired(now) {
+		h = append(h, Transition{From: c.StoredStatus, To: StatusExpired, At: c.ExpiresAt, By: "clock"})
+	}
+	return h
 }
 
 // Links is the OBIE Links object.

@@ -181,6 +181,10 @@ func TestDomesticPaymentThroughGateway(t *testing.T) {
 	if g.data()["Status"] != "Consumed" {
 		t.Fatalf("after payment: %s", g.body)
 	}
+	// The history tells the TPP who acted, never the bank's customer id.
+	if b := string(g.body); strings.Contains(b, "demo") || !strings.Contains(b, `"By":"customer"`) || !strings.Contains(b, `"By":"gateway"`) {
+		t.Fatalf("history shown to the TPP: %s", b)
+	}
 }
 
 // TestDoubleSubmissionAcrossNodes: 20 concurrent submissions of one authorised

@@ -22,9 +22,12 @@ func TestAdminAPI(t *testing.T) {
 	mux := http.NewServeMux()
 	consent.RegisterAdmin(mux, svc, nil)
 
+	// One second apart: lists are newest first.
 	a, _, _ := svc.CreateAccountAccess(ctx, "tpp-1", []byte(accountAccessBody))
+	clk.Advance(time.Second)
 	exp := clk.Now().Add(time.Hour).Format(time.RFC3339)
 	b, _, _ := svc.CreateAccountAccess(ctx, "tpp-2", []byte(`{"Data":{"Permissions":["ReadAccountsBasic"],"ExpirationDateTime":"`+exp+`"},"Risk":{}}`))
+	clk.Advance(time.Second)
 	p, _ := svc.CreateDomesticPayment(ctx, "tpp-1", []byte(paymentConsentBody))
 	for _, id := range []string{a.ID, b.ID} {
 		if _, err := svc.Authorise(ctx, id, "demo", []string{"22289"}); err != nil {

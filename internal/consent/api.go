@@ -22,6 +22,12 @@ import (
 // the token (signature, expiry, deny-list), its certificate binding, the token use,
 // the scope and the PSD2 role of each [Endpoint], then hands the request to [API]
 // with the [Caller] in its context. The API never authenticates anyone itself.
+//
+// Message signing (x-jws-signature) and idempotency (x-idempotency-key) are wrappers
+// around [API], not part of it: a wrapper reads the body bytes, verifies or looks them
+// up, and hands on a request whose Body replays the same bytes (the API parses exactly
+// those: the Service.Create* functions take the body as bytes), or answers itself
+// (a repeated idempotent POST) without calling the API.
 
 // API paths.
 const (

@@ -65,6 +65,7 @@ func newRootCmd() *cobra.Command {
 		withStateFlags(newUserCmd(openCustomers)),
 		newRevocationCmd(),
 		withStateFlags(newKeysCmd()),
+		withStateFlags(newConsentCmd(openConsents)),
 		newVersionCmd(),
 	)
 	return root

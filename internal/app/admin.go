@@ -7,6 +7,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/admin"
 	"github.com/portcullis/portcullis/internal/client"
+	"github.com/portcullis/portcullis/internal/consent"
 	"github.com/portcullis/portcullis/internal/httpserver"
 	"github.com/portcullis/portcullis/internal/mtls"
 	"github.com/portcullis/portcullis/internal/obs"
@@ -21,6 +22,7 @@ func (a *App) buildAdmin(serverCert tls.Certificate) error {
 	client.RegisterAdmin(a.AdminMux, a.Clients, a.logger)
 	a.AdminMux.Handle(PathAdminRevocationForget,
 		NewRevocationForgetHandler(chainForgetter{checker: a.Revocation, validator: a.Validator}, a.logger))
+	consent.RegisterAdmin(a.AdminMux, a.Consents, a.logger)
 	token := a.cfg.Admin.Token.Reveal()
 	if token == "" {
 		a.logger.Info("admin API disabled: admin.token is empty")

@@ -29,6 +29,7 @@ import (
 	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/consent"
 	"github.com/portcullis/portcullis/internal/gateway"
 	"github.com/portcullis/portcullis/internal/httpserver"
 	"github.com/portcullis/portcullis/internal/identity"
@@ -77,6 +78,8 @@ type App struct {
 	// buildAdmin): served only on the admin listener, behind package admin's guard. Mount
 	// before Run.
 	AdminMux *http.ServeMux
+
+	Consents *consent.Service // the consent resources and their lifecycle
 
 	Customers    *identity.Customers       // embedded customers (administration)
 	Identity     *identity.Embedded        // customer authentication for the pages
@@ -181,6 +184,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	a.publicURL = publicURL
 	if cfg.Dev {
 		a.accounts = bank.Accounts{}
+	}
+	if err := a.buildConsentService(); err != nil {
+		return nil, err
 	}
 	a.httpsMux = http.NewServeMux()
 	if err := a.buildAS(a.httpsMux, publicURL); err != nil {

@@ -147,6 +147,7 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 		opts.ClientKeys, opts.Clients = clientKeys, a.Clients
 		opts.Signer, opts.IDTokens = a.Tokens, a.Tokens
 		opts.Subjects = authz.ClientSubjects{S: subjects}
+		opts.Intents = consentIntents{a.Consents}
 	}
 	a.AS, err = authz.New(opts)
 	if err != nil {

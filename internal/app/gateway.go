@@ -15,8 +15,8 @@ import (
 	"github.com/portcullis/portcullis/internal/sandbox/bank"
 )
 
-// errNoConsentValidator is what routes with a consent check get while no consent service
-// is configured: the gateway answers 503 — a consent it cannot check is never allowed.
+// errNoConsentValidator is what routes naming consent_validator "webhook" get while no
+// webhook is configured: the gateway answers 503 — a consent it cannot check is never allowed.
 var errNoConsentValidator = fmt.Errorf("%w: no consent validator configured (consent.webhook_url)", consent.ErrUnavailable)
 
 // buildGateway constructs the resource-server side and mounts it on the https mux: the
@@ -24,6 +24,13 @@ var errNoConsentValidator = fmt.Errorf("%w: no consent validator configured (con
 // bank on its own loopback listener), the consent validator, and the external authorizer.
 func (a *App) buildGateway(mux *http.ServeMux) error {
 	cfg := a.cfg
+	// Routes without a named validator use the built-in one, followed by the bank's
+	// webhook when configured; routes naming "webhook" use the webhook for their rules.
+	builtin, err := a.buildConsents()
+	if err != nil {
+		return err
+	}
+	defaultValidator := consent.Validator(builtin)
 	validator := consent.Validator(consent.ValidatorFunc(func(context.Context, consent.Request) (consent.Decision, error) {
 		return consent.Decision{}, errNoConsentValidator
 	}))
@@ -36,13 +43,16 @@ func (a *App) buildGateway(mux *http.ServeMux) error {
 		if err != nil {
 			return fmt.Errorf("consent.webhook_url: %w", err)
 		}
-		validator = wh
+		// Routes naming the webhook alone still refuse tokens of a revoked, expired or
+		// another client's consent (the state cache's bound), before the webhook is asked.
+		validator = consent.Chain(builtin.LiveOnly(), wh)
+		defaultValidator = consent.Chain(builtin, wh)
 	}
 
 	logSink := audit.NewLogSink(a.logger)
 	opts := gateway.Options{
 		Verifier:         a.Verifier,
-		ConsentValidator: validator,
+		ConsentValidator: defaultValidator,
 		Customers:        a.Store, // consent → customer, for the upstream's PSU id
 		Logger:           a.logger,
 		// Refusals go to the audit log stream only: one database write per refused
@@ -64,17 +74,20 @@ func (a *App) buildGateway(mux *http.ServeMux) error {
 			gwCfg.PublicURL = (&url.URL{Scheme: iss.Scheme, Host: iss.Host}).String()
 		}
 	}
+	var funds consent.FundsChecker
 	if len(gwCfg.Routes) == 0 && cfg.Dev {
 		bankURL, err := a.startSandboxBank()
 		if err != nil {
 			return err
 		}
 		gwCfg.Routes = bank.Routes(bankURL.String())
+		funds = bank.Funds{}
 	}
 	if err := gateway.ApplyConfig(gwCfg, &opts, map[string]consent.Validator{config.ConsentWebhookValidator: validator}); err != nil {
 		return err
 	}
 	opts.Identity.Signer, opts.Identity.Issuer, opts.Identity.Clock = a.Keys, cfg.Issuer, a.clock
+	a.consentRoutes(&opts, gwCfg.PublicURL, funds)
 
 	g, err := gateway.New(opts)
 	if err != nil {

@@ -2,10 +2,7 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -20,9 +17,9 @@ import (
 	"github.com/portcullis/portcullis/internal/httpserver"
 	"github.com/portcullis/portcullis/internal/identity"
 	"github.com/portcullis/portcullis/internal/mtls"
+	"github.com/portcullis/portcullis/internal/oauth"
 	"github.com/portcullis/portcullis/internal/obs"
 	"github.com/portcullis/portcullis/internal/sandbox/bank"
-	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/web"
 )
 
@@ -94,7 +91,7 @@ func (a *App) buildJourney() error {
 	}
 	pages, err := web.New(web.Options{
 		Authenticator:   customerLogin{a.Identity},
-		Journeys:        journeys{as: a.AS, clients: a.Clients, store: a.Store, accounts: a.accounts},
+		Journeys:        journeys{as: a.AS, clients: a.Clients, consents: a.Consents, accounts: a.accounts},
 		SessionKeys:     [][]byte{key},
 		SessionLifetime: a.cfg.Web.SessionLifetime,
 		ThemeDir:        a.cfg.Web.ThemeDir,
@@ -159,7 +156,7 @@ func loginError(err error) error {
 type journeys struct {
 	as       *authz.Server
 	clients  *client.Registry
-	store    *store.Store
+	consents *consent.Service
 	accounts AccountsLookup
 }
 
@@ -178,14 +175,26 @@ func (j journeys) Journey(ctx context.Context, id string) (web.Journey, error) {
 		}
 		return nil, err
 	}
-	return &journey{j: j, p: p, c: c}, nil
+	jr := &journey{j: j, p: p, c: c}
+	if id := p.Request.IntentID; id != "" {
+		// The consent the request names, as the customer will approve it (OB-03: it must
+		// still be this client's and await authorisation).
+		if jr.intent, err = j.consents.ForAuthorization(ctx, c.ID, id); err != nil {
+			if errors.Is(err, consent.ErrUnavailableStore) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: consent %s: %w", web.ErrJourneyGone, id, err)
+		}
+	}
+	return jr, nil
 }
 
 // journey is one pending request as the pages see it.
 type journey struct {
-	j journeys
-	p *authz.Pending
-	c *client.Client
+	j      journeys
+	p      *authz.Pending
+	c      *client.Client
+	intent *consent.Consent // the Open Banking consent the request names, or nil
 }
 
 func (jr *journey) Request() web.Request {
@@ -193,10 +202,14 @@ func (jr *journey) Request() web.Request {
 	if name == "" {
 		name = jr.c.ID
 	}
-	return web.Request{
+	r := web.Request{
 		ClientName: name, LogoURI: jr.c.LogoURI, Scopes: jr.p.Request.Scope,
 		ExpiresAt: jr.p.ExpiresAt, RedirectURI: jr.p.Request.RedirectURI,
 	}
+	if jr.intent != nil {
+		r.Consent = consent.Describe(jr.intent)
+	}
+	return r
 }
 
 // Accounts offers the customer's accounts when the request asks for account or payment
@@ -224,14 +237,36 @@ func (jr *journey) Approve(ctx context.Context, ap web.Approval) (string, error)
 	to, err := jr.j.as.Complete(ctx, jr.p, authz.Approval{
 		CustomerID: ap.CustomerID, AuthTime: ap.AuthTime, ACR: acr, AMR: ap.AMR,
 		Grant: func(ctx context.Context) (string, error) {
-			return recordGrant(ctx, jr.j.store, jr.c.ID, ap.CustomerID, jr.p.Request.Scope, ap.Accounts, ap.AuthTime)
+			// The consent the request named is authorised with the customer and the
+			// accounts chosen; a request naming none gets a generic consent of its scopes.
+			var c *consent.Consent
+			var err error
+			if jr.intent != nil {
+				c, err = jr.j.consents.Authorise(ctx, jr.intent.ID, ap.CustomerID, ap.Accounts)
+			} else {
+				c, err = jr.j.consents.CreateGeneric(ctx, jr.c.ID, ap.CustomerID, jr.p.Request.Scope, ap.Accounts)
+			}
+			switch {
+			case errors.Is(err, consent.ErrStatus), errors.Is(err, consent.ErrExpired),
+				errors.Is(err, consent.ErrNotFound), errors.Is(err, consent.ErrWrongClient):
+				return "", oauth.AccessDenied("the consent can no longer be authorised").WithCause(err)
+			case err != nil:
+				return "", err
+			}
+			return c.ID, nil
 		},
 	})
 	return to, journeyError(err)
 }
 
-func (jr *journey) Deny(ctx context.Context, _ string) (string, error) {
+func (jr *journey) Deny(ctx context.Context, customerID string) (string, error) {
 	to, err := jr.j.as.Deny(ctx, jr.p)
+	if err == nil && jr.intent != nil {
+		// The customer refused the consent itself (OBIE: Rejected).
+		if _, rerr := jr.j.consents.Reject(ctx, jr.intent.ID, customerID); rerr != nil && errors.Is(rerr, consent.ErrUnavailableStore) {
+			return "", rerr
+		}
+	}
 	return to, journeyError(err)
 }
 
@@ -240,37 +275,4 @@ func journeyError(err error) error {
 		return fmt.Errorf("%w: %w", web.ErrJourneyGone, err)
 	}
 	return err
-}
-
-// grantData is the document of a grant recorded for a request that named no consent: what
-// the customer approved.
-type grantData struct {
-	Scope      []string `json:"scope"`
-	Accounts   []string `json:"accounts,omitempty"`
-	ApprovedAt int64    `json:"approved_at"`
-}
-
-// recordGrant stores the customer's approval as an authorised consent record (kind
-// consent.KindAccountAccess when account access was asked for, consent.KindGeneric
-// otherwise) whose id every token of the authorization carries.
-func recordGrant(ctx context.Context, st *store.Store, clientID, customerID string, scope, accounts []string, at interface{ Unix() int64 }) (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	id := "grant-" + hex.EncodeToString(b[:])
-	kind := consent.KindGeneric
-	if slices.Contains(scope, "accounts") {
-		kind = consent.KindAccountAccess
-	}
-	data, err := json.Marshal(grantData{Scope: scope, Accounts: accounts, ApprovedAt: at.Unix()})
-	if err != nil {
-		return "", err
-	}
-	if err := st.CreateConsent(ctx, store.Consent{
-		ID: id, Kind: kind, ClientID: clientID, Status: "Authorised", UserID: customerID, Data: data,
-	}); err != nil {
-		return "", err
-	}
-	return id, nil
 }

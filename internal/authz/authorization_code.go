@@ -56,7 +56,8 @@ type Approval struct {
 	// Grant, when set, records the approval as a grant (a consent record) and returns its
 	// id, which then replaces ConsentID. Complete calls it once the pending request is
 	// consumed and the approval checked, so that a journey completed twice or refused
-	// leaves no grant behind.
+	// leaves no grant behind. An *oauth.Error from it refuses the authorization (the
+	// client receives it, e.g. access_denied); any other error is a failure.
 	Grant func(ctx context.Context) (consentID string, err error)
 }
 
@@ -115,7 +116,13 @@ func (s *Server) Complete(ctx context.Context, p *Pending, ap Approval) (string,
 	}
 	if ap.Grant != nil {
 		id, err := ap.Grant(ctx)
-		if err != nil {
+		var refused *oauth.Error
+		switch {
+		case errors.As(err, &refused):
+			// The grant was refused (e.g. the consent was revoked meanwhile): the client
+			// learns it in the response, the customer is sent back.
+			return s.redirectURL(ar, errorParams(refused), jose.Alg(c.AuthorizationSignedResponseAlg))
+		case err != nil:
 			return "", fmt.Errorf("authz: recording the grant: %w", err)
 		}
 		ap.ConsentID = id

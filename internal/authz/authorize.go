@@ -143,6 +143,13 @@ func (s *Server) beginByValue(ctx context.Context, c *client.Client, raw string)
 	if err := s.checkSigningAlgs(c, ar); err != nil {
 		return nil, pageError(err)
 	}
+	if err := s.checkIntent(ctx, c, ar); err != nil {
+		var oe *oauth.Error
+		if !errors.As(err, &oe) {
+			return nil, err
+		}
+		return nil, pageError(err)
+	}
 	return s.pend(ctx, ar)
 }
 

@@ -155,11 +155,21 @@ type Options struct {
 	// RefreshTokenLifetime bounds a grant's refresh tokens. Zero means
 	// [DefaultRefreshTokenLifetime].
 	RefreshTokenLifetime time.Duration
+	// Intents checks the Open Banking consent a request names (openbanking_intent_id,
+	// OB-01…OB-03). Nil refuses every request that names one.
+	Intents IntentChecker
 
 	// Registration enables dynamic client registration (POST /register and the RFC 7592
 	// configuration endpoint, register.go) and its registration_endpoint in discovery.
 	// Nil means not served.
 	Registration *RegistrationOptions
+}
+
+// IntentChecker decides whether client may start a journey for consent intentID: it must
+// exist, be the client's and await authorisation (fapi.md OB-03). It returns an
+// *oauth.Error to refuse (invalid_request) or any other error when it could not decide.
+type IntentChecker interface {
+	CheckIntent(ctx context.Context, clientID, intentID string) error
 }
 
 // DefaultRefreshTokenLifetime is the lifetime of a grant's refresh tokens when
@@ -218,6 +228,7 @@ type Server struct {
 	rotator         RefreshRotator
 	families        FamilyRevoker
 	refreshLifetime time.Duration
+	intents         IntentChecker
 	reg             *RegistrationOptions
 }
 
@@ -252,6 +263,7 @@ func New(o Options) (*Server, error) {
 		rotator:         o.RefreshTokens,
 		families:        o.Families,
 		refreshLifetime: o.RefreshTokenLifetime,
+		intents:         o.Intents,
 		reg:             o.Registration,
 	}
 	base, err := checkIssuer(o.Issuer)

@@ -381,6 +381,7 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 		Clients:         client.NewRegistry(st, client.RegistryOptions{}),
 		RefreshTokens:   st,
 		Families:        st,
+		Intents:         testIntents{"aac-123": clientHybrid, "aac-other": clientJourney2},
 		Registration:    registrationFor(t, f, st, as.issuer), // register_test.go
 	})
 	if err != nil {

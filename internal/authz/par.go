@@ -105,6 +105,9 @@ func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkSigningAlgs(c, ar); err != nil {
 		return err
 	}
+	if err := s.checkIntent(ctx, c, ar); err != nil {
+		return err
+	}
 	data, err := json.Marshal(ar)
 	if err != nil {
 		return fmt.Errorf("authz: encoding pushed request: %w", err)
@@ -154,4 +157,16 @@ func (s *Server) checkSigningAlgs(c *client.Client, ar *AuthorizationRequest) er
 		return oauth.InvalidRequest("this server has no active key for the client's authorization_signed_response_alg")
 	}
 	return nil
+}
+
+// checkIntent applies OB-03 to a request naming an Open Banking consent: the consent must
+// exist, belong to the client and await authorisation.
+func (s *Server) checkIntent(ctx context.Context, c *client.Client, ar *AuthorizationRequest) error {
+	if ar.IntentID == "" {
+		return nil
+	}
+	if s.intents == nil {
+		return oauth.InvalidRequest("openbanking_intent_id is not supported here")
+	}
+	return s.intents.CheckIntent(ctx, c.ID, ar.IntentID)
 }

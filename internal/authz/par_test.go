@@ -276,6 +276,12 @@ func TestPARRefuses(t *testing.T) {
 		{name: "nonce over the limit", client: clientJourney2, edit: func(_, _ map[string]any, f url.Values) {
 			f.Set("nonce", strings.Repeat("n", 600))
 		}, status: 400, code: "invalid_request"},
+		{name: "intent of another client", client: clientHybrid, signed: true, edit: func(_, ro map[string]any, _ url.Values) {
+			ro["claims"] = map[string]any{"id_token": map[string]any{"openbanking_intent_id": map[string]any{"value": "aac-other", "essential": true}}}
+		}, status: 400, code: "invalid_request"},
+		{name: "unknown intent", client: clientHybrid, signed: true, edit: func(_, ro map[string]any, _ url.Values) {
+			ro["claims"] = map[string]any{"id_token": map[string]any{"openbanking_intent_id": map[string]any{"value": "aac-nope", "essential": true}}}
+		}, status: 400, code: "invalid_request"},
 		{name: "prompt none", client: clientJourney2, edit: func(_, _ map[string]any, f url.Values) {
 			f.Set("prompt", "none")
 		}, status: 400, code: "consent_required"},

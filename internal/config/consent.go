@@ -9,8 +9,9 @@ import (
 // bound to (INTERFACE.md "Consent validation webhook").
 type Consent struct {
 	// WebhookURL is the bank's consent-validation service: https, or http to a loopback
-	// address. Empty means no external validator: routes with a consent check answer
-	// 503 (never allow) until one is configured.
+	// address, asked after the built-in validator (package consent) has allowed a request.
+	// Empty means no external validator: routes use the built-in one alone, and routes
+	// naming consent_validator "webhook" answer 503 (never allow).
 	WebhookURL string `koanf:"webhook_url"`
 	// WebhookTimeout bounds one call. Default 2s, at most 30s. A late answer is a 503.
 	WebhookTimeout time.Duration `koanf:"webhook_timeout"`

@@ -11,7 +11,4 @@ const (
 	// KindDomesticPayment is the OBIE domestic-payment consent (PISP,
 	// /pisp/domestic-payment-consents).
 	KindDomesticPayment = "domestic-payment"
-	// KindGeneric is the grant a customer gives a client that named no Open Banking
-	// consent (a generic FAPI client): its scopes, and the accounts chosen.
-	KindGeneric = "generic"
 )

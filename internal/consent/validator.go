@@ -1,14 +1,26 @@
-// Package consent owns Open Banking consents (intents). So far it holds the one
-// piece the gateway needs on every resource request: the consent-validation
-// extension point.
+// Package consent owns Open Banking consents (intents): the resources, their
+// lifecycle, the OBIE consent APIs, what the authorization journey asks of them, and
+// the validation of resource requests against them at the gateway.
 //
+//   - [Service] creates consents from OBIE v3.1 requests (account-access,
+//     domestic-payment, funds-confirmation, domestic VRP; dcr-consent.md §2) and runs
+//     the state machine (lifecycle.go): every transition one compare-and-set in the
+//     store, recorded in the consent's history (who, when, from → to) and the audit
+//     trail; an expired consent reads Expired and behaves as revoked everywhere.
+//   - [API] serves the consent APIs behind the gateway's chain ([Endpoints],
+//     [Caller]); [RegisterAdmin] the bank's consent admin API.
+//   - [Service.ForAuthorization], [Service.Authorise], [Service.Reject],
+//     [Service.CreateGeneric] and [Describe] are the journey's contract
+//     (authorization.go; fapi.md OB-01…OB-05).
 //   - [Validator] is what the gateway asks, after the access token, its binding and
 //     the caller's PSD2 role have been checked, whether this request is covered by
 //     the consent the token is bound to (fapi.md FAPI1-RS-03, OB-05: "the RS checks
-//     consent status and permissions on every call"). It is an interface so that a
-//     bank can plug in its own rules: a Go implementation ([ValidatorFunc]), or an
-//     HTTP service through [Webhook], which speaks the contract of INTERFACE.md
-//     ("Consent validation webhook").
+//     consent status and permissions on every call"). [ResourceValidator] is the
+//     built-in one (permissions, accounts, payments consumed once, VRP limits counted
+//     atomically) over a [StateCache] (≤ 5 s, fail closed); a bank plugs in its own
+//     rules as a Go implementation ([ValidatorFunc]) or an HTTP service ([Webhook],
+//     INTERFACE.md "Consent validation webhook"), chained after the built-in one
+//     with [Chain].
 //   - [Request] is what a validator is told; [Decision] is its answer. An error is
 //     not an answer: it means "could not decide", and the gateway refuses the
 //     request with 503, never lets it through.
@@ -16,13 +28,12 @@
 // It refuses to: send credentials to a validator ([RequestHeaders] drops
 // Authorization, cookies and Portcullis identity headers), follow redirects of a
 // webhook, talk plain http to a webhook on anything but loopback, read unbounded
-// webhook answers, or turn a malformed, late or failed answer into a decision.
+// webhook answers or request bodies, or turn a malformed, late or failed answer into
+// a decision; it never authenticates a caller itself (the gateway does).
 //
-// The consent resources themselves (model, lifecycle, OBIE consent APIs) are not
-// here yet; [Request].Consent is where a consent-aware caller puts the stored
-// consent for the validator to see.
-//
-// Spec: fapi.md FAPI1-RS-03, OB-05; INTERFACE.md "Consent validation webhook".
+// Spec: dcr-consent.md §2; fapi.md FAPI1-RS-03, OB-01…OB-05, OB-10 (idempotency
+// and x-jws-signature are wrappers around [API], not here); INTERFACE.md "Consent
+// APIs", "Consent validation webhook".
 package consent
 
 import (
@@ -68,8 +79,8 @@ type Request struct {
 	// for application tokens.
 	UserID string
 	// Consent is the stored consent resource as JSON, when the caller has it. The
-	// gateway leaves it nil (it does not load consents); a nil Consent is sent to a
-	// webhook as null.
+	// gateway leaves it nil (the built-in validator reads consents itself); a nil
+	// Consent is sent to a webhook as null.
 	Consent json.RawMessage
 	// TokenClaims are the access token's verified claims, by their JWT names (iss,
 	// sub, aud, client_id, scope, jti, iat, nbf, exp, aut, cnf, consent_id, acr,
@@ -79,6 +90,9 @@ type Request struct {
 	Method string
 	// Path is the request path as received (escaped form, no query string).
 	Path string
+	// RawQuery is the request's query string (encoded, without "?"). Not part of the
+	// webhook payload.
+	RawQuery string
 	// ResourceTemplate is the route's path pattern, e.g.
 	// "/open-banking/v3.1/aisp/accounts/{AccountId}".
 	ResourceTemplate string

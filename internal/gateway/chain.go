@@ -168,7 +168,7 @@ func (s consentStage) Check(ctx context.Context, x *exchange) error {
 	}
 	req := consent.Request{
 		Kind: cc.Kind, ConsentID: x.at.ConsentID, ClientID: x.at.ClientID, UserID: x.at.UserID,
-		TokenClaims: tokenClaims(x.at), Method: x.r.Method, Path: x.r.URL.EscapedPath(),
+		TokenClaims: tokenClaims(x.at), Method: x.r.Method, Path: x.r.URL.EscapedPath(), RawQuery: x.r.URL.RawQuery,
 		ResourceTemplate: x.route.Pattern, PathParams: x.params,
 		Headers: consent.RequestHeaders(x.r.Header), Body: x.body,
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/consent"
 	"github.com/portcullis/portcullis/internal/obs"
+	"github.com/portcullis/portcullis/internal/token"
 	"github.com/portcullis/portcullis/internal/upstream"
 )
 
@@ -173,6 +174,9 @@ func New(o Options) (*Gateway, error) {
 		if err := register(g.proxyMux, pattern, g.routeHandler(cr, modeProxy)); err != nil {
 			return nil, fmt.Errorf("gateway: route %q: %w", r.Name, err)
 		}
+		if r.Handler != nil {
+			continue // served in process: nothing for an external proxy to forward
+		}
 		if err := register(g.checkMux, pattern, g.routeHandler(cr, modeExtAuthz)); err != nil {
 			return nil, fmt.Errorf("gateway: route %q: %w", r.Name, err)
 		}
@@ -290,6 +294,12 @@ func (g *Gateway) routeHandler(cr *compiledRoute, mode string) http.Handler {
 		}
 		r.ContentLength = int64(len(body))
 		r.TransferEncoding = nil // the transport writes Content-Length from ContentLength
+		if cr.Handler != nil {
+			cr.Handler.ServeHTTP(w, r.WithContext(consent.WithCaller(ctx, consent.Caller{
+				ClientID: x.at.ClientID, CustomerToken: x.at.Use == token.UseUser, ConsentID: x.at.ConsentID,
+			})))
+			return
+		}
 		g.proxy.Forward(w, r, upstream.Target{URL: cr.Upstream, Timeout: cr.Timeout}, id)
 	})
 }

@@ -87,8 +87,15 @@ type Route struct {
 	// Consent is the route's consent requirement; zero means none.
 	Consent ConsentCheck
 	// Upstream is the base URL requests are forwarded to (the request path and query
-	// are appended). Required: absolute http or https, no query, fragment or user.
+	// are appended). Required unless Handler is set: absolute http or https, no
+	// query, fragment or user.
 	Upstream *url.URL
+	// Handler, when set, serves the route in process instead of an upstream (the
+	// consent APIs): after every stage has passed it gets the request with its body
+	// (read whole, within the body limit) and a consent.Caller in its context
+	// (consent.CallerFrom). Such a route is not offered in ext-authz mode. Upstream
+	// must then be nil.
+	Handler http.Handler
 	// Timeout bounds the upstream exchange. Zero means 30 s; at most 5 min.
 	Timeout time.Duration
 }
@@ -144,8 +151,13 @@ func (r *Route) Validate() error {
 	if r.Consent.Kind != "" && !validName(r.Consent.Kind) {
 		return bad("Consent.Kind", "%q: want 1 to 64 of [A-Za-z0-9._-]", r.Consent.Kind)
 	}
-	if err := checkUpstream(r.Upstream); err != nil {
-		return bad("Upstream", "%v", err)
+	switch {
+	case r.Handler != nil && r.Upstream != nil:
+		return bad("Upstream", "Handler and Upstream are exclusive")
+	case r.Handler == nil:
+		if err := checkUpstream(r.Upstream); err != nil {
+			return bad("Upstream", "%v", err)
+		}
 	}
 	if r.Timeout < 0 || r.Timeout > MaxRouteTimeout {
 		return bad("Timeout", "%v outside [0, %v]", r.Timeout, MaxRouteTimeout)

@@ -26,6 +26,7 @@ var sweepTables = []struct{ table, key string }{
 	{"family_revocations", "family_id"},
 	{"login_failures", "key_hash"},
 	{"idempotency_keys", "(client_id, idem_key)"},
+	{"consent_usage", "(consent_id, period)"},
 }
 
 // sweepStatements holds one batched DELETE per table; the nested SELECT … LIMIT bounds the
@@ -45,7 +46,7 @@ var sweepStatements = func() []string {
 }()
 
 // Sweep deletes every expired authorization code, pushed request, used jti, refresh token,
-// deny-list entry and failed-login counter, in batches of at most 500 rows per statement, and
+// deny-list entry, failed-login counter and consent usage counter, in batches of at most 500 rows per statement, and
 // returns how many rows it deleted. Expiry is judged against the store clock once, at the start. It stops early, with
 // the count so far, when ctx is done or a statement fails.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {

@@ -62,6 +62,14 @@ func demoAccounts() (map[string][]*account, map[string]*account) {
 					{ID: "tx-31820-1", Reference: "INTEREST", Amount: gbp("12.34"), Credit: true, BookedAt: day(2026, 1, 31, 0), Information: "Interest paid"},
 				},
 			},
+			{
+				ID: "57013", Nickname: "Holidays", SubType: "Savings", Opened: day(2022, 9, 5, 9),
+				Identification: "80200110203351", Name: "Mr Demo Customer",
+				Balance: gbp("800.00"), BalanceCredit: true, BalanceAt: day(2026, 1, 31, 18),
+				Transactions: []transaction{
+					{ID: "tx-57013-1", Reference: "SAVINGS", Amount: gbp("100.00"), Credit: true, BookedAt: day(2026, 1, 15, 9), Information: "Transfer from Bills"},
+				},
+			},
 		},
 		"demo2": {
 			{

@@ -12,7 +12,7 @@
 // loopback listener, as dev mode must); it does not verify the identity JWT mode, tokens,
 // certificates or consents — those are the gateway's and the consent service's.
 //
-// Demo data: the PSU "demo" holds a current and a savings account, "demo2" one
+// Demo data: the PSU "demo" holds a current and two savings accounts, "demo2" one
 // current account; every other PSU has none. A PSU sees only its own accounts (the
 // consent's account selection is not modelled here). Payments are kept in memory
 // (the newest 10 000), visible only to the client that made them, and settle
@@ -84,6 +84,7 @@ func New(clk clock.Clock) http.Handler {
 	mux.HandleFunc("GET "+PathTransactions, b.psu(b.allTransactions))
 	mux.HandleFunc("POST "+PathDomesticPayments, b.psu(b.createPayment))
 	mux.HandleFunc("GET "+PathDomesticPayment, b.client(b.getPayment))
+	mux.HandleFunc("POST "+PathDomesticVRPs, b.psu(b.createVRP))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, obie.CodeResourceNotFound, "No such resource", "")
 	})

@@ -67,18 +67,18 @@ func TestAccountInformation(t *testing.T) {
 		ids      []string // AccountIds (or TransactionIds) in the answer
 		dataKind string   // Account, Balance or Transaction
 	}{
-		{name: "accounts of demo", call: with(demo, PathAccounts), status: 200, dataKind: "Account", ids: []string{"22289", "31820"}},
+		{name: "accounts of demo", call: with(demo, PathAccounts), status: 200, dataKind: "Account", ids: []string{"22289", "31820", "57013"}},
 		{name: "accounts of demo2", call: call{method: "GET", path: PathAccounts, client: "tpp-1", consent: "c", psu: "demo2"}, status: 200, dataKind: "Account", ids: []string{"40507"}},
 		{name: "accounts of unknown PSU", call: call{method: "GET", path: PathAccounts, client: "tpp-1", consent: "c", psu: "nobody"}, status: 200, dataKind: "Account", ids: []string{}},
 		{name: "one account", call: with(demo, BasePath+"/aisp/accounts/31820"), status: 200, dataKind: "Account", ids: []string{"31820"}},
 		{name: "another customer's account", call: with(demo, BasePath+"/aisp/accounts/40507"), status: 404, code: "UK.OBIE.Resource.NotFound"},
 		{name: "unknown account", call: with(demo, BasePath+"/aisp/accounts/00000"), status: 404, code: "UK.OBIE.Resource.NotFound"},
 		{name: "account balances", call: with(demo, BasePath+"/aisp/accounts/22289/balances"), status: 200, dataKind: "Balance", ids: []string{"22289"}},
-		{name: "all balances", call: with(demo, PathBalances), status: 200, dataKind: "Balance", ids: []string{"22289", "31820"}},
+		{name: "all balances", call: with(demo, PathBalances), status: 200, dataKind: "Balance", ids: []string{"22289", "31820", "57013"}},
 		{name: "account transactions", call: with(demo, BasePath+"/aisp/accounts/22289/transactions"), status: 200, dataKind: "Transaction", ids: []string{"tx-22289-1", "tx-22289-2", "tx-22289-3"}},
 		{name: "transactions in window", call: with(demo, BasePath+"/aisp/accounts/22289/transactions?fromBookingDateTime=2026-01-29T00:00:00&toBookingDateTime=2026-01-29T23:59:59Z"), status: 200, dataKind: "Transaction", ids: []string{"tx-22289-2"}},
 		{name: "bad booking date", call: with(demo, PathTransactions+"?fromBookingDateTime=yesterday"), status: 400, code: "UK.OBIE.Field.InvalidDate"},
-		{name: "all transactions", call: with(demo, PathTransactions), status: 200, dataKind: "Transaction", ids: []string{"tx-22289-1", "tx-22289-2", "tx-22289-3", "tx-31820-1"}},
+		{name: "all transactions", call: with(demo, PathTransactions), status: 200, dataKind: "Transaction", ids: []string{"tx-22289-1", "tx-22289-2", "tx-22289-3", "tx-31820-1", "tx-57013-1"}},
 		{name: "no PSU identity", call: call{method: "GET", path: PathAccounts, client: "tpp-1", consent: "aac-1"}, status: 403, code: "UK.OBIE.Resource.ConsentMismatch"},
 		{name: "no consent identity", call: call{method: "GET", path: PathAccounts, client: "tpp-1", psu: "demo"}, status: 403, code: "UK.OBIE.Resource.ConsentMismatch"},
 		{name: "unknown path", call: with(demo, BasePath+"/aisp/beneficiaries"), status: 404, code: "UK.OBIE.Resource.NotFound"},

@@ -17,6 +17,8 @@ import (
 //   - payment submission (POST /pisp/domestic-payments): a customer token with
 //     scope "payments" (never a client-credentials one: FAPI1-RS-06), a
 //     domestic-payment consent (validated), PSP_PI;
+//   - VRP payment (POST /pisp/domestic-vrps): as payment submission, with a
+//     domestic-vrp consent (control parameters checked and counted);
 //   - payment status (GET /pisp/domestic-payments/{DomesticPaymentId}): a
 //     client-credentials (application) token with scope "payments", PSP_PI, no
 //     consent (OBIE reads payment resources with the client's own token).
@@ -40,6 +42,11 @@ func Routes(upstream string) []config.GatewayRoute {
 			Name: "pisp-domestic-payment-create", Method: http.MethodPost, Path: PathDomesticPayments,
 			Scopes: []string{"payments"}, TokenUse: "user", Roles: []string{"PSP_PI"},
 			Consent: consent.KindDomesticPayment, Upstream: upstream,
+		},
+		{
+			Name: "pisp-domestic-vrp-create", Method: http.MethodPost, Path: PathDomesticVRPs,
+			Scopes: []string{"payments"}, TokenUse: "user", Roles: []string{"PSP_PI"},
+			Consent: consent.KindDomesticVRP, Upstream: upstream,
 		},
 		{
 			Name: "pisp-domestic-payment-get", Method: http.MethodGet, Path: PathDomesticPayment,

@@ -3,14 +3,19 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -31,6 +36,7 @@ import (
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/gateway"
 	"github.com/portcullis/portcullis/internal/pki/dn"
 	"github.com/portcullis/portcullis/internal/pki/sandbox"
 	"github.com/portcullis/portcullis/internal/store/storetest"
@@ -69,7 +75,6 @@ type lbCluster struct {
 	lb        string // https://127.0.0.1:port of portcullis-mtls.conf
 	authz     string // https://127.0.0.1:port of portcullis-ext-authz.conf
 	bankSeen  *headerRecorder
-	nginxLogs string
 }
 
 // startLBCluster starts node A (dev mode: sandbox CA and bank) and node B on one fresh
@@ -89,6 +94,9 @@ func startLBCluster(t *testing.T) *lbCluster {
 		c.MTLS.HeaderFormat = config.HeaderPEMURLEncoded
 		c.MTLS.TrustedProxies = []string{"127.0.0.1/32"}
 		c.Gateway.ExtAuthzPeers = []string{"127.0.0.1/32"}
+		// Every validation asks the OCSP responder: a revocation is seen by both nodes at
+		// once (the default reuses a "good" answer for up to 5 min).
+		c.Revocation.MaxGoodAge = 0
 	}
 	a := startAppClock(t, clock.Real{}, node)
 	pkiA := a.Sandbox.Dir()
@@ -151,9 +159,9 @@ func startLBCluster(t *testing.T) *lbCluster {
 		}
 		sites = append(sites, path)
 	}
-	logs := startNginx(t, bin, dir, sites, []string{lbPort, authzPort})
+	startNginx(t, bin, dir, sites, []string{lbPort, authzPort})
 	return &lbCluster{a: a, b: b, root: a.Sandbox.RootCertificate(), lb: "https://127.0.0.1:" + lbPort,
-		authz: "https://127.0.0.1:" + authzPort, bankSeen: rec, nginxLogs: logs}
+		authz: "https://127.0.0.1:" + authzPort, bankSeen: rec}
 }
 
 // placeholder matches the envsubst placeholders of deploy/nginx's templates.
@@ -196,8 +204,8 @@ func freePort(t *testing.T) string {
 
 // startNginx runs nginx in the foreground with a main configuration that includes sites,
 // waits (bounded) until every port accepts connections, and stops it — by its PID, then
-// its process group's — when the test ends. It returns the error log's path.
-func startNginx(t *testing.T, bin, dir string, sites, ports []string) string {
+// its process group's — when the test ends. The error log is shown when the test fails.
+func startNginx(t *testing.T, bin, dir string, sites, ports []string) {
 	t.Helper()
 	for _, d := range []string{"body", "proxy", "fastcgi", "uwsgi", "scgi"} {
 		if err := os.MkdirAll(filepath.Join(dir, "tmp", d), 0o755); err != nil {
@@ -279,7 +287,6 @@ func startNginx(t *testing.T, bin, dir string, sites, ports []string) string {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	return errLog
 }
 
 // headerRecorder keeps the headers of every request the bank received.
@@ -407,6 +414,32 @@ func requestsServed(t *testing.T, a *app.App, route string) float64 {
 	return n
 }
 
+// selfSignedClientCert is a certificate no trust anchor vouches for.
+func selfSignedClientCert(t *testing.T) *sandbox.Issued {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "self-signed TPP", Organization: []string{"Nobody"}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &sandbox.Issued{
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+	}
+}
+
 func thumbprint(cert *x509.Certificate) string {
 	sum := sha256.Sum256(cert.Raw)
 	return base64.RawURLEncoding.EncodeToString(sum[:])
@@ -510,6 +543,33 @@ func TestNginxLoadBalancerMTLS(t *testing.T) {
 		}
 	})
 
+	// nginx makes no trust decision (ssl_verify_client optional_no_ca): it passes whatever
+	// certificate the client proved it holds, and every node validates the chain and its
+	// revocation status itself.
+	t.Run("nodes validate the forwarded certificate", func(t *testing.T) {
+		selfSigned := mtlsClient(t, c.root, selfSignedClientCert(t))
+		code, tb := lbToken(t, selfSigned, c.lb, pisp.id, "payments", nil)
+		if code != http.StatusUnauthorized || tb["error"] != "invalid_client" {
+			t.Fatalf("self-signed certificate through nginx: %d %v, want 401 invalid_client", code, tb)
+		}
+		if code, tb := lbToken(t, other.client, c.lb, other.id, "payments", nil); code != http.StatusOK {
+			t.Fatalf("token before the revocation: %d %v", code, tb)
+		}
+		if err := c.a.Sandbox.Revoke(other.cert.Certificate.SerialNumber, 1); err != nil { // keyCompromise
+			t.Fatal(err)
+		}
+		beforeA, beforeB := requestsServed(t, c.a, "/token"), requestsServed(t, c.b, "/token")
+		for i := range 4 {
+			code, tb := lbToken(t, other.client, c.lb, other.id, "payments", nil)
+			if code != http.StatusUnauthorized || tb["error"] != "invalid_client" {
+				t.Fatalf("revoked certificate through nginx, request %d: %d %v, want 401 invalid_client", i, code, tb)
+			}
+		}
+		if requestsServed(t, c.a, "/token") == beforeA || requestsServed(t, c.b, "/token") == beforeB {
+			t.Fatal("the revoked certificate's requests did not reach both nodes")
+		}
+	})
+
 	t.Run("header straight to a node from another address", func(t *testing.T) {
 		hdr := http.Header{nginxCertHeader: {escapedCert(pisp.cert.Certificate)}}
 		for _, n := range []struct {
@@ -559,11 +619,20 @@ func TestNginxExtAuthz(t *testing.T) {
 	tok, aispTok := token(pisp), token(aisp)
 
 	t.Run("allowed", func(t *testing.T) {
-		n := c.bankSeen.count()
-		resp, body := lbCall(t, pisp.client, http.MethodGet, c.authz+lbPaymentPath, tok, nil)
-		wantBankNotFound(t, "allowed request", resp, body)
-		if c.bankSeen.count() != n+1 {
-			t.Fatalf("bank saw %d requests, want 1", c.bankSeen.count()-n)
+		beforeA, beforeB := requestsServed(t, c.a, gateway.ExtAuthzPath), requestsServed(t, c.b, gateway.ExtAuthzPath)
+		const calls = 4
+		for i := range calls {
+			n := c.bankSeen.count()
+			resp, body := lbCall(t, pisp.client, http.MethodGet, c.authz+lbPaymentPath, tok, nil)
+			wantBankNotFound(t, fmt.Sprintf("allowed request %d", i), resp, body)
+			if c.bankSeen.count() != n+1 {
+				t.Fatalf("bank saw %d requests, want 1", c.bankSeen.count()-n)
+			}
+		}
+		dA := requestsServed(t, c.a, gateway.ExtAuthzPath) - beforeA
+		dB := requestsServed(t, c.b, gateway.ExtAuthzPath) - beforeB
+		if dA < 1 || dB < 1 || dA+dB != calls {
+			t.Errorf("node A answered %v and node B %v of %d checks; want both, %d in all", dA, dB, calls, calls)
 		}
 		h := c.bankSeen.last()
 		if got := h.Get("X-Portcullis-Client-Id"); got != pisp.id {
@@ -631,4 +700,3 @@ func TestNginxExtAuthz(t *testing.T) {
 		}
 	})
 }
-

@@ -70,11 +70,11 @@ func nginxBinary(t *testing.T) string {
 // forwarded-certificate header from 127.0.0.1 only, behind one nginx running both example
 // configs of deploy/nginx.
 type lbCluster struct {
-	a, b      *app.App
-	root      *x509.Certificate
-	lb        string // https://127.0.0.1:port of portcullis-mtls.conf
-	authz     string // https://127.0.0.1:port of portcullis-ext-authz.conf
-	bankSeen  *headerRecorder
+	a, b     *app.App
+	root     *x509.Certificate
+	lb       string // https://127.0.0.1:port of portcullis-mtls.conf
+	authz    string // https://127.0.0.1:port of portcullis-ext-authz.conf
+	bankSeen *headerRecorder
 }
 
 // startLBCluster starts node A (dev mode: sandbox CA and bank) and node B on one fresh

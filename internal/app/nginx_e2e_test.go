@@ -33,12 +33,14 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/app"
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/gateway"
 	"github.com/portcullis/portcullis/internal/pki/dn"
 	"github.com/portcullis/portcullis/internal/pki/sandbox"
+	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/store/storetest"
 )
 
@@ -572,6 +574,7 @@ func TestNginxLoadBalancerMTLS(t *testing.T) {
 
 	t.Run("header straight to a node from another address", func(t *testing.T) {
 		hdr := http.Header{nginxCertHeader: {escapedCert(pisp.cert.Certificate)}}
+		wantAudited := 0
 		for _, n := range []struct {
 			name string
 			a    *app.App
@@ -585,6 +588,26 @@ func TestNginxLoadBalancerMTLS(t *testing.T) {
 			resp, body := lbCall(t, direct, http.MethodGet, base+lbPaymentPath, tok, hdr)
 			if resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("node %s gateway from 127.0.0.2 with the header: %d %s, want 401", n.name, resp.StatusCode, body)
+			}
+			// Each ignored header is audited with its source address.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := n.a.AuditStore.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			events, err := n.a.Store.ListAudit(ctx, store.AuditFilter{Type: audit.TypeForwardedCertUntrustedSource, Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			audited := 0
+			for _, e := range events {
+				if strings.Contains(string(e.Data), `"127.0.0.2:`) {
+					audited++
+				}
+			}
+			wantAudited += 2 // the token request and the gateway call, on this node
+			if audited != wantAudited {
+				t.Errorf("after node %s: %d %s events from 127.0.0.2 in the shared database, want %d", n.name, audited, audit.TypeForwardedCertUntrustedSource, wantAudited)
 			}
 			// Control: the same bytes from nginx's address are honoured, so it is the source
 			// address alone that made the difference above.

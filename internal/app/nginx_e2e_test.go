@@ -495,8 +495,10 @@ func wantBankNotFound(t *testing.T, what string, resp *http.Response, body strin
 // two PostgreSQL-backed nodes. A client_credentials token obtained through nginx is bound
 // to the forwarded certificate; calls with it through nginx reach the sandbox bank via
 // both nodes; the token with another certificate, or with no certificate and the header
-// forged by the client, is refused at nginx's nodes; and the same forwarded-certificate
-// header sent straight to a node from an address other than nginx's is ignored.
+// forged by the client, is refused; a self-signed and a revoked certificate, which nginx
+// passes on (optional_no_ca), are refused by the nodes; and the same forwarded-certificate
+// header sent straight to a node from an address other than nginx's is ignored (401) and
+// audited.
 func TestNginxLoadBalancerMTLS(t *testing.T) {
 	c := startLBCluster(t)
 	pisp := newLBTPP(t, c, "PSDGB-FCA-130001", "PISP")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what the test suite needs on a fresh machine: PostgreSQL (127.0.0.1:5432,
 # trust auth, database "test"), openssl, node + npm packages for the interop tests, Debian's chromium
-# for the real-browser tests of the customer pages.
+# for the real-browser tests of the customer pages, Debian's nginx for the load-balancer examples.
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +52,14 @@ fi
 # (scripts/test.sh runs them when cgo works).
 if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null || ! command -v pkcs11-tool >/dev/null; then
   apt_install softhsm2 opensc
+fi
+
+# nginx: the load-balancer example configs of deploy/nginx are tested against Debian's nginx
+# (mTLS termination, $ssl_client_escaped_cert, auth_request); the tests start it themselves
+# (PORTCULLIS_TEST_NGINX=skip leaves it out; the tests then skip, except under CI=true).
+if [ "${PORTCULLIS_TEST_NGINX:-}" != "skip" ] && [ -z "${PORTCULLIS_NGINX:-}" ]; then
+  [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || apt_install nginx
+  { [ -x /usr/sbin/nginx ] && /usr/sbin/nginx -v; } >/dev/null 2>&1 || nginx -v >/dev/null 2>&1
 fi
 
 # Node packages for interop tests (openid-client), from the committed lockfile.

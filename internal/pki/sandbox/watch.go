@@ -2,7 +2,10 @@ package sandbox
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,12 +24,17 @@ type RevocationFeed struct {
 	mu   sync.Mutex // serialises polls, so that each revocation is reported once
 	seen map[string]bool
 	last *database // the database the previous poll diffed
+
+	// path is the issuance database's file; looked is the stamp of the file as the last
+	// completed poll found it, so that a poll that finds it unchanged takes no lock.
+	path   string
+	looked atomic.Pointer[fileStamp]
 }
 
 // RevocationFeed returns a feed that calls onRevoke once for every certificate revoked
 // after this call. The certificates already revoked now are not reported.
 func (ca *CA) RevocationFeed(onRevoke func(Record)) *RevocationFeed {
-	f := &RevocationFeed{ca: ca, onRevoke: onRevoke, seen: map[string]bool{}}
+	f := &RevocationFeed{ca: ca, onRevoke: onRevoke, seen: map[string]bool{}, path: filepath.Join(ca.dir, FileDatabase)}
 	f.mu.Lock()
 	f.diffLocked(false)
 	f.mu.Unlock()
@@ -39,10 +47,23 @@ func (ca *CA) RevocationFeed(onRevoke func(Record)) *RevocationFeed {
 // against a cache that predates a revocation already written to the directory. A
 // database it cannot read is skipped and read again at the next poll (the OCSP responder
 // and CRL answer from the file itself and never depend on the feed).
+//
+// The common case — nothing changed — is one stat and no lock, so that polling on every
+// validation adds no contention between concurrent requests.
 func (f *RevocationFeed) Poll() {
+	fi, err := os.Stat(f.path)
+	if err == nil {
+		if st := f.looked.Load(); st != nil && st.same(fi) {
+			return
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.diffLocked(true)
+	if f.diffLocked(true) && err == nil {
+		// fi was taken before the diff: a change written meanwhile has another stamp and
+		// is diffed at the next poll.
+		f.looked.Store(&fileStamp{info: fi})
+	}
 }
 
 // Run polls every interval (zero or negative: [DefaultWatchInterval]) until ctx ends. The
@@ -66,8 +87,9 @@ func (f *RevocationFeed) Run(ctx context.Context, interval time.Duration) {
 
 // diffLocked refreshes the CA's database and, if it is another one than at the previous
 // look, records its revoked serials, reporting the new ones when report is true. The
-// caller holds f.mu; onRevoke runs without ca.mu held.
-func (f *RevocationFeed) diffLocked(report bool) {
+// caller holds f.mu; onRevoke runs without ca.mu held. It reports whether the database
+// could be read.
+func (f *RevocationFeed) diffLocked(report bool) bool {
 	ca := f.ca
 	var fresh []Record
 	ca.mu.Lock()
@@ -90,4 +112,5 @@ func (f *RevocationFeed) diffLocked(report bool) {
 			f.onRevoke(r)
 		}
 	}
+	return err == nil
 }

@@ -3,10 +3,10 @@ package app_test
 import (
 	"encoding/json"
 	"io"
-	"os"
-	"path/filepath"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"

@@ -32,6 +32,7 @@ const (
 	negFAPI2  = "neg-fapi2"  // FAPI 2.0, tls_client_auth, plain parameters at PAR
 	negHybrid = "neg-hybrid" // FAPI 1.0 Advanced, tls_client_auth, signed request objects, code id_token
 	negOther  = "neg-other"  // another FAPI 1.0 client, its own certificate and key
+	negPKJ    = "neg-pkj"    // FAPI 2.0, private_key_jwt (ES256 assertions), plain parameters at PAR
 )
 
 // negVerifier is the PKCE verifier of every request of the table; negChallenge its S256.
@@ -51,7 +52,7 @@ type journeyEnv struct {
 	root                         *x509.Certificate
 	mtlsBase, publicBase, issuer string
 	tpp                          map[string]*http.Client // per client id, with its QWAC
-	hybridKey, otherKey          *ecdsa.PrivateKey
+	hybridKey, otherKey, pkjKey  *ecdsa.PrivateKey
 	rsaKey                       *rsa.PrivateKey // registered for negHybrid: RS256 is refused for its alg only
 	customers                    []*negCustomer
 	next                         int
@@ -88,7 +89,7 @@ func newJourneyEnv(t *testing.T, a *app.App) *journeyEnv {
 		t: t, a: a, root: a.Sandbox.RootCertificate(),
 		mtlsBase: "https://" + a.HTTPSAddr().String(), publicBase: "https://" + a.PublicAddr().String(),
 		issuer: "https://localhost:8443", tpp: map[string]*http.Client{},
-		hybridKey: negECKey(t), otherKey: negECKey(t),
+		hybridKey: negECKey(t), otherKey: negECKey(t), pkjKey: negECKey(t),
 	}
 	var err error
 	if e.rsaKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
@@ -96,6 +97,7 @@ func newJourneyEnv(t *testing.T, a *app.App) *journeyEnv {
 	}
 	hybridJWKS := negJWKS(t, negECJWK(t, e.hybridKey, "h-ec"), negRSAJWK(e.rsaKey, "h-rsa"))
 	otherJWKS := negJWKS(t, negECJWK(t, e.otherKey, "o-ec"))
+	pkjJWKS := negJWKS(t, negECJWK(t, e.pkjKey, "p-ec"), negRSAJWK(e.rsaKey, "p-rsa"))
 	grants := []string{"authorization_code", "refresh_token"}
 	for i, c := range []*client.Client{
 		{ID: negFAPI2, Profile: client.ProfileFAPI2, GrantTypes: grants, Scope: client.ScopeList{"openid", "accounts"}},
@@ -103,6 +105,8 @@ func newJourneyEnv(t *testing.T, a *app.App) *journeyEnv {
 			JWKS: hybridJWKS, ResponseTypes: []string{client.ResponseTypeCodeIDToken, client.ResponseTypeCode}},
 		{ID: negOther, Profile: client.ProfileFAPI1, GrantTypes: grants, Scope: client.ScopeList{"openid", "accounts"},
 			JWKS: otherJWKS, ResponseTypes: []string{client.ResponseTypeCodeIDToken, client.ResponseTypeCode}},
+		{ID: negPKJ, Profile: client.ProfileFAPI2, GrantTypes: grants, Scope: client.ScopeList{"openid", "accounts"},
+			TokenEndpointAuthMethod: "private_key_jwt", JWKS: pkjJWKS},
 	} {
 		qwac, err := a.Sandbox.Issue(sandbox.KindQWAC, sandbox.IssueOptions{OrgID: "PSDGB-FCA-20000" + string(rune('1'+i)), Roles: mustRoles(t, "AISP,PISP")})
 		if err != nil {
@@ -112,7 +116,10 @@ func newJourneyEnv(t *testing.T, a *app.App) *journeyEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.Name, c.TokenEndpointAuthMethod, c.TLSClientAuthSubjectDN = "Negative "+c.ID, "tls_client_auth", subject
+		c.Name = "Negative " + c.ID
+		if c.TokenEndpointAuthMethod == "" {
+			c.TokenEndpointAuthMethod, c.TLSClientAuthSubjectDN = "tls_client_auth", subject
+		}
 		c.RedirectURIs = []string{journeyRedirect}
 		if _, err := a.Clients.Add(ctx, c); err != nil {
 			t.Fatalf("register %s: %v", c.ID, err)
@@ -184,6 +191,24 @@ func (e *journeyEnv) hybridRO() map[string]any {
 // signedForm is the PAR or /authorize form carrying ro signed by negHybrid's EC key.
 func (e *journeyEnv) signedForm(ro map[string]any) url.Values {
 	return url.Values{"client_id": {negHybrid}, "request": {negSign(e.t, "ES256", e.hybridKey, "h-ec", ro)}}
+}
+
+// assertion returns a private_key_jwt client assertion of negPKJ for the issuer, edited.
+func (e *journeyEnv) assertion(alg string, key any, kid string, edit func(map[string]any)) string {
+	now := time.Now().Unix()
+	c := map[string]any{"iss": negPKJ, "sub": negPKJ, "aud": e.issuer, "jti": randomHex(), "iat": now, "exp": now + 60}
+	if edit != nil {
+		edit(c)
+	}
+	return negSignTyp(e.t, "JWT", alg, key, kid, c)
+}
+
+// pkjPAR is a PAR form of negPKJ authenticated with assertion a.
+func pkjPAR(a string) url.Values {
+	f := withForm(fapi2PAR(), "client_id", negPKJ)
+	f.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+	f.Set("client_assertion", a)
+	return f
 }
 
 // push pushes form for client id and returns the request_uri (201 expected).
@@ -402,6 +427,19 @@ func TestJourneyNegativeTable(t *testing.T) {
 			{name: "RO alg none", client: negHybrid, form: url.Values{"client_id": {negHybrid}, "request": {negSign(t, "none", nil, "", e.hybridRO())}}, status: 400, code: "invalid_request_object"},
 			{name: "form client_id is another client than the certificate's", client: negFAPI2, form: withForm(fapi2PAR(), "client_id", negOther), status: 401, code: "invalid_client"},
 			{name: "no client certificate", client: "", form: fapi2PAR(), status: 401, code: "invalid_client"},
+			{name: "private_key_jwt: a valid assertion", client: negPKJ, form: pkjPAR(e.assertion("ES256", e.pkjKey, "p-ec", nil)), status: 201},
+			{name: "private_key_jwt: no assertion", client: negPKJ, form: withoutForm(pkjPAR(""), "client_assertion", "client_assertion_type"), status: 401, code: "invalid_client"},
+			{name: "private_key_jwt: aud is the token endpoint (FAPI 2: the issuer only)", client: negPKJ, form: pkjPAR(e.assertion("ES256", e.pkjKey, "p-ec", func(c map[string]any) { c["aud"] = e.issuer + "/token" })), status: 401, code: "invalid_client"},
+			{name: "private_key_jwt: aud is the PAR endpoint (FAPI 2: the issuer only)", client: negPKJ, form: pkjPAR(e.assertion("ES256", e.pkjKey, "p-ec", func(c map[string]any) { c["aud"] = e.issuer + "/par" })), status: 401, code: "invalid_client"},
+			{name: "private_key_jwt: aud an array containing the issuer (FAPI 2: a string)", client: negPKJ, form: pkjPAR(e.assertion("ES256", e.pkjKey, "p-ec", func(c map[string]any) { c["aud"] = []string{e.issuer} })), status: 401, code: "invalid_client"},
+			{name: "private_key_jwt: sub missing", client: negPKJ, form: pkjPAR(e.assertion("ES256", e.pkjKey, "p-ec", func(c map[string]any) { delete(c, "sub") })), status: 401, code: "invalid_client"},
+			{name: "private_key_jwt: iss another client", client: negPKJ, form: pkjPAR(e.assertion("ES256", e.pkjKey, "p-ec", func(c map[string]any) { c["iss"] = negOther })), status: 401, code: "invalid_client"},
+			{name: "private_key_jwt: expired", client: negPKJ, form: pkjPAR(e.assertion("ES256", e.pkjKey, "p-ec", func(c map[string]any) { c["iat"], c["exp"] = now-300, now-120 })), status: 401, code: "invalid_client"},
+			{name: "private_key_jwt: RS256 with a registered RSA key", client: negPKJ, form: pkjPAR(e.assertion("RS256", e.rsaKey, "p-rsa", nil)), status: 401, code: "invalid_client"},
+			{name: "private_key_jwt: assertion typed as a request object", client: negPKJ, form: pkjPAR(negSign(t, "ES256", e.pkjKey, "p-ec", map[string]any{"iss": negPKJ, "sub": negPKJ, "aud": e.issuer, "jti": randomHex(), "iat": now, "exp": now + 60})), status: 401, code: "invalid_client"},
+			{name: "private_key_jwt: signed with another client's key", client: negPKJ, form: pkjPAR(e.assertion("ES256", e.otherKey, "p-ec", nil)), status: 401, code: "invalid_client"},
+			{name: "private_key_jwt: client_id is another client than the assertion's", client: negPKJ, form: withForm(pkjPAR(e.assertion("ES256", e.pkjKey, "p-ec", nil)), "client_id", negFAPI2), status: 401, code: "invalid_client"},
+			{name: "private_key_jwt: over another client's certificate", client: negFAPI2, form: pkjPAR(e.assertion("ES256", e.pkjKey, "p-ec", nil)), status: 201},
 			{name: "nonce of 64 characters", client: negFAPI2, form: withForm(fapi2PAR(), "nonce", strings.Repeat("n", 64)), status: 201},
 			{name: "nonce over the limit", client: negFAPI2, form: withForm(fapi2PAR(), "nonce", strings.Repeat("n", 513)), status: 400, code: "invalid_request"},
 			{name: "prompt none", client: negFAPI2, form: withForm(fapi2PAR(), "prompt", "none"), status: 400, code: "consent_required"},
@@ -425,6 +463,39 @@ func TestJourneyNegativeTable(t *testing.T) {
 					checkTokenError(t, status, body, h)
 				}
 			})
+		}
+	})
+
+	t.Run("PAR: private_key_jwt assertion replayed", func(t *testing.T) {
+		e.t = t
+		form := pkjPAR(e.assertion("ES256", e.pkjKey, "p-ec", nil))
+		if status, body, _ := e.call(e.tpp[negPKJ], http.MethodPost, "/par", form); status != http.StatusCreated {
+			t.Fatalf("first use: %d %v", status, body)
+		}
+		status, body, h := e.call(e.tpp[negPKJ], http.MethodPost, "/par", form)
+		checkTokenError(t, status, body, h)
+		if status != http.StatusUnauthorized || body["error"] != "invalid_client" {
+			t.Errorf("replayed assertion: %d %v", status, body)
+		}
+	})
+
+	t.Run("authorize: JARM error response", func(t *testing.T) {
+		e.t = t
+		c := e.hybridRO()
+		delete(c, "code_challenge")
+		delete(c, "code_challenge_method")
+		c["response_type"], c["response_mode"], c["scope"] = "code", "jwt", "openid payments"
+		status, loc, body := e.authorize(browser(t, e.root), http.MethodGet, e.signedForm(c))
+		if status != http.StatusSeeOther {
+			t.Fatalf("%d %s", status, body)
+		}
+		q := response(t, loc)
+		if len(q) != 1 || q.Get("response") == "" || strings.Contains(loc, "#") {
+			t.Fatalf("JARM response: the parameters must be inside one JWT in the query: %s", loc)
+		}
+		jc := jwtClaims(t, q.Get("response"))
+		if jc["error"] != "invalid_scope" || jc["state"] != "st-h" || jc["iss"] != e.issuer || jc["aud"] != negHybrid || jc["exp"] == nil {
+			t.Errorf("JARM claims %v", jc)
 		}
 	})
 
@@ -809,11 +880,16 @@ func negJWKS(t *testing.T, keys ...map[string]any) json.RawMessage {
 	return raw
 }
 
-// negSign signs claims as a compact JWS with the standard library (the test does not share
+// negSign signs claims as a compact JWS of type typ (negSign: a request object) with the standard library (the test does not share
 // the server's JOSE code): ES256, RS256, PS256, or none.
 func negSign(t *testing.T, alg string, key any, kid string, claims map[string]any) string {
 	t.Helper()
-	hdr := map[string]any{"alg": alg, "typ": "oauth-authz-req+jwt"}
+	return negSignTyp(t, "oauth-authz-req+jwt", alg, key, kid, claims)
+}
+
+func negSignTyp(t *testing.T, typ, alg string, key any, kid string, claims map[string]any) string {
+	t.Helper()
+	hdr := map[string]any{"alg": alg, "typ": typ}
 	if kid != "" {
 		hdr["kid"] = kid
 	}

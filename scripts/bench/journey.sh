@@ -7,7 +7,7 @@
 #   1. Portcullis (dev mode, SQLite, sandbox TLS certificates), a FAPI 2.0 tls_client_auth
 #      client and $USERS embedded customers with known TOTP keys:
 #        par      PAR requests/s                                  (c = $C, $DUR)
-#        code     authorization_code exchanges/s: $CODES codes made first through the pages
+#        code     authorization_code exchanges/s: $ROUNDS rounds of $CODES codes made first through the pages
 #                 (PAR, /authorize, login, TOTP, approve), then exchanged  (c = $C)
 #        journey  whole journeys/s (PAR → authorize → login → TOTP → approve → token), with a
 #                 Go CPU profile of the server for the window: the share spent in argon2id
@@ -17,7 +17,7 @@
 #
 # Usage:  scripts/bench/journey.sh                       (~4 min)
 #         DUR=3s CODES=100 USERS=60 scripts/bench/journey.sh   (a quick smoke run)
-# Env:    DUR=10s C=8 JC=4 CODES=600 USERS=240 WORK=/tmp/portcullis-journey-bench
+# Env:    DUR=10s C=8 JC=4 CODES=150 ROUNDS=4 USERS=240 WORK=/tmp/portcullis-journey-bench
 #         OUT=results/journey-<stamp> (gitignored)  PEERS_SRC=/work/shared/peers
 #         PC_HTTPS=127.0.0.1:18543 PC_PUBLIC=127.0.0.1:18544 PC_OPS=127.0.0.1:19190
 #         PC_PPROF=127.0.0.1:16060 PEER_PORT=28543
@@ -27,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 PEERS_SRC=${PEERS_SRC:-/work/shared/peers}
-DUR=${DUR:-10s}; C=${C:-8}; JC=${JC:-4}; CODES=${CODES:-600}; USERS=${USERS:-240}
+DUR=${DUR:-10s}; C=${C:-8}; JC=${JC:-4}; CODES=${CODES:-150}; ROUNDS=${ROUNDS:-4}; USERS=${USERS:-240}
 WORK=${WORK:-/tmp/portcullis-journey-bench}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${OUT:-$ROOT/results/journey-$stamp}
@@ -92,7 +92,7 @@ PEER_NODE=$WORK/peers/oidc-provider/node_modules/.bin/node
   echo "mem=$(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo) kernel=$(uname -r) go=$(go env GOVERSION)"
   echo "peer_node=$("$PEER_NODE" --version) oidc_provider=$(node -p "require('$WORK/peers/oidc-provider/node_modules/oidc-provider/package.json').version" 2>/dev/null || echo ?)"
   echo "portcullis_commit=$(git rev-parse --short HEAD) tree_changes=$(git status --porcelain | wc -l)"
-  echo "dur=$DUR c=$C journey_c=$JC codes=$CODES users=$USERS server_cpu=$SERVER_CPU loadgen_cpu=$LOADGEN_CPU"
+  echo "dur=$DUR c=$C journey_c=$JC codes=$CODES rounds=$ROUNDS users=$USERS server_cpu=$SERVER_CPU loadgen_cpu=$LOADGEN_CPU"
   echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2
@@ -137,7 +137,7 @@ pc=(-server portcullis -client-id tls-client -redirect-uri "$REDIRECT" -cert "$W
 {
   echo "# $(date -u) portcullis pid=$PID load1=$(cut -d' ' -f1 /proc/loadavg)"
   LG "${pc[@]}" -mode par -c "$C" -d "$DUR" -label "load1=$(cut -d' ' -f1 /proc/loadavg)" || echo "journeyload failed: par"
-  LG "${pc[@]}" -mode code -c "$C" -n "$CODES" -d 60s -label "load1=$(cut -d' ' -f1 /proc/loadavg)" || echo "journeyload failed: code"
+  LG "${pc[@]}" -mode code -c "$C" -n "$CODES" -rounds "$ROUNDS" -d 60s -label "load1=$(cut -d' ' -f1 /proc/loadavg)" || echo "journeyload failed: code"
   LG "${pc[@]}" -mode journey -c "$JC" -d "$DUR" -pprof-url "http://$PC_PPROF/debug/pprof/profile" -pprof-out "$OUT/portcullis-journey.pprof" \
     -label "load1=$(cut -d' ' -f1 /proc/loadavg)" || echo "journeyload failed: journey"
   echo "    server_rss_kb=$(awk '/VmRSS/{print $2}' "/proc/$PID/status" 2>/dev/null || echo ?)"
@@ -169,7 +169,7 @@ peer=(-server peer -client-id tls-client -redirect-uri "$REDIRECT" -cert "$WORK/
 {
   echo "# $(date -u) peer pid=$PID load1=$(cut -d' ' -f1 /proc/loadavg)"
   LG "${peer[@]}" -mode par -c "$C" -d "$DUR" -label "load1=$(cut -d' ' -f1 /proc/loadavg)" || echo "journeyload failed: par"
-  LG "${peer[@]}" -mode code -c "$C" -n "$CODES" -d 60s -label "load1=$(cut -d' ' -f1 /proc/loadavg)" || echo "journeyload failed: code"
+  LG "${peer[@]}" -mode code -c "$C" -n "$CODES" -rounds "$ROUNDS" -d 60s -label "load1=$(cut -d' ' -f1 /proc/loadavg)" || echo "journeyload failed: code"
   echo "    server_rss_kb=$(awk '/VmRSS/{print $2}' "/proc/$PID/status" 2>/dev/null || echo ?)"
 } | tee "$OUT/peer.txt"
 stop_server

@@ -60,6 +60,7 @@ type config struct {
 	conc                           int
 	dur, warmup, timeout           time.Duration
 	max                            int64
+	rounds                         int
 	serverPID                      int
 	label                          string
 	pprofURL, pprofOut             string
@@ -86,6 +87,7 @@ func main() {
 	flag.DurationVar(&c.dur, "d", 10*time.Second, "measured duration (hard bound)")
 	flag.DurationVar(&c.warmup, "warmup", time.Second, "warm-up before measuring (par, journey)")
 	flag.Int64Var(&c.max, "n", 1_000_000, "max measured requests; in code mode the number of codes made first")
+	flag.IntVar(&c.rounds, "rounds", 1, "code mode: make-then-exchange rounds of -n codes each (the peer's in-memory store keeps ~1000 objects: a few per journey)")
 	flag.DurationVar(&c.timeout, "timeout", 10*time.Second, "per-request timeout")
 	flag.IntVar(&c.serverPID, "server-pid", 0, "report the CPU this local process used in the measured window")
 	flag.StringVar(&c.label, "label", "", "free-form label echoed in the output")
@@ -479,6 +481,7 @@ func (t *tally) add(d time.Duration, err error, verbose bool) {
 
 type window struct {
 	start, end     time.Time
+	elapsed        time.Duration // the measured time (summed over rounds)
 	srvCPU, lgCPU  time.Duration
 	srv0, lg0      time.Duration
 	pprofDone      chan error
@@ -492,7 +495,9 @@ func (b *bench) open(w *window) {
 
 func (b *bench) close(w *window) {
 	w.end = time.Now()
-	w.srvCPU, w.lgCPU = procCPU(b.c.serverPID)-w.srv0, selfCPU()-w.lg0
+	w.elapsed += w.end.Sub(w.start)
+	w.srvCPU += procCPU(b.c.serverPID) - w.srv0
+	w.lgCPU += selfCPU() - w.lg0
 }
 
 // timed runs op on c workers: warm-up, then the measured window bounded by -d and -n.
@@ -561,62 +566,16 @@ func run(c config) error {
 	case "journey":
 		t = b.timed(b.journey, &w)
 	case "code":
-		// Make n codes first (untimed), then exchange them in the window.
-		n := int(c.max)
-		codes := make(chan pending, n)
-		var made, failed atomic.Int64
-		var firstErr atomic.Value
-		g0 := time.Now()
-		var wg sync.WaitGroup
-		deadline := time.Now().Add(55 * time.Second) // codes live 60 s on both servers
-		for i := 0; i < c.conc; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for time.Now().Before(deadline) && made.Load()+failed.Load() < int64(n) && failed.Load() < 50 {
-					uri, v, err := b.par()
-					if err == nil {
-						var code string
-						if code, err = b.authorize(uri); err == nil {
-							if made.Add(1) > int64(n) {
-								return
-							}
-							codes <- pending{code, v}
-							continue
-						}
-					}
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				}
-			}()
-		}
-		wg.Wait()
-		close(codes)
-		gen := time.Since(g0)
-		if f := failed.Load(); f > 0 {
-			fmt.Fprintf(os.Stderr, "warning: %d journeys failed while making codes; first: %v\n", f, firstErr.Load())
-		}
-		extra = fmt.Sprintf("codes=%d made_in=%.1fs (%.1f journeys/s untimed)", len(codes), gen.Seconds(), float64(len(codes))/gen.Seconds())
 		t = &tally{errs: map[string]int64{}}
-		b.open(&w)
-		var ex sync.WaitGroup
-		stopAt := time.Now().Add(c.dur)
-		for i := 0; i < c.conc; i++ {
-			ex.Add(1)
-			go func() {
-				defer ex.Done()
-				for p := range codes {
-					if time.Now().After(stopAt) {
-						return
-					}
-					t0 := time.Now()
-					err := b.exchange(p.code, p.verifier)
-					t.add(time.Since(t0), err, c.verbose)
-				}
-			}()
+		var made int
+		var gen time.Duration
+		for range max(c.rounds, 1) {
+			codes, d := b.makeCodes(int(c.max))
+			made += len(codes)
+			gen += d
+			b.exchangeAll(codes, t, &w)
 		}
-		ex.Wait()
-		b.close(&w)
+		extra = fmt.Sprintf("rounds=%d codes=%d made_in=%.1fs (%.1f journeys/s untimed)", max(c.rounds, 1), made, gen.Seconds(), float64(made)/gen.Seconds())
 	default:
 		return fmt.Errorf("unknown -mode %q", c.mode)
 	}
@@ -630,6 +589,77 @@ func run(c config) error {
 		}
 	}
 	return nil
+}
+
+// makeCodes makes up to n codes (untimed) by running journeys on c workers, within 55 s:
+// codes live 60 s on both servers.
+func (b *bench) makeCodes(n int) ([]pending, time.Duration) {
+	codes := make(chan pending, n)
+	var made, failed atomic.Int64
+	var firstErr atomic.Value
+	g0 := time.Now()
+	deadline := g0.Add(55 * time.Second)
+	var wg sync.WaitGroup
+	for i := 0; i < b.c.conc; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) && made.Load()+failed.Load() < int64(n) && failed.Load() < 50 {
+				uri, v, err := b.par()
+				if err == nil {
+					var code string
+					if code, err = b.authorize(uri); err == nil {
+						if made.Add(1) > int64(n) {
+							return
+						}
+						codes <- pending{code, v}
+						continue
+					}
+				}
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+			}
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	gen := time.Since(g0)
+	if f := failed.Load(); f > 0 {
+		fmt.Fprintf(os.Stderr, "warning: %d journeys failed while making codes; first: %v\n", f, firstErr.Load())
+	}
+	out := make([]pending, 0, len(codes))
+	for p := range codes {
+		out = append(out, p)
+	}
+	return out, gen
+}
+
+// exchangeAll redeems codes on c workers in one measured window (bounded by -d).
+func (b *bench) exchangeAll(codes []pending, t *tally, w *window) {
+	ch := make(chan pending, len(codes))
+	for _, p := range codes {
+		ch <- p
+	}
+	close(ch)
+	b.open(w)
+	stopAt := time.Now().Add(b.c.dur)
+	var wg sync.WaitGroup
+	for i := 0; i < b.c.conc; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range ch {
+				if time.Now().After(stopAt) {
+					return
+				}
+				t0 := time.Now()
+				err := b.exchange(p.code, p.verifier)
+				t.add(time.Since(t0), err, b.c.verbose)
+			}
+		}()
+	}
+	wg.Wait()
+	b.close(w)
 }
 
 func fetchProfile(u string, d time.Duration, out string) error {
@@ -669,7 +699,7 @@ func report(c config, t *tally, w *window, extra string) {
 	for _, v := range t.errs {
 		nerr += v
 	}
-	el := w.end.Sub(w.start)
+	el := w.elapsed
 	rps := float64(ok) / el.Seconds()
 	p := func(q float64) float64 {
 		if ok == 0 {

@@ -415,6 +415,7 @@ func TestJourneyNegativeTable(t *testing.T) {
 			{name: "RO nbf over 60 minutes old", client: negHybrid, form: ro(func(c map[string]any) { c["nbf"] = now - 3660; c["exp"] = now + 60 }), status: 400, code: "invalid_request_object"},
 			{name: "RO expired", client: negHybrid, form: ro(func(c map[string]any) { c["nbf"] = now - 600; c["exp"] = now - 60 }), status: 400, code: "invalid_request_object"},
 			{name: "RO nbf in the future", client: negHybrid, form: ro(func(c map[string]any) { c["nbf"] = now + 120; c["exp"] = now + 600 }), status: 400, code: "invalid_request_object"},
+			{name: "RO nbf 10 s ahead (client clock skew)", client: negHybrid, form: ro(func(c map[string]any) { c["nbf"] = now + 10; c["iat"] = now + 10 }), status: 201},
 			{name: "RO aud is the PAR URL only", client: negHybrid, form: ro(func(c map[string]any) { c["aud"] = e.issuer + "/par" }), status: 400, code: "invalid_request_object"},
 			{name: "RO aud missing", client: negHybrid, form: ro(func(c map[string]any) { delete(c, "aud") }), status: 400, code: "invalid_request_object"},
 			{name: "RO aud array containing the issuer", client: negHybrid, form: ro(func(c map[string]any) { c["aud"] = []string{"https://other.example", e.issuer} }), status: 201},
@@ -435,6 +436,8 @@ func TestJourneyNegativeTable(t *testing.T) {
 			{name: "private_key_jwt: sub missing", client: negPKJ, form: pkjPAR(e.assertion("ES256", e.pkjKey, "p-ec", func(c map[string]any) { delete(c, "sub") })), status: 401, code: "invalid_client"},
 			{name: "private_key_jwt: iss another client", client: negPKJ, form: pkjPAR(e.assertion("ES256", e.pkjKey, "p-ec", func(c map[string]any) { c["iss"] = negOther })), status: 401, code: "invalid_client"},
 			{name: "private_key_jwt: expired", client: negPKJ, form: pkjPAR(e.assertion("ES256", e.pkjKey, "p-ec", func(c map[string]any) { c["iat"], c["exp"] = now-300, now-120 })), status: 401, code: "invalid_client"},
+			{name: "private_key_jwt: iat and nbf 10 s ahead (client clock skew)", client: negPKJ, form: pkjPAR(e.assertion("ES256", e.pkjKey, "p-ec", func(c map[string]any) { c["iat"], c["nbf"] = now+10, now+10 })), status: 201},
+			{name: "private_key_jwt: nbf 120 s ahead", client: negPKJ, form: pkjPAR(e.assertion("ES256", e.pkjKey, "p-ec", func(c map[string]any) { c["nbf"], c["exp"] = now+120, now+180 })), status: 401, code: "invalid_client"},
 			{name: "private_key_jwt: RS256 with a registered RSA key", client: negPKJ, form: pkjPAR(e.assertion("RS256", e.rsaKey, "p-rsa", nil)), status: 401, code: "invalid_client"},
 			{name: "private_key_jwt: assertion typed as a request object", client: negPKJ, form: pkjPAR(negSign(t, "ES256", e.pkjKey, "p-ec", map[string]any{"iss": negPKJ, "sub": negPKJ, "aud": e.issuer, "jti": randomHex(), "iat": now, "exp": now + 60})), status: 401, code: "invalid_client"},
 			{name: "private_key_jwt: signed with another client's key", client: negPKJ, form: pkjPAR(e.assertion("ES256", e.otherKey, "p-ec", nil)), status: 401, code: "invalid_client"},
@@ -763,6 +766,9 @@ func TestJourneyNegativeTable(t *testing.T) {
 			e.t = t
 			uri := e.push(negHybrid, e.signedForm(e.hybridRO()))
 			q := response(t, e.journey(url.Values{"client_id": {negHybrid}, "request_uri": {uri}}, "approve"))
+			if idt := jwtClaims(t, q.Get("id_token")); idt["s_hash"] == nil || idt["c_hash"] == nil || idt["nonce"] != "n-h" || q.Get("state") != "st-h" {
+				t.Errorf("hybrid response with state: %v, ID token %v", q, idt)
+			}
 			status, tok := e.exchange(negHybrid, q.Get("code"), nil)
 			if status != http.StatusOK {
 				t.Fatalf("exchange: %d %v", status, tok)
@@ -798,6 +804,13 @@ func TestJourneyNegativeTable(t *testing.T) {
 			t.Fatalf("exchange: %d %v", status, tok)
 		}
 		at := tok["access_token"].(string)
+		req, _ := http.NewRequest(http.MethodGet, e.mtlsBase+"/userinfo", nil)
+		req.Header.Set("Authorization", "bEaReR "+at)
+		if resp, err := e.tpp[negFAPI2].Do(req); err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("scheme in another case: %v %v", resp, err)
+		} else {
+			resp.Body.Close()
+		}
 		for _, r := range []struct {
 			name   string
 			c      *http.Client

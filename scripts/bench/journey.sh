@@ -5,7 +5,8 @@
 # means what it says; server CPU is read from /proc/PID/stat around each measured window.
 #
 #   1. Portcullis (dev mode, SQLite, sandbox TLS certificates), a FAPI 2.0 tls_client_auth
-#      client and $USERS embedded customers with known TOTP keys:
+#      client (authorization_code + refresh_token: a refresh token with every exchange, as the
+#      peer's tls-client gets) and $USERS embedded customers with known TOTP keys:
 #        par      PAR requests/s                                  (c = $C, $DUR)
 #        code     authorization_code exchanges/s: $ROUNDS rounds of $CODES codes made first through the pages
 #                 (PAR, /authorize, login, TOTP, approve), then exchanged  (c = $C)
@@ -115,8 +116,8 @@ add_users() {
   xargs -P "$1" -L 1 timeout 60 sh -c \
     '"$0" user add --data-dir "$1" --id "$3" --password-file "$2" --totp-secret "$4" >/dev/null' "$BIN" "$D" "$W/password"
 }
-awk '{print $1, $3}' "$W/users.txt" | head -1 | add_users 1
-awk '{print $1, $3}' "$W/users.txt" | tail -n +2 | add_users 2
+awk 'NR == 1 {print $1, $3}' "$W/users.txt" | add_users 1
+awk 'NR > 1 {print $1, $3}' "$W/users.txt" | add_users 2
 say "portcullis: $("$BIN" user list --data-dir "$D" 2>/dev/null | grep -c '^bench' || true) bench customers"
 
 env_pc=(PORTCULLIS_LISTEN_HTTPS="$PC_HTTPS" PORTCULLIS_LISTEN_PUBLIC="$PC_PUBLIC" PORTCULLIS_LISTEN_OPS="$PC_OPS"
@@ -130,7 +131,7 @@ PID=$(pgrep -P "$SRV" | head -1)
 "$BIN" pki issue qwac --dir "$D/pki" --out "$W/tls-client" --org-id PSDGB-FCA-100001 --roles AISP,PISP >/dev/null
 dn=$(openssl x509 -in "$W/tls-client.crt" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')
 env "${env_pc[@]}" "$BIN" client add --data-dir "$D" --id tls-client --auth tls_client_auth --subject-dn "$dn" \
-  --grant-type authorization_code --redirect-uri "$REDIRECT" --scope accounts --profile fapi2 >/dev/null
+  --grant-type authorization_code --grant-type refresh_token --redirect-uri "$REDIRECT" --scope accounts --profile fapi2 >/dev/null
 pc=(-server portcullis -client-id tls-client -redirect-uri "$REDIRECT" -cert "$W/tls-client.crt" -key "$W/tls-client.key"
     -ca "$D/pki/ca.crt" -server-name localhost -par-url "https://$PC_HTTPS/par" -token-url "https://$PC_HTTPS/token"
     -authorize-url "https://$PC_PUBLIC/authorize" -users "$W/users.txt" -users-state "$W/users.state" -server-pid "$PID")

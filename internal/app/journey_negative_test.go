@@ -52,6 +52,7 @@ type journeyEnv struct {
 	root                         *x509.Certificate
 	mtlsBase, publicBase, issuer string
 	tpp                          map[string]*http.Client // per client id, with its QWAC
+	renewed                      *http.Client            // negFAPI2 with a second QWAC of the same subject DN
 	hybridKey, otherKey, pkjKey  *ecdsa.PrivateKey
 	rsaKey                       *rsa.PrivateKey // registered for negHybrid: RS256 is refused for its alg only
 	customers                    []*negCustomer
@@ -126,6 +127,13 @@ func newJourneyEnv(t *testing.T, a *app.App) *journeyEnv {
 		}
 		e.tpp[c.ID] = mtlsClient(t, e.root, qwac)
 	}
+	// A renewed certificate of negFAPI2: the same subject DN (it authenticates as the
+	// client), another key (tokens bound to the first one are not its own).
+	renewed, err := a.Sandbox.Issue(sandbox.KindQWAC, sandbox.IssueOptions{OrgID: "PSDGB-FCA-200001", Roles: mustRoles(t, "AISP,PISP")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.renewed = mtlsClient(t, e.root, renewed)
 	for i := range 6 {
 		secret := make([]byte, 20)
 		_, _ = rand.Read(secret)
@@ -754,6 +762,13 @@ func TestJourneyNegativeTable(t *testing.T) {
 					t.Errorf("%s: got %d %v, want %d %s", r.name, status, body, r.status, r.code)
 				}
 			}
+			// Unbound use: the client's renewed certificate authenticates it, but the refresh
+			// token is bound to the certificate it was issued to.
+			status, body, h := e.call(e.renewed, http.MethodPost, "/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {negFAPI2}, "refresh_token": {rt}})
+			checkTokenError(t, status, body, h)
+			if status != 400 || body["error"] != "invalid_grant" {
+				t.Errorf("refresh with another certificate of the client: %d %v", status, body)
+			}
 			// FAPI 2.0: no rotation; the same refresh token works again (FAPI2 §5.3.2.1).
 			for i := range 2 {
 				if status, body := refresh(negFAPI2, nil); status != 200 || body["refresh_token"] != nil {
@@ -819,6 +834,7 @@ func TestJourneyNegativeTable(t *testing.T) {
 		}{
 			{"no token", e.tpp[negFAPI2], "", 401},
 			{"another client's certificate (unbound use)", e.tpp[negOther], at, 401},
+			{"the client's renewed certificate (unbound use)", e.renewed, at, 401},
 			{"no certificate", mtlsClient(t, e.root, nil), at, 401},
 			{"garbage token", e.tpp[negFAPI2], "not.a.token", 401},
 			{"the bound certificate", e.tpp[negFAPI2], at, 200},

@@ -551,6 +551,8 @@ func TestJourneyNegativeTable(t *testing.T) {
 			{"by value, scope not registered", "POST", byValue(func(c map[string]any) { c["scope"] = "openid payments" }), want{303, "invalid_scope", "st-h"}},
 			{"by value, prompt none", "GET", byValue(func(c map[string]any) { c["prompt"] = "none" }), want{303, "consent_required", "st-h"}},
 			{"by value, hybrid without nonce", "GET", byValue(func(c map[string]any) { delete(c, "nonce") }), want{303, "invalid_request", "st-h"}},
+			{"by value, response_type token", "GET", byValue(func(c map[string]any) { c["response_type"] = "token" }), want{303, "unsupported_response_type", "st-h"}},
+			{"by value, response_type code token", "GET", byValue(func(c map[string]any) { c["response_type"] = "code token" }), want{303, "unsupported_response_type", "st-h"}},
 			{"PUT", "PUT", url.Values{"client_id": {negFAPI2}, "request_uri": {uri}}, want{405, "", ""}},
 			{"DELETE", "DELETE", url.Values{"client_id": {negFAPI2}, "request_uri": {uri}}, want{405, "", ""}},
 			{"parameter repeated", "GET", url.Values{"client_id": {negFAPI2, negFAPI2}, "request_uri": {uri}}, want{400, "invalid_request", ""}},
@@ -569,7 +571,7 @@ func TestJourneyNegativeTable(t *testing.T) {
 						t.Errorf("redirect %v, want error %s state %q iss %s", q, r.want.code, r.want.state, e.issuer)
 					}
 					if !strings.Contains(loc, "#") {
-						t.Errorf("hybrid error response not in the fragment: %s", loc)
+						t.Errorf("error response for a hybrid or implicit request not in the fragment (RFC 6749 §4.2.2.1): %s", loc)
 					}
 				default:
 					if loc != "" {

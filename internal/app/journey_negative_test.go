@@ -477,6 +477,32 @@ func TestJourneyNegativeTable(t *testing.T) {
 		}
 	})
 
+	// The browser-facing listener asks for no certificate: the TPP endpoints are not there,
+	// and the authorization endpoint is not on the mTLS listener (a browser would be asked
+	// for a certificate).
+	t.Run("listeners", func(t *testing.T) {
+		e.t = t
+		b := browser(t, e.root)
+		for _, path := range []string{"/par", "/token", "/userinfo", "/introspect", "/revoke"} {
+			resp, err := b.PostForm(e.publicBase+path, fapi2PAR())
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+				t.Errorf("POST %s on the public listener: %d", path, resp.StatusCode)
+			}
+		}
+		resp, err := e.tpp[negFAPI2].Get(e.mtlsBase + "/authorize?client_id=" + negFAPI2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET /authorize on the mTLS listener: %d", resp.StatusCode)
+		}
+	})
+
 	t.Run("PAR: private_key_jwt assertion replayed", func(t *testing.T) {
 		e.t = t
 		form := pkjPAR(e.assertion("ES256", e.pkjKey, "p-ec", nil))

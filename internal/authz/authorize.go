@@ -198,9 +198,11 @@ func (s *Server) Journey(ctx context.Context, id string) (*Pending, error) {
 }
 
 // fallbackMode is the response mode for an error about a request whose own mode may be the
-// problem: JARM when asked for, the fragment for anything hybrid, else the query.
+// problem: JARM when asked for, the fragment for any response type that returns a token
+// from the authorization endpoint (hybrid, and implicit: RFC 6749 §4.2.2.1; OAuth 2.0
+// Multiple Response Types §5), else the query.
 func fallbackMode(rt, mode string) string {
-	hybrid := strings.Contains(rt, "id_token")
+	hybrid := strings.Contains(rt, "token") // id_token, token
 	switch {
 	case strings.HasSuffix(mode, "jwt") && hybrid:
 		return ResponseModeFragmentJWT

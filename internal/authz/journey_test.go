@@ -425,3 +425,30 @@ func TestBeginRedirectsVerifiedRequestErrors(t *testing.T) {
 		t.Fatalf("error response %v", resp)
 	}
 }
+
+// TestBeginRedirectsImplicitErrorsInFragment: an unsupported response type that would return
+// a token from the authorization endpoint (token, code token) is refused in the fragment, as
+// RFC 6749 §4.2.2.1 puts every implicit error response, never in the query.
+func TestBeginRedirectsImplicitErrorsInFragment(t *testing.T) {
+	as := newTestAS(t)
+	hybrid := as.f.clients[clientHybrid]
+	for _, rt := range []string{"token", "code token", "id_token token"} {
+		t.Run(rt, func(t *testing.T) {
+			params := as.journeyParams(clientHybrid)
+			params["response_type"] = rt
+			_, err := as.server.Begin(context.Background(), url.Values{"client_id": {clientHybrid},
+				"request": {signJWT(t, "ES256", hybrid.key, hybrid.kid, as.requestObject(clientHybrid, params))}})
+			var ae *authz.AuthorizeError
+			if !errors.As(err, &ae) || ae.Redirect == "" {
+				t.Fatalf("Begin: %v, want a redirect", err)
+			}
+			if strings.Contains(ae.Redirect, "?") || !strings.Contains(ae.Redirect, "#") {
+				t.Fatalf("error response not in the fragment: %s", ae.Redirect)
+			}
+			resp := responseParams(t, ae.Redirect, true)
+			if resp.Get("error") != "unsupported_response_type" || resp.Get("state") != params["state"] || resp.Get("iss") != as.issuer {
+				t.Fatalf("error response %v", resp)
+			}
+		})
+	}
+}

@@ -1,0 +1,3 @@
+module github.com/portcullis/portcullis/scripts/journeyload
+
+go 1.24

@@ -94,7 +94,9 @@ func TestMaxAssertionLifetimeByProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	long := func(id string) map[string]any { return with(f.claims(id, issuer), "exp", f.clk.Now().Add(30*time.Minute).Unix()) }
+	long := func(id string) map[string]any {
+		return with(f.claims(id, issuer), "exp", f.clk.Now().Add(30*time.Minute).Unix())
+	}
 	ctx := context.Background()
 	if _, err := f.auth.Authenticate(ctx, Request{Form: assertionForm(f.es256().sign(t, long("fapi1-client")), ""), IdentityErr: noCert, Endpoint: EndpointToken}); err != nil {
 		t.Errorf("30-minute assertion under FAPI 1 (30 min): %v", err)

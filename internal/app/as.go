@@ -112,13 +112,27 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 		},
 	})
 
+	// The TPPs' NCA register, asked at registration, at the token endpoint and by the
+	// gateway (tpp_register.go).
+	if a.tppRegister, err = a.buildTPPRegister(jwks); err != nil {
+		return err
+	}
+
 	// One resolver of clients' keys for client assertions and request objects, sharing
 	// its caches.
 	clientKeys := clientauth.NewKeyResolver(jwks)
-	a.ClientAuth, err = clientauth.New(clientauth.Options{
+	authOpts := clientauth.Options{
 		Clients: a.Clients, JTIs: a.Store, JWKS: jwks, Keys: clientKeys, Clock: a.clock,
 		Issuer: cfg.Issuer, TokenEndpoint: cfg.Issuer + authz.PathToken, PAREndpoint: cfg.Issuer + authz.PathPAR,
-	})
+		MaxAssertionLifetime: cfg.ClientAuth.MaxAssertionLifetime,
+		MaxAssertionLifetimeByProfile: map[string]time.Duration{
+			client.ProfileFAPI1: cfg.ClientAuth.MaxAssertionLifetimeFAPI1, client.ProfileFAPI2: cfg.ClientAuth.MaxAssertionLifetimeFAPI2,
+		},
+	}
+	if a.tppRegister != nil {
+		authOpts.Register = a.tppRegister
+	}
+	a.ClientAuth, err = clientauth.New(authOpts)
 	if err != nil {
 		return fmt.Errorf("client authentication: %w", err)
 	}

@@ -45,9 +45,11 @@ func normalise(s string) string {
 }
 
 // FromOrganizationIdentifier returns the authorisation a PSD2 organizationIdentifier names
-// (scheme PSD, EN 319 412-1 §5.1.4; TS 119 495 §5.2.1), or false for any other scheme.
+// (scheme PSD, EN 319 412-1 §5.1.4; TS 119 495 §5.2.1), or false for any other scheme and
+// for the Open Banking directory's pseudo-identifier "PSDGB-OB-Unknown…" of OB
+// certificates, which names no NCA authorisation.
 func FromOrganizationIdentifier(o eidas.OrganizationIdentifier) (ID, bool) {
-	if o.Scheme != "PSD" {
+	if o.Scheme != "PSD" || strings.EqualFold(o.NCA, "OB") {
 		return ID{}, false
 	}
 	id := ID{Country: o.Country, Authority: o.NCA, Number: o.Reference}
@@ -55,18 +57,34 @@ func FromOrganizationIdentifier(o eidas.OrganizationIdentifier) (ID, bool) {
 }
 
 // FromAuthorityClaim returns the authorisation an SSA's organisation_competent_authority_claims
-// entry names: authority_id "GB-FCA" (or "FCA" with the country from the registration id)
-// and registration_id, the authorisation number (possibly in the "PSDGB-FCA-123456" form).
+// entry names: authority_id "GB-FCA" (TS 119 495 form) or "FCAGBR" (the OB Directory's: NCA
+// code and alpha-3 country), and registration_id, the authorisation number (or the whole
+// "PSDGB-FCA-123456" form, which alone suffices).
 func FromAuthorityClaim(authorityID, registrationID string) (ID, bool) {
 	if o, err := eidas.ParseOrganizationIdentifier(registrationID); err == nil && o.Scheme == "PSD" {
 		return FromOrganizationIdentifier(o)
 	}
 	country, authority, ok := strings.Cut(authorityID, "-")
+	if !ok && len(authorityID) > 3 {
+		// The OB Directory's form: the NCA code then the ISO 3166 alpha-3 country
+		// ("FCAGBR", "CBIIRL").
+		if cc, known := alpha3[strings.ToUpper(authorityID[len(authorityID)-3:])]; known {
+			country, authority, ok = cc, authorityID[:len(authorityID)-3], true
+		}
+	}
 	if !ok || len(country) != 2 {
 		return ID{}, false
 	}
 	id := ID{Country: country, Authority: authority, Number: registrationID}
 	return id, id.Valid()
+}
+
+// alpha3 maps the ISO 3166 alpha-3 codes of the EEA and the UK to alpha-2.
+var alpha3 = map[string]string{
+	"AUT": "AT", "BEL": "BE", "BGR": "BG", "HRV": "HR", "CYP": "CY", "CZE": "CZ", "DNK": "DK", "EST": "EE",
+	"FIN": "FI", "FRA": "FR", "DEU": "DE", "GRC": "GR", "HUN": "HU", "ISL": "IS", "IRL": "IE", "ITA": "IT",
+	"LVA": "LV", "LIE": "LI", "LTU": "LT", "LUX": "LU", "MLT": "MT", "NLD": "NL", "NOR": "NO", "POL": "PL",
+	"PRT": "PT", "ROU": "RO", "SVK": "SK", "SVN": "SI", "ESP": "ES", "SWE": "SE", "GBR": "GB",
 }
 
 // Entry is what a register says about one authorisation.

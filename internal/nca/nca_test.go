@@ -87,11 +87,19 @@ func TestIDs(t *testing.T) {
 	if !ok || id.Key() != fiID.Key() {
 		t.Errorf("FromOrganizationIdentifier = %v %v", id, ok)
 	}
+	if ob, err := eidas.ParseOrganizationIdentifier("PSDGB-OB-Unknown0015800001HQQrZAAX"); err != nil {
+		t.Fatal(err)
+	} else if id, ok := FromOrganizationIdentifier(ob); ok {
+		t.Errorf("the OB pseudo-identifier names an authorisation: %v", id)
+	}
 	if id, ok := FromAuthorityClaim("GB-FCA", "123456"); !ok || id.Key() != gbID.Key() {
 		t.Errorf("FromAuthorityClaim = %v %v", id, ok)
 	}
 	if id, ok := FromAuthorityClaim("", "PSDGB-FCA-123456"); !ok || id.Key() != gbID.Key() {
 		t.Errorf("FromAuthorityClaim(PSD form) = %v %v", id, ok)
+	}
+	if id, ok := FromAuthorityClaim("FCAGBR", "123456"); !ok || id.Key() != gbID.Key() {
+		t.Errorf("FromAuthorityClaim(OB form) = %v %v", id, ok)
 	}
 	if _, ok := FromAuthorityClaim("FCA", "123456"); ok {
 		t.Error("an authority id without country accepted")

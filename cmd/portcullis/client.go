@@ -218,9 +218,46 @@ func newClientGetCmd(openRegistry func(*cobra.Command) (*client.Registry, func()
 			if err != nil {
 				return clientCmdError(err)
 			}
-			return printClientJSON(cmd.OutOrStdout(), c)
+			return printClientWithProvenance(cmd.OutOrStdout(), c)
 		},
 	}
+}
+
+// provenance says how a client came to be registered: by the operator, or by dynamic
+// client registration with a software statement of a trusted directory.
+type provenance struct {
+	Method     string `json:"method"` // "operator" or "dynamic_client_registration"
+	SSAIssuer  string `json:"ssa_issuer,omitempty"`
+	SoftwareID string `json:"software_id,omitempty"`
+	OrgID      string `json:"org_id,omitempty"`
+	OrgName    string `json:"org_name,omitempty"`
+}
+
+// printClientWithProvenance prints the client's metadata as JSON plus a "provenance"
+// member; the registration access token's hash is left out (it is nobody's business).
+func printClientWithProvenance(w io.Writer, c *client.Client) error {
+	pub := c.Clone()
+	p := provenance{Method: "operator"}
+	if pub.Registration != nil {
+		pub.Registration.AccessTokenHash = ""
+		p = provenance{Method: "dynamic_client_registration", SSAIssuer: pub.Registration.SSAIssuer,
+			SoftwareID: pub.SoftwareID, OrgID: pub.OrgID, OrgName: pub.Registration.OrgName}
+	}
+	doc, err := json.Marshal(pub)
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return err
+	}
+	if r, ok := m["registration"].(map[string]any); ok {
+		delete(r, "registration_access_token_hash")
+	}
+	m["provenance"] = p
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(m)
 }
 
 func newClientRemoveCmd(openRegistry func(*cobra.Command) (*client.Registry, func(), error)) *cobra.Command {

@@ -106,6 +106,35 @@ func TestClientCommands(t *testing.T) {
 		t.Errorf("get: exit %d %v:\n%s", code, err, out)
 	}
 
+	if !strings.Contains(out, `"method": "operator"`) {
+		t.Errorf("get of an operator's client: no operator provenance:\n%s", out)
+	}
+
+	// A dynamically registered client: get says which directory's SSA, software and org.
+	dyn := &client.Client{ID: "tpp-dcr", TokenEndpointAuthMethod: "tls_client_auth", TLSClientAuthSubjectDN: "CN=tpp-dcr,O=Example TPP Ltd,C=GB",
+		GrantTypes: []string{"client_credentials"}, SoftwareID: "sw-1", OrgID: "org-1",
+		Registration: &client.Registration{SSAIssuer: "Portcullis sandbox directory", OrgName: "Example TPP Ltd", AccessTokenHash: "c2VjcmV0LWhhc2g"}}
+	if _, err := reg.Add(context.Background(), dyn); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = clientCLI(t, reg, "get", "tpp-dcr")
+	var shown struct {
+		Provenance map[string]string `json:"provenance"`
+	}
+	if err := json.Unmarshal([]byte(out), &shown); code != 0 || err != nil {
+		t.Fatalf("get tpp-dcr: exit %d %v:\n%s", code, err, out)
+	}
+	want := map[string]string{"method": "dynamic_client_registration", "ssa_issuer": "Portcullis sandbox directory",
+		"software_id": "sw-1", "org_id": "org-1", "org_name": "Example TPP Ltd"}
+	for k, v := range want {
+		if shown.Provenance[k] != v {
+			t.Errorf("provenance %s = %q, want %q", k, shown.Provenance[k], v)
+		}
+	}
+	if strings.Contains(out, "c2VjcmV0LWhhc2g") {
+		t.Errorf("get shows the registration access token hash:\n%s", out)
+	}
+
 	if code, out, _ = clientCLI(t, reg, "remove", "tpp-2"); code != 0 || !strings.Contains(out, "tpp-2") {
 		t.Errorf("remove: exit %d: %s", code, out)
 	}

@@ -25,11 +25,11 @@ func newDirectoryCmd() *cobra.Command {
 		Short: "Sandbox SSA directory: a PS256 key that signs software statements for dynamic client registration",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usagef("directory: missing subcommand (init or ssa)")
+			return usagef("directory: missing subcommand (init, ssa, software-jwks or sign-request)")
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	cmd.AddCommand(newDirectoryInitCmd(), newDirectorySSACmd())
+	cmd.AddCommand(newDirectoryInitCmd(), newDirectorySSACmd(), newDirectorySoftwareJWKSCmd(), newDirectorySignRequestCmd())
 	return cmd
 }
 

@@ -36,6 +36,7 @@ import (
 	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/portcullis/portcullis/internal/mtls"
+	"github.com/portcullis/portcullis/internal/nca"
 	"github.com/portcullis/portcullis/internal/obs"
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/pki/revocation"
@@ -73,7 +74,11 @@ type App struct {
 	ClientAuth *clientauth.Authenticator
 	AS         *authz.Server
 	Gateway    *gateway.Gateway
-	BankURL    *url.URL // dev mode: the sandbox bank behind the gateway
+	// NCARegister is the NCA register snapshot (tpp_register file or url, or the dev
+	// sandbox register file); nil with a webhook or without a register. Tests refresh it.
+	NCARegister *nca.Register
+	tppRegister tppRegister // what registration, client authentication and the gateway ask; nil: nothing
+	BankURL     *url.URL    // dev mode: the sandbox bank behind the gateway
 	// AdminMux is where admin operations are mounted (patterns under /admin/; see
 	// buildAdmin): served only on the admin listener, behind package admin's guard. Mount
 	// before Run.

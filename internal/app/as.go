@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -99,7 +100,18 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 
 	// Clients' documents by URL (jwks_uri, sector_identifier_uri) are fetched under one set
 	// of rules: https, public addresses only (loopback allowed in dev), bounded.
-	jwks := jose.NewRemoteJWKS(jose.RemoteJWKSOptions{Clock: a.clock, Logger: a.logger, AllowPrivateNetworks: cfg.Dev})
+	remoteOpts := jose.RemoteJWKSOptions{Clock: a.clock, Logger: a.logger, AllowPrivateNetworks: cfg.Dev}
+	if cfg.Dev && a.Sandbox != nil {
+		// Dev: a TPP's software JWKS may be served with a certificate of the sandbox CA
+		// (README "Onboarding a TPP"), besides the system roots.
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		pool.AddCert(a.Sandbox.RootCertificate())
+		remoteOpts.RootCAs = pool
+	}
+	jwks := jose.NewRemoteJWKS(remoteOpts)
 	a.Clients = client.NewRegistry(a.Store, client.RegistryOptions{
 		Sectors:  jwks,
 		Validate: client.ValidateOptions{AllowLoopbackHTTPRedirect: cfg.Dev},
@@ -112,13 +124,27 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 		},
 	})
 
+	// The TPPs' NCA register, asked at registration, at the token endpoint and by the
+	// gateway (tpp_register.go).
+	if a.tppRegister, err = a.buildTPPRegister(jwks); err != nil {
+		return err
+	}
+
 	// One resolver of clients' keys for client assertions and request objects, sharing
 	// its caches.
 	clientKeys := clientauth.NewKeyResolver(jwks)
-	a.ClientAuth, err = clientauth.New(clientauth.Options{
+	authOpts := clientauth.Options{
 		Clients: a.Clients, JTIs: a.Store, JWKS: jwks, Keys: clientKeys, Clock: a.clock,
 		Issuer: cfg.Issuer, TokenEndpoint: cfg.Issuer + authz.PathToken, PAREndpoint: cfg.Issuer + authz.PathPAR,
-	})
+		MaxAssertionLifetime: cfg.ClientAuth.MaxAssertionLifetime,
+		MaxAssertionLifetimeByProfile: map[string]time.Duration{
+			client.ProfileFAPI1: cfg.ClientAuth.MaxAssertionLifetimeFAPI1, client.ProfileFAPI2: cfg.ClientAuth.MaxAssertionLifetimeFAPI2,
+		},
+	}
+	if a.tppRegister != nil {
+		authOpts.Register = a.tppRegister
+	}
+	a.ClientAuth, err = clientauth.New(authOpts)
 	if err != nil {
 		return fmt.Errorf("client authentication: %w", err)
 	}

@@ -68,6 +68,9 @@ func (a *App) buildGateway(mux *http.ServeMux) error {
 	if cfg.MTLS.Header != "" {
 		opts.StripHeaders = []string{cfg.MTLS.Header}
 	}
+	if a.tppRegister != nil {
+		opts.Register = a.tppRegister
+	}
 	gwCfg := cfg.Gateway
 	if gwCfg.PublicURL == "" { // the issuer's scheme and host: the mTLS listener's public name
 		if iss, err := url.Parse(cfg.Issuer); err == nil {

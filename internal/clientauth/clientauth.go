@@ -145,6 +145,16 @@ type Options struct {
 	// MaxAssertionLifetime bounds how far an assertion's exp may lie in the future. Zero
 	// means [DefaultMaxAssertionLifetime]; at most [MaxAssertionLifetimeLimit].
 	MaxAssertionLifetime time.Duration
+	// MaxAssertionLifetimeByProfile overrides MaxAssertionLifetime for the clients of a
+	// FAPI profile (client.ProfileFAPI1, client.ProfileFAPI2; a client without profile is
+	// client.DefaultProfile's): some TPP tooling signs assertions valid for 30 minutes.
+	// Each value at most [MaxAssertionLifetimeLimit]; zero or absent means
+	// MaxAssertionLifetime.
+	MaxAssertionLifetimeByProfile map[string]time.Duration
+	// Register, when set, is asked after every successful authentication whether the
+	// TPP is still authorised by its NCA ([Authenticator.Authenticate] step 5). Nil: not
+	// asked.
+	Register TPPRegister
 	// MaxClockSkew is the tolerance for iat and nbf in the future and exp in the past. Zero
 	// means [DefaultMaxClockSkew]; at most [MaxClockSkewLimit].
 	MaxClockSkew time.Duration
@@ -152,30 +162,45 @@ type Options struct {
 
 // Authenticator authenticates clients. It is safe for concurrent use.
 type Authenticator struct {
-	clients  ClientGetter
-	jtis     JTIStore
-	issuer   string
-	tokenURL string
-	parURL   string
-	clk      clock.Clock
-	lifetime time.Duration
-	skew     time.Duration
-	keys     *KeyResolver
-	subjects subjectMatches
+	clients   ClientGetter
+	jtis      JTIStore
+	issuer    string
+	tokenURL  string
+	parURL    string
+	clk       clock.Clock
+	lifetime  time.Duration
+	skew      time.Duration
+	keys      *KeyResolver
+	subjects  subjectMatches
+	byProfile map[string]time.Duration
+	register  TPPRegister
 }
 
 // New checks o and returns an Authenticator. Errors name the offending field.
 func New(o Options) (*Authenticator, error) {
 	a := &Authenticator{
-		clients:  o.Clients,
-		jtis:     o.JTIs,
-		issuer:   o.Issuer,
-		tokenURL: o.TokenEndpoint,
-		parURL:   o.PAREndpoint,
-		clk:      o.Clock,
-		lifetime: o.MaxAssertionLifetime,
-		skew:     o.MaxClockSkew,
-		keys:     o.Keys,
+		clients:   o.Clients,
+		jtis:      o.JTIs,
+		issuer:    o.Issuer,
+		tokenURL:  o.TokenEndpoint,
+		parURL:    o.PAREndpoint,
+		clk:       o.Clock,
+		lifetime:  o.MaxAssertionLifetime,
+		skew:      o.MaxClockSkew,
+		keys:      o.Keys,
+		register:  o.Register,
+		byProfile: map[string]time.Duration{},
+	}
+	for p, d := range o.MaxAssertionLifetimeByProfile {
+		if p != client.ProfileFAPI1 && p != client.ProfileFAPI2 {
+			return nil, fmt.Errorf("clientauth: Options.MaxAssertionLifetimeByProfile: unknown profile %q", p)
+		}
+		if d < 0 || d > MaxAssertionLifetimeLimit {
+			return nil, fmt.Errorf("clientauth: Options.MaxAssertionLifetimeByProfile[%s] must be between 0 and %v", p, MaxAssertionLifetimeLimit)
+		}
+		if d > 0 {
+			a.byProfile[p] = d
+		}
 	}
 	switch {
 	case a.clients == nil:
@@ -270,8 +295,16 @@ type Result struct {
 //     validated ([ErrCertificateInvalid]) or, for self-signed, that is within its validity
 //     period and not found revoked, and that matches the registration
 //     ([ErrSubjectMismatch]).
+//  5. With a [TPPRegister]: the TPP is still authorised by its NCA ([ErrNotAuthorised];
+//     [ErrCertificateStatusUnavailable] when the register could not be consulted), see
+//     checkRegister.
 func (a *Authenticator) Authenticate(ctx context.Context, req Request) (*Result, error) {
 	res, err := a.authenticate(ctx, req)
+	if err == nil {
+		if err = a.checkRegister(ctx, res); err != nil {
+			res = nil
+		}
+	}
 	var e *Error
 	if err != nil && !errors.As(err, &e) && !errors.Is(err, ErrCertificateStatusUnavailable) {
 		return nil, &internalError{err}

@@ -63,6 +63,10 @@ var (
 	// tls_client_auth_subject_dn / tls_client_auth_san_* (FAPI1-AS-05), or, for
 	// self_signed_tls_client_auth, none of the client's registered keys.
 	ErrSubjectMismatch = errors.New("clientauth: client certificate does not match the client")
+	// ErrNotAuthorised: the client authenticated, but the TPP's NCA register (Options.
+	// Register) says its authorisation was withdrawn, does not cover one of its roles, or
+	// does not exist — even though its certificate is valid.
+	ErrNotAuthorised = errors.New("clientauth: TPP not authorised by its NCA")
 )
 
 // ErrInternal is matched (errors.Is) by every error [Authenticator.Authenticate] returns that
@@ -79,7 +83,9 @@ var ErrInternal = errors.New("clientauth: client authentication could not be com
 // under a hard-fail anchor). The client is not at fault and was not found bad: it is neither
 // an [*Error] nor [ErrInternal], and goes on the wire as 503 temporarily_unavailable with
 // Retry-After (oauth.FromError), as the gateway answers. The request is refused. The error
-// also matches the pki verdict it wraps.
+// also matches the pki verdict it wraps. The same error reports an NCA register
+// (Options.Register) that could not be consulted: the TPP's authorisation, like the
+// certificate's status, could not be established (it then matches nca.ErrUnavailable).
 var ErrCertificateStatusUnavailable = errors.New("clientauth: client certificate revocation status could not be checked")
 
 // certificateStatusUnavailable wraps a pki "could not check" verdict.

@@ -72,7 +72,7 @@ func (a *Authenticator) privateKeyJWT(ctx context.Context, c *client.Client, tok
 
 	cl := peeked.claims
 	now := a.clk.Now()
-	exp, err := a.checkTimes(cl, now)
+	exp, err := a.checkTimes(cl, now, a.lifetimeFor(c))
 	if err != nil {
 		return nil, err
 	}
@@ -112,8 +112,9 @@ func (a *Authenticator) privateKeyJWT(ctx context.Context, c *client.Client, tok
 	return res, nil
 }
 
-// checkTimes applies the exp, iat and nbf rules and returns exp.
-func (a *Authenticator) checkTimes(cl *claims, now time.Time) (time.Time, error) {
+// checkTimes applies the exp, iat and nbf rules, with lifetime the maximum lifetime of
+// the client's profile, and returns exp.
+func (a *Authenticator) checkTimes(cl *claims, now time.Time, lifetime time.Duration) (time.Time, error) {
 	if !cl.exp.present {
 		return time.Time{}, fail(ErrAssertionInvalid, "client assertion exp missing")
 	}
@@ -121,7 +122,7 @@ func (a *Authenticator) checkTimes(cl *claims, now time.Time) (time.Time, error)
 	if !now.Before(exp.Add(a.skew)) {
 		return time.Time{}, fail(ErrExpired, "client assertion expired")
 	}
-	if exp.Sub(now) > a.lifetime+a.skew {
+	if exp.Sub(now) > lifetime+a.skew {
 		return time.Time{}, fail(ErrAssertionInvalid, "client assertion exp too far in the future")
 	}
 	latest := now.Add(a.skew)

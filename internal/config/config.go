@@ -82,6 +82,11 @@ type Config struct {
 	// called (plain values; package gateway documents every key). No routes: in dev mode the sandbox
 	// bank's default routes; otherwise every API path is 404.
 	Gateway Gateway `koanf:"gateway"`
+
+	// Registration, ClientAuth and TPPRegister: see registration.go.
+	Registration Registration         `koanf:"registration"`
+	ClientAuth   ClientAuthentication `koanf:"client_auth"`
+	TPPRegister  TPPRegister          `koanf:"tpp_register"`
 }
 
 func defaultPublicURL(dev bool) string {
@@ -112,6 +117,8 @@ func Default(dev bool) *Config {
 		Keys:       defaultKeys(),
 		Tokens:     defaultTokens(),
 		Consent:    defaultConsent(),
+
+		TPPRegister: defaultTPPRegister(),
 	}
 }
 
@@ -150,6 +157,9 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Runtime.validate()...)
 	errs = append(errs, c.Web.validate()...)
 	errs = append(errs, c.validateGateway()...)
+	errs = append(errs, c.Registration.validate()...)
+	errs = append(errs, c.ClientAuth.validate()...)
+	errs = append(errs, c.TPPRegister.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -189,6 +189,21 @@ consent:
   webhook_secret: consent-webhook-secret-value
 runtime:
   memory_limit: 268435456
+registration:
+  directories:
+    - issuer: OpenBanking Ltd
+      jwks_uri: https://keystore.openbanking.org.uk/keystore/openbanking.jwks
+    - issuer: Sandbox
+      jwks_file: /etc/portcullis/sandbox-directory.jwks
+  ssa_max_age: 24h
+  request_max_lifetime: 30m
+client_auth:
+  max_assertion_lifetime_fapi1: 30m
+tpp_register:
+  url: https://register.bank.internal/eba.json
+  refresh_interval: 30m
+  max_age: 6h
+  on_stale: last_known
 `
 	got, err := Load(writeFile(t, file), nil)
 	if err != nil {
@@ -222,6 +237,12 @@ runtime:
 		Consent: Consent{WebhookURL: "https://consents.bank.internal/validate", WebhookTimeout: time.Second,
 			WebhookSecret: "consent-webhook-secret-value"},
 		Runtime: Runtime{MemoryLimit: 256 << 20},
+		Registration: Registration{Directories: []Directory{
+			{Issuer: "OpenBanking Ltd", JWKSURI: "https://keystore.openbanking.org.uk/keystore/openbanking.jwks"},
+			{Issuer: "Sandbox", JWKSFile: "/etc/portcullis/sandbox-directory.jwks"},
+		}, SSAMaxAge: 24 * time.Hour, RequestMaxLifetime: 30 * time.Minute},
+		ClientAuth:  ClientAuthentication{MaxAssertionLifetimeFAPI1: 30 * time.Minute},
+		TPPRegister: TPPRegister{URL: "https://register.bank.internal/eba.json", RefreshInterval: 30 * time.Minute, MaxAge: 6 * time.Hour, OnStale: "last_known"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load mismatch (-want +got):\n%s", diff)
@@ -282,6 +303,16 @@ func TestLoadBadFile(t *testing.T) {
 		{"huge clock skew", "revocation:\n  max_clock_skew: 2h\n", []string{"revocation.max_clock_skew"}},
 		{"max good age above the limit", "revocation:\n  max_good_age: 61m\n", []string{"revocation.max_good_age"}},
 		{"negative max good age", "revocation:\n  max_good_age: -1s\n", []string{"revocation.max_good_age"}},
+		{"directory without keys", "registration:\n  directories:\n    - issuer: X\n", []string{"registration.directories[0]"}},
+		{"directory with both key sources", "registration:\n  directories:\n    - issuer: X\n      jwks_file: /a\n      jwks_uri: https://x/j\n", []string{"registration.directories[0]"}},
+		{"directory jwks_uri over http", "registration:\n  directories:\n    - issuer: X\n      jwks_uri: http://x/j\n", []string{"registration.directories[0].jwks_uri"}},
+		{"directory listed twice", "registration:\n  directories:\n    - issuer: X\n      jwks_file: /a\n    - issuer: X\n      jwks_file: /b\n", []string{"registration.directories[1].issuer"}},
+		{"registration lifetime over an hour", "registration:\n  request_max_lifetime: 2h\n", []string{"registration.request_max_lifetime"}},
+		{"assertion lifetime over an hour", "client_auth:\n  max_assertion_lifetime_fapi2: 61m\n", []string{"client_auth.max_assertion_lifetime_fapi2"}},
+		{"two register sources", "tpp_register:\n  file: /r.json\n  url: https://r/x.json\n", []string{"tpp_register"}},
+		{"register url over http", "tpp_register:\n  url: http://r/x.json\n", []string{"tpp_register.url"}},
+		{"register max_age not beyond refresh", "tpp_register:\n  refresh_interval: 1h\n  max_age: 1h\n", []string{"tpp_register.max_age"}},
+		{"register unknown policy", "tpp_register:\n  on_stale: allow\n", []string{"tpp_register.on_stale"}},
 		{"section not a mapping", "http: 5\n", []string{"http"}},
 		{"bool not a bool", "dev: maybe\n", []string{"dev"}},
 		{"string not a string", "data_dir: [a, b]\n", []string{"data_dir"}},

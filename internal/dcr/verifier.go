@@ -14,6 +14,7 @@ import (
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/jose"
+	"github.com/portcullis/portcullis/internal/nca"
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/pki/dn"
 	"github.com/portcullis/portcullis/internal/pki/eidas"
@@ -85,6 +86,17 @@ type Options struct {
 	// Profile is the FAPI profile registered clients are served under
 	// (client.ProfileFAPI1 or client.ProfileFAPI2). Empty means client.DefaultProfile.
 	Profile string
+	// Register, when set, is asked whether the TPP is authorised by its NCA for the
+	// software statement's roles ([Verifier.Verify] step 5b). Nil: not asked.
+	Register TPPRegister
+}
+
+// TPPRegister says whether a TPP is authorised by its NCA for PSD2 roles now;
+// *nca.Register and *nca.Webhook implement it. Check returns nil, an error matching
+// nca.ErrNotListed, nca.ErrWithdrawn or nca.ErrRoleNotAuthorised (refused), or one
+// matching nca.ErrUnavailable (could not check).
+type TPPRegister interface {
+	Check(ctx context.Context, id nca.ID, roles []eidas.Role) error
 }
 
 // Verifier verifies registration requests. It is safe for concurrent use.
@@ -98,6 +110,7 @@ type Verifier struct {
 	skew      time.Duration
 	maxAge    time.Duration
 	profile   string
+	register  TPPRegister
 }
 
 // New checks o and returns a Verifier. Errors name the offending field.
@@ -106,6 +119,7 @@ func New(o Options) (*Verifier, error) {
 		dirs: map[string]Directory{}, keys: o.SoftwareKeys, jtis: o.JTIs,
 		audiences: slices.Clone(o.Audiences), clk: o.Clock,
 		lifetime: o.MaxRequestLifetime, skew: o.MaxClockSkew, maxAge: o.MaxSSAAge, profile: o.Profile,
+		register: o.Register,
 	}
 	switch {
 	case len(o.Directories) == 0:
@@ -175,7 +189,12 @@ func New(o Options) (*Verifier, error) {
 //  4. the request's signature with the key of its kid in software_jwks_endpoint, which must
 //     not be listed (by kid or key) at software_jwks_revoked_endpoint
 //     (invalid_client_metadata);
-//  5. the cross-checks of [Verifier.crossCheck];
+//  5. the cross-checks of [Verifier.crossCheck]; then (5b), with a [TPPRegister], the
+//     TPP's authorisation at its NCA for every SSA role — the NCA and authorisation
+//     number of the certificate's PSD2 organizationIdentifier, else of the SSA's
+//     organisation_competent_authority_claims (unapproved_software_statement when
+//     withdrawn, not listed or a role is not covered; ErrUnavailable when the register
+//     cannot be read);
 //  6. the jti, consumed last under the software id until exp plus the skew
 //     (invalid_client_metadata when replayed).
 func (v *Verifier) Verify(ctx context.Context, body []byte, id *pki.Identity) (*client.Client, error) {
@@ -205,6 +224,9 @@ func (v *Verifier) Verify(ctx context.Context, body []byte, id *pki.Identity) (*
 	}
 	c, err := v.crossCheck(r, ssa, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := v.checkRegister(ctx, ssa, id); err != nil {
 		return nil, err
 	}
 	err = v.jtis.UseJTI(ctx, jtiNamespace+ssa.SoftwareID, r.JTI, r.Expiry.Add(v.skew))
@@ -588,4 +610,36 @@ func visibleASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// checkRegister is step 5b of [Verifier.Verify].
+func (v *Verifier) checkRegister(ctx context.Context, ssa *SoftwareStatement, id *pki.Identity) error {
+	if v.register == nil {
+		return nil
+	}
+	tpp, ok := nca.FromOrganizationIdentifier(id.Organization)
+	for _, a := range ssa.CompetentAuthority {
+		if ok {
+			break
+		}
+		tpp, ok = nca.FromAuthorityClaim(a.AuthorityID, a.RegistrationID)
+	}
+	roles := make([]eidas.Role, 0, len(ssa.SoftwareRoles))
+	for _, r := range ssa.SoftwareRoles {
+		roles = append(roles, psd2Role[r])
+	}
+	err := v.register.Check(ctx, tpp, roles)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, nca.ErrUnavailable):
+		return unavailable("NCA register", err)
+	case errors.Is(err, nca.ErrWithdrawn):
+		return refuseWith(CodeUnapprovedSoftwareStatement, "organisation_competent_authority_claims", "the organisation's authorisation was withdrawn by its national competent authority", err)
+	case errors.Is(err, nca.ErrRoleNotAuthorised):
+		return refuseWith(CodeUnapprovedSoftwareStatement, "software_roles", "a software statement role is not authorised by the organisation's national competent authority", err)
+	case errors.Is(err, nca.ErrNotListed):
+		return refuseWith(CodeUnapprovedSoftwareStatement, "organisation_competent_authority_claims", "the organisation is not listed as authorised by a national competent authority", err)
+	}
+	return fmt.Errorf("dcr: NCA register: %w", err)
 }

@@ -60,6 +60,13 @@ var (
 	// ErrRoleNotAllowed: the client certificate carries none of the route's PSD2
 	// roles (403).
 	ErrRoleNotAllowed = errors.New("gateway: PSD2 role not allowed on this route")
+	// ErrTPPNotAuthorised: the TPP's NCA register says its authorisation was
+	// withdrawn, does not cover the route's PSD2 role, or does not exist (403), even
+	// though the certificate is valid. The cause is package nca's *RefusedError.
+	ErrTPPNotAuthorised = errors.New("gateway: TPP not authorised by its NCA")
+	// ErrRegisterUnavailable: the NCA register could not be consulted, or its data
+	// is older than its freshness bound under a fail-closed policy (503).
+	ErrRegisterUnavailable = errors.New("gateway: NCA register unavailable")
 	// ErrConsentRejected: the consent validator refused the request (its status,
 	// default 403, and error code). The error is a *[ConsentError].
 	ErrConsentRejected = errors.New("gateway: consent does not allow this request")
@@ -118,6 +125,8 @@ const (
 	CodeInsufficientScope       = "insufficient_scope"
 	CodeRoleNotAllowed          = "psd2_role_not_allowed"
 	CodeConsentInvalid          = "consent_invalid"
+	CodeTPPNotAuthorised        = "tpp_not_authorised"
+	CodeRegisterUnavailable     = "tpp_register_unavailable"
 	CodeConsentUnavailable      = "consent_validator_unavailable"
 	CodeBodyTooLarge            = "request_body_too_large"
 	CodeBadBody                 = "invalid_request_body"
@@ -223,6 +232,12 @@ func problemFor(err error) problem {
 	case errors.Is(err, ErrRoleNotAllowed):
 		return problem{status: http.StatusForbidden, code: CodeRoleNotAllowed, obCode: obDefaultConsentMismatch,
 			message: "The client certificate lacks the PSD2 role this resource requires"}
+	case errors.Is(err, ErrTPPNotAuthorised):
+		return problem{status: http.StatusForbidden, code: CodeTPPNotAuthorised, obCode: obDefaultConsentMismatch,
+			message: "The TPP is not authorised by its national competent authority for this resource"}
+	case errors.Is(err, ErrRegisterUnavailable):
+		return problem{status: http.StatusServiceUnavailable, code: CodeRegisterUnavailable, obCode: obUnexpectedError,
+			message: "The TPP's authorisation cannot be established; retry later"}
 	case errors.As(err, &ce):
 		p := problem{status: ce.Decision.HTTPStatus, code: CodeConsentInvalid, obCode: ce.Decision.ErrorCode, message: ce.Decision.ErrorMessage}
 		if p.status == 0 {

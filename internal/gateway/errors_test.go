@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/consent"
+	"github.com/portcullis/portcullis/internal/nca"
 	"github.com/portcullis/portcullis/internal/obs"
 	"github.com/portcullis/portcullis/internal/token"
 	"github.com/portcullis/portcullis/internal/upstream"
@@ -43,6 +44,8 @@ func TestProblemFor(t *testing.T) {
 		{ErrTokenUse, 403, CodeTokenUse, "UK.OBIE.Resource.ConsentMismatch", "", false},
 		{&ScopeError{Required: []string{"accounts", "openid"}}, 403, CodeInsufficientScope, "UK.OBIE.Resource.ConsentMismatch", `Bearer error="insufficient_scope", scope="accounts openid"`, false},
 		{ErrRoleNotAllowed, 403, CodeRoleNotAllowed, "UK.OBIE.Resource.ConsentMismatch", "", false},
+		{fmt.Errorf("%w: %w", ErrTPPNotAuthorised, &nca.RefusedError{Reason: nca.ErrWithdrawn}), 403, CodeTPPNotAuthorised, "UK.OBIE.Resource.ConsentMismatch", "", false},
+		{fmt.Errorf("%w: %w", ErrRegisterUnavailable, nca.ErrUnavailable), 503, CodeRegisterUnavailable, "UK.OBIE.UnexpectedError", "", false},
 		{&ConsentError{}, 403, CodeConsentInvalid, "UK.OBIE.Resource.ConsentMismatch", "", false},
 		{&ConsentError{Decision: consent.Decision{ErrorCode: "UK.OBIE.Resource.NotFound", HTTPStatus: 404}}, 404, CodeConsentInvalid, "UK.OBIE.Resource.NotFound", "", false},
 		{fmt.Errorf("%w: %w", ErrConsentUnavailable, consent.ErrUnavailable), 503, CodeConsentUnavailable, "UK.OBIE.UnexpectedError", "", false},

@@ -63,6 +63,10 @@ type Options struct {
 	// upstream's identity; answers are reused for at most 5 s. Nil: every customer
 	// token bound to a consent is refused with 503 (see customer.go).
 	Customers CustomerLookup
+	// Register, when set, is asked on every request whether the certificate's
+	// organisation is still authorised by its NCA for the PSD2 roles the route uses
+	// (authorisation.go). Nil: not asked (the certificate alone decides).
+	Register TPPRegister
 }
 
 // Gateway is the resource-server side of Portcullis: the route table, the
@@ -138,6 +142,7 @@ func New(o Options) (*Gateway, error) {
 		scopeStage{},
 		bindingStage{},
 		roleStage{},
+		authorisationStage{register: o.Register},
 		consentStage{maxBody: g.maxBody},
 		customerStage{cache: newCustomerCache(o.Customers, nil)},
 	}

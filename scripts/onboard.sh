@@ -9,9 +9,11 @@
 #   4. it signs a registration request (a JWT carrying the SSA) with its software key and
 #      POSTs it to /register over mTLS with the QWAC (curl);
 #   5. client_credentials token, bound to the QWAC;
-#   6. a gateway call to the sandbox bank (no consent API yet: an application-token route);
-#   7. the customer journey starts: a signed request object pushed to /par, then
-#      /authorize with the request_uri answers the login page.
+#   6. a gateway call to the sandbox bank (an application-token route);
+#   7. an OBIE account-access consent, created with an application token;
+#   8. the customer journey starts: a signed request object naming the consent
+#      (openbanking_intent_id, essential acr SCA) pushed to /par, then /authorize with the
+#      request_uri answers the login page.
 #
 # KEY_TYPE=rsa uses RSA keys and PS256 everywhere; KEY_TYPE=ec uses P-256 keys and ES256.
 # The JWTs are signed by `portcullis directory sign-request` (PS256 with openssl alone is
@@ -111,11 +113,23 @@ STATUS=$(tpp_curl -o "$WORK/payment.json" -w '%{http_code}' -H "Authorization: B
 expect 404 "$WORK/payment.json"
 grep -q 'No such payment' "$WORK/payment.json"
 
-echo "== 7. journey start: signed request object pushed to /par, then /authorize"
+echo "== 7. account-access consent (OBIE v3.1) with an application token of scope accounts"
+STATUS=$(tpp_curl -o "$WORK/token-accounts.json" -w '%{http_code}' "$AS/token" \
+	-d grant_type=client_credentials -d client_id="$CLIENT_ID" -d scope=accounts)
+expect 200 "$WORK/token-accounts.json"
+STATUS=$(tpp_curl -o "$WORK/consent.json" -w '%{http_code}' -H "Authorization: Bearer $(json_get access_token <"$WORK/token-accounts.json")" \
+	-H 'Content-Type: application/json' -H "x-fapi-interaction-id: $(python3 -c 'import uuid; print(uuid.uuid4())')" \
+	--data '{"Data":{"Permissions":["ReadAccountsBasic","ReadAccountsDetail","ReadBalances"]},"Risk":{}}' \
+	"$AS/open-banking/v3.1/aisp/account-access-consents")
+expect 201 "$WORK/consent.json"
+CONSENT_ID=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["Data"]["ConsentId"])' <"$WORK/consent.json")
+echo "consent $CONSENT_ID awaiting authorisation"
+
+echo "== 8. journey start: signed request object naming the consent, pushed to /par, then /authorize"
 VERIFIER=$(openssl rand -hex 32)
 CHALLENGE=$(printf %s "$VERIFIER" | openssl dgst -sha256 -binary | b64url)
 NOW=$(date +%s)
-CLIENT_ID=$CLIENT_ID CHALLENGE=$CHALLENGE NOW=$NOW STATE=$(openssl rand -hex 8) NONCE=$(openssl rand -hex 8) python3 -c '
+CONSENT_ID=$CONSENT_ID CLIENT_ID=$CLIENT_ID CHALLENGE=$CHALLENGE NOW=$NOW STATE=$(openssl rand -hex 8) NONCE=$(openssl rand -hex 8) python3 -c '
 import json, os
 e = os.environ
 print(json.dumps({
@@ -123,7 +137,10 @@ print(json.dumps({
     "nbf": int(e["NOW"]), "exp": int(e["NOW"]) + 300,
     "response_type": "code id_token", "redirect_uri": e["REDIRECT"], "scope": "openid accounts",
     "state": e["STATE"], "nonce": e["NONCE"],
-    "code_challenge": e["CHALLENGE"], "code_challenge_method": "S256"}))' >"$WORK/request.json"
+    "code_challenge": e["CHALLENGE"], "code_challenge_method": "S256",
+    "claims": {"id_token": {
+        "openbanking_intent_id": {"value": e["CONSENT_ID"], "essential": True},
+        "acr": {"essential": True, "values": ["urn:openbanking:psd2:sca"]}}}}))' >"$WORK/request.json"
 "$PORTCULLIS" directory sign-request --key "$WORK/software.key" --typ oauth-authz-req+jwt \
 	<"$WORK/request.json" >"$WORK/request.jwt"
 STATUS=$(tpp_curl -o "$WORK/par.json" -w '%{http_code}' "$AS/par" \
@@ -134,4 +151,4 @@ STATUS=$(curl -sS --cacert "$CA" -L -c "$WORK/cookies" -o "$WORK/authorize.html"
 	--data-urlencode client_id="$CLIENT_ID" --data-urlencode request_uri="$REQUEST_URI" "$AUTHORIZE")
 expect 200 "$WORK/authorize.html"
 grep -qi "<form" "$WORK/authorize.html"
-echo "onboarded: $CLIENT_ID ($KEY_TYPE, $ALG); the customer's login page is at $AUTHORIZE"
+echo "onboarded: $CLIENT_ID ($KEY_TYPE, $ALG); consent $CONSENT_ID waits for the customer at $AUTHORIZE"

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/app"
 	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/config"
@@ -181,9 +182,21 @@ func TestFaultDatabaseOutageUnderLoad(t *testing.T) {
 		t.Logf("/readyz %d after %v", want, time.Since(start))
 	}
 
-	// Outage.
+	// Outage, under load: it lasts until the load has made 50 more requests.
 	proxy.cut()
 	waitReady(http.StatusServiceUnavailable, 10*time.Second)
+	total := func() int {
+		n := 0
+		for _, v := range tally.snapshot() {
+			n += v
+		}
+		return n
+	}
+	mark := total()
+	if !eventually(20*time.Second, func() bool { return total() >= mark+50 }) {
+		t.Fatalf("the load made %d requests in 20 s of outage", total()-mark)
+	}
+	t.Logf("during the outage: load %v", tally.snapshot())
 
 	expect503 := func(what string, status int, body map[string]any) {
 		t.Helper()
@@ -260,7 +273,48 @@ func TestFaultDatabaseOutageUnderLoad(t *testing.T) {
 	for _, o := range tally.odd {
 		t.Errorf("under load: unexpected answer %s", o)
 	}
-	_ = audit.TypeTokenIssued
+	// Every token issued has its audit event in the database, those issued during the
+	// outage included.
+	tokens := tally.snapshot()["token 200"] + 5 // the load's, and the five above (codes 1, 2, 3; two assertions)
+	tokens++                                    // the load's own token
+	var events int
+	eventually(20*time.Second, func() bool {
+		events = countAuditFor(t, a, audit.TypeTokenIssued, "tpp-faults-db") + countAuditFor(t, a, audit.TypeTokenIssued, "tpp-faults-db-jwt")
+		return events >= tokens
+	})
+	t.Logf("audit: %d token.issued events for %d tokens issued; batch sink %+v", events, tokens, a.AuditStore.Stats())
+	if events != tokens {
+		t.Errorf("%d token.issued audit events in the database for %d tokens issued", events, tokens)
+	}
+}
+
+// countAuditFor is the number of audit events of type typ for clientID in the database,
+// after the batch writer has flushed.
+func countAuditFor(t *testing.T, a *app.App, typ, clientID string) int {
+	t.Helper()
+	ctx := context.Background()
+	_ = a.AuditStore.Flush(ctx)
+	seen := map[int64]bool{}
+	since := time.Time{}
+	for range 1000 {
+		events, err := a.Store.ListAudit(ctx, store.AuditFilter{Type: typ, ClientID: clientID, Since: since, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		added := 0
+		for _, e := range events {
+			if !seen[e.ID] {
+				seen[e.ID] = true
+				added++
+			}
+		}
+		if len(events) < 1000 || added == 0 {
+			return len(seen)
+		}
+		since = events[len(events)-1].Time // pages overlap by the last millisecond; IDs dedupe
+	}
+	t.Fatal("too many audit events")
+	return 0
 }
 
 func (s *statusTally) snapshot() map[string]int {

@@ -41,12 +41,13 @@ func openPostgres(url string, maxOpen int) (*sql.DB, error) {
 	return db, nil
 }
 
-// isPostgresUnavailable reports whether err is a failed PostgreSQL connection attempt, or a
+// isPostgresUnavailable reports whether err is a failed PostgreSQL connection attempt, a
+// statement on a connection pgx has already closed (the socket went away), or a
 // server error of SQLSTATE class 08 (connection exception) or 57P01 admin_shutdown, 57P02
 // crash_shutdown, 57P03 cannot_connect_now (a server restarting).
 func isPostgresUnavailable(err error) bool {
 	var connErr *pgconn.ConnectError
-	if errors.As(err, &connErr) {
+	if errors.As(err, &connErr) || errors.Is(err, pgconn.ErrConnClosed) {
 		return true
 	}
 	var pgErr *pgconn.PgError

@@ -30,6 +30,7 @@ func TestErrUnavailable(t *testing.T) {
 		{"connection refused inside a connect error", &pgconn.ConnectError{}, true},
 		{"connection ended mid-answer", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
 		{"bad connection", driver.ErrBadConn, true},
+		{"connection closed under a statement", fmt.Errorf("x: %w", pgconn.ErrConnClosed), true},
 		{"connection exception", &pgconn.PgError{Code: "08006"}, true},
 		{"admin shutdown", &pgconn.PgError{Code: "57P01"}, true},
 		{"cannot connect now", &pgconn.PgError{Code: "57P03"}, true},

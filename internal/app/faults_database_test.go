@@ -45,8 +45,30 @@ func (s *statusTally) add(what string, status int, body string, err error) {
 	}
 }
 
-// TestFaultDatabaseOutageUnderLoad: PostgreSQL goes away under load (a loopback TCP proxy in
-// front of it is cut: open connections die, new ones are refused) and comes back.
+// TestFaultDatabaseOutageUnderLoad: PostgreSQL goes away under load — a loopback TCP proxy in
+// front of the shared server is cut: open connections die, new ones are refused — and comes
+// back; see databaseOutage for what is asserted.
+func TestFaultDatabaseOutageUnderLoad(t *testing.T) {
+	u, err := url.Parse(storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newTCPProxy(t, u.Host)
+	u.Host = proxy.addr
+	databaseOutage(t, u.String(), proxy.cut, proxy.restore)
+}
+
+// TestFaultDatabaseRestartUnderLoad: a PostgreSQL server of the test's own (a private
+// cluster in a temporary directory) is stopped (pg_ctl stop -m fast: sessions terminated
+// with 57P01 admin_shutdown, then connections refused) and started again under load; see
+// databaseOutage. Skipped where no PostgreSQL server binaries are installed.
+func TestFaultDatabaseRestartUnderLoad(t *testing.T) {
+	pg := newPrivatePostgres(t)
+	databaseOutage(t, pg.url(), pg.stop, pg.start)
+}
+
+// databaseOutage runs a server on the database at dbURL, puts it under load, calls down,
+// checks the server during the outage, calls up, and checks it after:
 //
 //   - while it is down /readyz answers 503; requests that need the database answer 503
 //     (temporarily_unavailable on OAuth endpoints), never a 500 and never a stack; the load
@@ -55,17 +77,12 @@ func (s *statusTally) add(what string, status int, body string, err error) {
 //   - nothing is accepted twice across the outage: an authorization code redeemed before
 //     it is refused after it; a code tried during it is redeemed after it, once; a client
 //     assertion's jti likewise; an approval submitted during the outage and again after it
-//     records one grant and yields one code.
-func TestFaultDatabaseOutageUnderLoad(t *testing.T) {
-	u, err := url.Parse(storetest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newTCPProxy(t, u.Host)
-	u.Host = proxy.addr
+//     records one grant and yields one code;
+//   - every token issued, during the outage too, has its audit event in the database.
+func databaseOutage(t *testing.T, dbURL string, down, up func()) {
 	bank := newUpstream(t)
 	a := startApp(t, func(c *config.Config) {
-		c.Database.URL = config.SecretURL(u.String())
+		c.Database.URL = config.SecretURL(dbURL)
 		c.Gateway.Routes = bank.routes()
 	})
 	ctx := context.Background()
@@ -183,7 +200,7 @@ func TestFaultDatabaseOutageUnderLoad(t *testing.T) {
 	}
 
 	// Outage, under load: it lasts until the load has made 50 more requests.
-	proxy.cut()
+	down()
 	waitReady(http.StatusServiceUnavailable, 10*time.Second)
 	total := func() int {
 		n := 0
@@ -223,7 +240,7 @@ func TestFaultDatabaseOutageUnderLoad(t *testing.T) {
 	}
 
 	// Back.
-	proxy.restore()
+	up()
 	waitReady(http.StatusOK, 20*time.Second)
 
 	if r := exchangeCode(t, tpp, mtlsBase, "tpp-faults-db", code1, j1.verifier); r.status != http.StatusBadRequest || r.body["error"] != "invalid_grant" {

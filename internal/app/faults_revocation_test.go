@@ -80,9 +80,10 @@ func countAudit(t *testing.T, a *app.App, typ string) int {
 //   - OCSP slow (stalls past revocation.ocsp_timeout) or down: the CRL answers, /token 200
 //     and the gateway forwards;
 //   - CRL down, OCSP up: OCSP answers, as normal;
-//   - both down: /token 503 temporarily_unavailable with Retry-After, the gateway 503 with
-//     the OBIE body (UK.OBIE.UnexpectedError) and Retry-After, nothing forwarded, no token
-//     issued;
+//   - both down (OCSP stalling, CRL refusing), then both slow (both stalling, each wait
+//     ended by the checker's revocation.ocsp_timeout / crl_timeout): /token 503
+//     temporarily_unavailable with Retry-After, the gateway 503 with the OBIE body
+//     (UK.OBIE.UnexpectedError) and Retry-After, nothing forwarded, no token issued;
 //   - both back: 200 again, without a restart.
 func TestFaultRevocationServices(t *testing.T) {
 	qtsp := pkitest.NewCA(t, pkitest.CAOptions{OCSP: true, CRL: true})
@@ -188,6 +189,24 @@ func TestFaultRevocationServices(t *testing.T) {
 	}
 	if n := bank.calls.Load(); n != bankCallsBefore {
 		t.Errorf("OCSP and CRL down: %d requests forwarded to the bank, want none", n-bankCallsBefore)
+	}
+
+	// Both slow (each stalls every request): the checker's own timeouts end the wait —
+	// revocation.ocsp_timeout for the OCSP attempt, then revocation.crl_timeout for the CRL
+	// download — and the answer is the same 503, not a hang until the client gives up.
+	qtsp.CRL.SetMode(pkitest.ModeStall)
+	start = time.Now()
+	r = postToken(t, a, hc, "tpp-faults-revocation")
+	if r.status != http.StatusServiceUnavailable || r.body["error"] != "temporarily_unavailable" || r.retryAfter == "" {
+		t.Errorf("OCSP and CRL slow: /token %d %v (Retry-After %q), want 503 temporarily_unavailable with Retry-After",
+			r.status, r.body, r.retryAfter)
+	}
+	t.Logf("both slow: /token answered %d in %v (ocsp_timeout %v + crl_timeout %v)", r.status, time.Since(start), ocspTimeout, crlTimeout)
+	if g := gatewayGet(t, a, hc, pathAppResource, tok); g.status != http.StatusServiceUnavailable || g.obieErrorCode() != "UK.OBIE.UnexpectedError" {
+		t.Errorf("OCSP and CRL slow: gateway %d %v, want 503 with the OBIE body", g.status, g.body)
+	}
+	if n := bank.calls.Load(); n != bankCallsBefore {
+		t.Errorf("OCSP and CRL slow: %d requests forwarded to the bank, want none", n-bankCallsBefore)
 	}
 
 	// Both back: recovery without a restart.

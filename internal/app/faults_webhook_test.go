@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,7 +35,6 @@ type consentService struct {
 	// before the service answered.
 	abandoned atomic.Int64
 	calls     atomic.Int64
-	wg        sync.WaitGroup
 }
 
 func newConsentService(t *testing.T) *consentService {

@@ -38,7 +38,8 @@ func (s *statusTally) add(what string, status int, body string, err error) {
 		key = what + " transport error"
 	}
 	s.counts[key]++
-	if (status != http.StatusOK && status != http.StatusServiceUnavailable) || err != nil || strings.Contains(body, "goroutine ") {
+	ok := status == http.StatusOK || status == http.StatusCreated || status == http.StatusServiceUnavailable
+	if !ok || err != nil || strings.Contains(body, "goroutine ") {
 		if len(s.odd) < 10 {
 			s.odd = append(s.odd, fmt.Sprintf("%s: %d %v %.300s", what, status, err, body))
 		}
@@ -72,7 +73,7 @@ func TestFaultDatabaseRestartUnderLoad(t *testing.T) {
 //
 //   - while it is down /readyz answers 503; requests that need the database answer 503
 //     (temporarily_unavailable on OAuth endpoints), never a 500 and never a stack; the load
-//     (client_credentials tokens and gateway calls) sees only 200 and 503;
+//     (client_credentials tokens, PAR, gateway calls) sees only 200/201 and 503;
 //   - once it is back, requests succeed again without a restart;
 //   - nothing is accepted twice across the outage: an authorization code redeemed before
 //     it is refused after it; a code tried during it is redeemed after it, once; a client
@@ -160,11 +161,23 @@ func databaseOutage(t *testing.T, dbURL string, down, up func()) {
 				}
 				var req *http.Request
 				what := "token"
-				if (w+i)%2 == 0 {
+				switch (w + i) % 3 {
+				case 0:
 					form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"tpp-faults-db"}, "scope": {"accounts"}}
 					req, _ = http.NewRequest(http.MethodPost, mtlsBase+"/token", strings.NewReader(form.Encode()))
 					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				} else {
+				case 1:
+					// PAR writes to the database on every request.
+					what = "par"
+					_, challenge := pkcePair(t)
+					form := url.Values{
+						"client_id": {"tpp-faults-db"}, "response_type": {"code"}, "redirect_uri": {journeyRedirect},
+						"scope": {"openid"}, "state": {"s"}, "nonce": {"n"},
+						"code_challenge": {challenge}, "code_challenge_method": {"S256"},
+					}
+					req, _ = http.NewRequest(http.MethodPost, mtlsBase+"/par", strings.NewReader(form.Encode()))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				default:
 					what = "gateway"
 					req, _ = http.NewRequest(http.MethodGet, mtlsBase+pathAppResource, nil)
 					req.Header.Set("Authorization", "Bearer "+appTok.body["access_token"].(string))
@@ -281,9 +294,12 @@ func databaseOutage(t *testing.T, dbURL string, down, up func()) {
 	}
 
 	// The load recovers, then stops.
-	before := tally.snapshot()["token 200"]
-	if !eventually(20*time.Second, func() bool { return tally.snapshot()["token 200"] > before }) {
-		t.Error("the load's token requests do not succeed again after the outage")
+	before := tally.snapshot()
+	if !eventually(20*time.Second, func() bool {
+		now := tally.snapshot()
+		return now["token 200"] > before["token 200"] && now["par 201"] > before["par 201"]
+	}) {
+		t.Error("the load's requests do not succeed again after the outage")
 	}
 	stopLoad()
 	t.Logf("load: %v", tally.snapshot())

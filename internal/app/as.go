@@ -99,19 +99,10 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 	}
 
 	// Clients' documents by URL (jwks_uri, sector_identifier_uri) are fetched under one set
-	// of rules: https, public addresses only (loopback allowed in dev), bounded.
-	remoteOpts := jose.RemoteJWKSOptions{Clock: a.clock, Logger: a.logger, AllowPrivateNetworks: cfg.Dev}
-	if cfg.Dev && a.Sandbox != nil {
-		// Dev: a TPP's software JWKS may be served with a certificate of the sandbox CA
-		// (README "Onboarding a TPP"), besides the system roots.
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		pool.AddCert(a.Sandbox.RootCertificate())
-		remoteOpts.RootCAs = pool
-	}
-	jwks := jose.NewRemoteJWKS(remoteOpts)
+	// of rules: https, public addresses only (loopback allowed in dev), bounded. In dev
+	// mode a server certificate of the sandbox CA is trusted too, so that a TPP run
+	// locally can serve its keys.
+	jwks := jose.NewRemoteJWKS(jose.RemoteJWKSOptions{Clock: a.clock, Logger: a.logger, AllowPrivateNetworks: cfg.Dev, RootCAs: a.devDocumentRoots()})
 	a.Clients = client.NewRegistry(a.Store, client.RegistryOptions{
 		Sectors:  jwks,
 		Validate: client.ValidateOptions{AllowLoopbackHTTPRedirect: cfg.Dev},
@@ -181,4 +172,19 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 	}
 	a.AS.Register(mux)
 	return nil
+}
+
+// devDocumentRoots is, in dev mode, the system roots plus the sandbox CA's root: what the
+// server trusts when it fetches a client's documents (jwks_uri, sector_identifier_uri).
+// Outside dev mode it is nil: the system roots alone.
+func (a *App) devDocumentRoots() *x509.CertPool {
+	if a.Sandbox == nil {
+		return nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	pool.AddCert(a.Sandbox.RootCertificate())
+	return pool
 }

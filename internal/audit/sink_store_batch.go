@@ -102,6 +102,13 @@ type BatchStoreSink struct {
 //     with [NewStoreSink], instead of the event being lost; counted in [BatchStats].Direct;
 //   - a batch refused because one event is invalid (store.ErrInvalidInput): its events
 //     are appended one by one, so only the invalid one is lost, and it is logged;
+//   - a write that failed because the database is unavailable (store.ErrUnavailable: down,
+//     restarting, unreachable): the batch is kept and written again, in order, with a
+//     back-off of 50 ms to 2 s, until the database is back; later events wait in the queue
+//     meanwhile (and once it is full, Record appends them itself, as above). A batch whose
+//     commit was made but not acknowledged is then written twice: an audit event may be
+//     duplicated by an outage, never lost to it. When the sink is closing it makes one
+//     last attempt, then fails as below;
 //   - any other failed write: every event of the batch is logged at error level with its
 //     content, as NewStoreSink logs a failed append (no retry: the next batches go on);
 //   - events still queued when the process stops are written by Close; an event recorded
@@ -276,11 +283,31 @@ func (s *BatchStoreSink) run() {
 	}
 }
 
-// write stores one batch, bounded by BatchTimeout; see NewBatchStoreSink for failures.
+// Retry back-off of a batch whose write failed because the database is unavailable.
+const (
+	retryMinBackoff = 50 * time.Millisecond
+	retryMaxBackoff = 2 * time.Second
+)
+
+// write stores one batch, each attempt bounded by BatchTimeout; see NewBatchStoreSink for
+// failures. While the database is unavailable (store.ErrUnavailable) it keeps the batch and
+// tries again, with a back-off from 50 ms to 2 s, until the write succeeds or the sink is
+// closing (then one last attempt).
 func (s *BatchStoreSink) write(batch []store.AuditEvent) {
-	ctx, cancel := context.WithTimeout(context.Background(), BatchTimeout)
-	defer cancel()
-	err := s.a.AppendAuditBatch(ctx, batch)
+	err := s.appendBatch(batch)
+	if errors.Is(err, store.ErrUnavailable) && !s.closing() {
+		s.direct.log.Warn("audit: database unavailable; the batch is kept and written once it is back",
+			slog.Int("events", len(batch)), slog.String("error", err.Error()))
+	}
+	for backoff := retryMinBackoff; errors.Is(err, store.ErrUnavailable) && !s.closing(); backoff = min(2*backoff, retryMaxBackoff) {
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-s.stop:
+			t.Stop()
+		}
+		err = s.appendBatch(batch)
+	}
 	switch {
 	case err == nil:
 		s.written.Add(uint64(len(batch)))
@@ -298,5 +325,22 @@ func (s *BatchStoreSink) write(batch []store.AuditEvent) {
 			s.direct.failStored(rec, "append batch", err)
 		}
 		s.failed.Add(uint64(len(batch)))
+	}
+}
+
+// appendBatch is one attempt at writing batch, bounded by BatchTimeout.
+func (s *BatchStoreSink) appendBatch(batch []store.AuditEvent) error {
+	ctx, cancel := context.WithTimeout(context.Background(), BatchTimeout)
+	defer cancel()
+	return s.a.AppendAuditBatch(ctx, batch)
+}
+
+// closing reports whether Close has been called.
+func (s *BatchStoreSink) closing() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
 	}
 }

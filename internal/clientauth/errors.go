@@ -74,7 +74,8 @@ var (
 // did not answer, the context ended, or the caller is miswired (no mtls Extractor, an invalid
 // [Endpoint]). It is "could not check", never "checked and bad": it goes on the wire as 500
 // server_error with no detail (oauth.FromError), whatever else the cause matches (a store or
-// context error), and the request is refused.
+// context error) — except the database being unreachable (store.ErrUnavailable), which is
+// 503 temporarily_unavailable — and the request is refused.
 var ErrInternal = errors.New("clientauth: client authentication could not be completed")
 
 // ErrCertificateStatusUnavailable is matched by the error [Authenticator.Authenticate]

@@ -20,6 +20,7 @@ import (
 //
 //	*Error                                         itself
 //	*clientauth.Error (any reason)                 401 invalid_client, its description
+//	store.ErrUnavailable                           503 temporarily_unavailable
 //	clientauth.ErrInternal                         500 server_error, no detail
 //	*dcr.Error                                     400 with its RFC 7591 code and description
 //	*client.MetadataError                          400 with its RFC 7591 code and description
@@ -43,7 +44,10 @@ import (
 // Client authentication's own "could not check" errors (clientauth.ErrInternal: the client
 // registry or the jti store did not answer, the context ended, a wiring mistake) stay 500
 // whatever they wrap, as clientauth documents: a store or context error underneath never
-// turns them into a grant, input or availability error.
+// turns them into a grant or input error. The one exception is the database being
+// unreachable (store.ErrUnavailable, the store's own verdict): whichever component met it,
+// the request failed because a dependency is down, which is a 503 with Retry-After, as
+// during a revocation-service outage — it is checked first for that reason.
 //
 // The store rule exists for the grants, whose single-use artefacts (codes, refresh tokens)
 // are the only store records a token request redeems; an endpoint for which another code
@@ -66,6 +70,9 @@ func FromError(err error) *Error {
 	var ce *clientauth.Error
 	if errors.As(err, &ce) {
 		return InvalidClient(ce.Description).WithCause(err)
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return TemporarilyUnavailable(err)
 	}
 	if errors.Is(err, clientauth.ErrInternal) {
 		return ServerError(err)

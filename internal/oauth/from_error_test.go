@@ -55,6 +55,11 @@ func TestFromError(t *testing.T) {
 		{"refresh token revoked", store.ErrRevoked, 400, "invalid_grant", ""},
 		{"store expired", store.ErrExpired, 400, "invalid_grant", ""},
 		{"store invalid input", store.ErrInvalidInput, 400, "invalid_request", ""},
+		{"database unavailable", fmt.Errorf("store: consume code: %w: dial tcp: refused", store.ErrUnavailable), 503, "temporarily_unavailable", ""},
+		{"client authentication could not reach the database", fmt.Errorf("%w: %w", clientauth.ErrInternal,
+			fmt.Errorf("store: use jti: %w: EOF", store.ErrUnavailable)), 503, "temporarily_unavailable", ""},
+		{"client authentication could not complete otherwise", fmt.Errorf("%w: %w", clientauth.ErrInternal,
+			fmt.Errorf("store: use jti: %w", errors.New("syntax error"))), 500, "server_error", "internal error"},
 		// Deliberately unmapped: context decides, a forgotten wrap fails closed.
 		{"bare store replay", store.ErrReplay, 500, "server_error", "internal error"},
 		{"token unbound at issuance", token.ErrUnbound, 500, "server_error", "internal error"},

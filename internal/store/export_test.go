@@ -37,3 +37,6 @@ func JTIBatcherStopped(s *Store) bool {
 		return false
 	}
 }
+
+// DBErr is (*Store).dbErr, for the classification tests.
+func DBErr(op string, err error) error { return (&Store{}).dbErr(op, err) }

@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,6 +39,22 @@ func openPostgres(url string, maxOpen int) (*sql.DB, error) {
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	db.SetConnMaxLifetime(time.Hour)
 	return db, nil
+}
+
+// isPostgresUnavailable reports whether err is a failed PostgreSQL connection attempt, a
+// statement on a connection pgx has already closed (the socket went away), or a
+// server error of SQLSTATE class 08 (connection exception) or 57P01 admin_shutdown, 57P02
+// crash_shutdown, 57P03 cannot_connect_now (a server restarting).
+func isPostgresUnavailable(err error) bool {
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) || errors.Is(err, pgconn.ErrConnClosed) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
 }
 
 // isPostgresUniqueViolation reports whether err is PostgreSQL's unique_violation.

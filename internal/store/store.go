@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -173,7 +176,26 @@ func (s *Store) dbErr(op string, err error) error {
 	if isUniqueViolation(err) {
 		return fmt.Errorf("store: %s: %w", op, ErrDuplicate)
 	}
+	if isUnavailable(err) {
+		return fmt.Errorf("store: %s: %w: %w", op, ErrUnavailable, err)
+	}
 	return fmt.Errorf("store: %s: %w", op, err)
+}
+
+// isUnavailable reports whether err says the database could not be reached or dropped the
+// connection ([ErrUnavailable]): a network error (refused, reset, timed out), a connection
+// that ended mid-answer, a failed PostgreSQL connection attempt, or PostgreSQL reporting a
+// connection exception or that it is shutting down or starting up. A context that ended is
+// not: that is the caller's deadline.
+func isUnavailable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	return isPostgresUnavailable(err)
 }
 
 // isUniqueViolation reports whether err is a unique or primary-key violation of either driver.

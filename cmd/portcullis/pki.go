@@ -133,6 +133,7 @@ type issueFlags struct {
 	days                  int
 	dnsNames, ips         []string
 	keyType               string
+	softwareID            string
 }
 
 func newPKIIssueKindCmd(kind sandbox.Kind, short string) *cobra.Command {

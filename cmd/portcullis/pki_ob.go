@@ -14,6 +14,7 @@ func addOBIssueFlags(fl *pflag.FlagSet, f *issueFlags) {
 	fl.StringVar(&f.orgID, "org-id", "", "OB Directory org_id, the subject CN, e.g. 0015800001HQQrZAAX (required)")
 	fl.StringVar(&f.orgName, "org-name", "", "organisation name (subject O; default \""+sandbox.DefaultOrgName+"\")")
 	fl.StringVar(&f.roles, "roles", "", "PSD2 roles, comma-separated: AISP,PISP,CBPII,ASPSP (required)")
+	fl.StringVar(&f.softwareID, "software-id", "", "OB Directory software statement id the certificate is for (subject OU)")
 }
 
 // obIssueOptions fills opts for the OB kinds from the flags; other kinds are left alone.
@@ -31,6 +32,6 @@ func obIssueOptions(name string, kind sandbox.Kind, f *issueFlags, opts *sandbox
 	if err != nil {
 		return pkiError(name, err)
 	}
-	opts.CommonName, opts.OrgID, opts.Roles = f.orgID, "", roles
+	opts.CommonName, opts.OrgID, opts.Roles, opts.SoftwareID = f.orgID, "", roles, f.softwareID
 	return nil
 }

@@ -45,10 +45,14 @@ func TestPKIIssueKeyTypeAndOB(t *testing.T) {
 	}
 	for kind, purpose := range map[string]pki.Purpose{"obwac": pki.PurposeTransport, "obseal": pki.PurposeSigning} {
 		prefix := filepath.Join(work, kind)
-		mustRunPKI(t, "issue", kind, "--dir", dir, "--out", prefix, "--org-id", "0015800001HQQrZAAX", "--roles", "AISP,PISP")
+		mustRunPKI(t, "issue", kind, "--dir", dir, "--out", prefix, "--org-id", "0015800001HQQrZAAX", "--roles", "AISP,PISP",
+			"--software-id", "2kiRYHL2yLjvYEVr1ZxsyB")
 		leaf := readLeaf(t, prefix+".crt")
 		if _, ok := leaf.PublicKey.(*rsa.PublicKey); !ok || leaf.Subject.CommonName != "0015800001HQQrZAAX" {
 			t.Fatalf("%s: key %T, CN %q", kind, leaf.PublicKey, leaf.Subject.CommonName)
+		}
+		if ou := leaf.Subject.OrganizationalUnit; len(ou) != 1 || ou[0] != "2kiRYHL2yLjvYEVr1ZxsyB" {
+			t.Fatalf("%s: OU %q, want the software id", kind, ou)
 		}
 		id, err := v.Validate(context.Background(), []*x509.Certificate{leaf, ca.IssuingCertificate()}, purpose)
 		if err != nil {
@@ -62,6 +66,7 @@ func TestPKIIssueKeyTypeAndOB(t *testing.T) {
 		"unknown key type":  {"issue", "qwac", "--dir", dir, "--out", filepath.Join(work, "x"), "--org-id", "PSDGB-FCA-1", "--roles", "AISP", "--key-type", "dsa"},
 		"obwac without org": {"issue", "obwac", "--dir", dir, "--out", filepath.Join(work, "y"), "--roles", "AISP"},
 		"obwac bad role":    {"issue", "obwac", "--dir", dir, "--out", filepath.Join(work, "z"), "--org-id", "0015800001HQQrZAAX", "--roles", "BANK"},
+		"qwac software id":  {"issue", "qwac", "--dir", dir, "--out", filepath.Join(work, "w"), "--org-id", "PSDGB-FCA-1", "--roles", "AISP", "--software-id", "x"},
 	} {
 		if _, err := runPKI(t, args...); !isUsageError(err) {
 			t.Errorf("%s: err = %v, want a usage error", name, err)

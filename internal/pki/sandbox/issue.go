@@ -156,6 +156,10 @@ type IssueOptions struct {
 	IPAddresses []net.IP
 	// KeyType of the new key pair: default ECDSA P-256, RSA 2048 for obwac and obseal.
 	KeyType KeyType
+	// SoftwareID is the OB Directory software statement the certificate is issued for:
+	// obwac and obseal only, optional; it becomes the subject OU (the organisation stays
+	// CN = org_id, pki.md §1.6).
+	SoftwareID string
 }
 
 // ParseRoles parses a comma-separated list of PSD2 roles, each given by its UK Open
@@ -349,7 +353,10 @@ func newProfile(kind Kind, o IssueOptions) (*profile, error) {
 		p.keyUsage |= x509.KeyUsageKeyEncipherment // RSA key transport (pki.md §1.5)
 	}
 
-	// Subject in the order of the PSD2 examples: C, O, organizationIdentifier, CN.
+	// Subject in the order of the PSD2 examples: C, O, [OU,] organizationIdentifier, CN.
+	if o.SoftwareID != "" && !kind.ob() {
+		return nil, optionErr("SoftwareID", "a software id goes only into obwac and obseal certificates")
+	}
 	var subject pkix.RDNSequence
 	for _, a := range []struct {
 		field, value string
@@ -357,6 +364,7 @@ func newProfile(kind Kind, o IssueOptions) (*profile, error) {
 	}{
 		{"Country", country, oidCountry},
 		{"OrgName", org, oidOrganization},
+		{"SoftwareID", o.SoftwareID, oidOrganizationalUnit},
 		{"OrgID", orgID, eidas.OIDOrganizationID},
 		{"CommonName", cn, oidCommonName},
 	} {
@@ -397,8 +405,9 @@ func qcOptionError(err error) error {
 
 var (
 	oidCountry      = asn1.ObjectIdentifier{2, 5, 4, 6}
-	oidOrganization = asn1.ObjectIdentifier{2, 5, 4, 10}
-	oidCommonName   = asn1.ObjectIdentifier{2, 5, 4, 3}
+	oidOrganization       = asn1.ObjectIdentifier{2, 5, 4, 10}
+	oidOrganizationalUnit = asn1.ObjectIdentifier{2, 5, 4, 11}
+	oidCommonName         = asn1.ObjectIdentifier{2, 5, 4, 3}
 )
 
 // checkAttribute: 1..64 characters of valid UTF-8 without control characters.

@@ -105,6 +105,10 @@ func (p *Pages) federatedCallback(w http.ResponseWriter, r *http.Request) error 
 		target, err := j.Deny(r.Context(), "")
 		return p.end(w, r, target, err)
 	case err != nil:
+		if errors.Is(err, ErrLoginRefused) {
+			// Known to the page mapping, so not logged there; the operator needs the reason.
+			p.log.WarnContext(r.Context(), "federated login refused", "error", err.Error())
+		}
 		p.save(w, s)
 		return err
 	case login.CustomerID == "":

@@ -254,7 +254,9 @@ func rpKey(t *testing.T) (file string, jwks map[string]any) {
 	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pad := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(append(make([]byte, 32-len(b)), b...)) }
+	pad := func(b []byte) string {
+		return base64.RawURLEncoding.EncodeToString(append(make([]byte, 32-len(b)), b...))
+	}
 	x, y := pad(k.X.Bytes()), pad(k.Y.Bytes())
 	// Portcullis names its keys by their RFC 7638 thumbprint.
 	thumb := sha256.Sum256([]byte(`{"crv":"P-256","kty":"EC","x":"` + x + `","y":"` + y + `"}`))

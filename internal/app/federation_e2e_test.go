@@ -36,6 +36,7 @@ import (
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/pki/dn"
 	"github.com/portcullis/portcullis/internal/pki/sandbox"
+	"github.com/portcullis/portcullis/internal/store/storetest"
 	"github.com/portcullis/portcullis/internal/web"
 )
 
@@ -267,10 +268,12 @@ func rpKey(t *testing.T) (file string, jwks map[string]any) {
 
 // federatedBrowser is a customer's browser: a cookie jar, trusting the sandbox root (the
 // bank's pages at localhost) and the provider's certificate, redirects not followed.
-func federatedBrowser(t *testing.T, a *app.App, p *idp) *http.Client {
+func federatedBrowser(t *testing.T, p *idp, nodes ...*app.App) *http.Client {
 	t.Helper()
 	pool := x509.NewCertPool()
-	pool.AddCert(a.Sandbox.RootCertificate())
+	for _, a := range nodes {
+		pool.AddCert(a.Sandbox.RootCertificate())
+	}
 	pool.AppendCertsFromPEM(p.caPEM)
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{
@@ -359,14 +362,128 @@ func resolve(t *testing.T, base, ref string) string {
 	return r.String()
 }
 
+// fedNode is one Portcullis of the test as the TPP and the browser see it.
+type fedNode struct {
+	a                    *app.App
+	tpp                  *http.Client // the TPP's mTLS client (tls_client_auth)
+	clientID             string
+	mtlsBase, publicBase string
+}
+
+// newFedNode registers a FAPI 2.0 TPP (tls_client_auth, a QWAC of a's sandbox CA) at a.
+func newFedNode(t *testing.T, a *app.App, clientID, org string) *fedNode {
+	t.Helper()
+	qwac, err := a.Sandbox.Issue(sandbox.KindQWAC, sandbox.IssueOptions{OrgID: org, Roles: mustRoles(t, "AISP")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, err := dn.Render(qwac.Certificate.RawSubject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Clients.Add(context.Background(), &client.Client{
+		ID: clientID, Name: "Moneywise", TokenEndpointAuthMethod: "tls_client_auth", TLSClientAuthSubjectDN: subject,
+		GrantTypes: []string{"authorization_code"}, Scope: client.ScopeList{"openid", "accounts"},
+		RedirectURIs: []string{journeyRedirect}, Profile: client.ProfileFAPI2,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return &fedNode{
+		a: a, tpp: mtlsClient(t, a.Sandbox.RootCertificate(), qwac), clientID: clientID,
+		mtlsBase: "https://" + a.HTTPSAddr().String(), publicBase: publicBase(a),
+	}
+}
+
+// publicBase is the public listener's URL as dev mode names it (the certificate's name).
+func publicBase(a *app.App) string {
+	return "https://localhost:" + strings.TrimPrefix(a.PublicAddr().String(), "127.0.0.1:")
+}
+
+// authorize pushes a request (PAR over mTLS, PKCE S256), opens /authorize in b and returns
+// the PKCE verifier and the login page's URL it was sent to.
+func (n *fedNode) authorize(t *testing.T, b *http.Client) (verifier, login string) {
+	t.Helper()
+	verifier = randomString(t) + randomString(t)
+	sum := sha256.Sum256([]byte(verifier))
+	var par map[string]any
+	if code := postJSON(t, n.tpp, n.mtlsBase+"/par", url.Values{
+		"client_id": {n.clientID}, "response_type": {"code"}, "redirect_uri": {journeyRedirect},
+		"scope": {"openid accounts"}, "state": {"tpp-state"}, "nonce": {"tpp-nonce"},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+	}, &par); code != http.StatusCreated {
+		t.Fatalf("PAR: %d %v", code, par)
+	}
+	status, login, _ := fetch(t, b, http.MethodGet, n.publicBase+"/authorize?"+url.Values{
+		"client_id": {n.clientID}, "request_uri": {par["request_uri"].(string)},
+	}.Encode(), nil)
+	if status != http.StatusSeeOther || login != n.publicBase+web.LoginPath {
+		t.Fatalf("/authorize: %d → %s", status, login)
+	}
+	return verifier, login
+}
+
+// begin runs authorize and the login page, which must send the browser to the provider
+// with a complete authorization request; it returns the verifier and that URL.
+func (n *fedNode) begin(t *testing.T, b *http.Client, p *idp, callback string) (verifier, authURL string) {
+	t.Helper()
+	verifier, login := n.authorize(t, b)
+	status, authURL, body := fetch(t, b, http.MethodGet, login, nil)
+	if status != http.StatusSeeOther || !strings.HasPrefix(authURL, p.issuer+"/") {
+		t.Fatalf("login page: %d → %q\n%.500s", status, authURL, body)
+	}
+	q := mustURL(t, authURL).Query()
+	if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("state") == "" ||
+		q.Get("nonce") == "" || q.Get("client_id") != "portcullis" || q.Get("redirect_uri") != callback {
+		t.Fatalf("authorization request to the provider: %v", q)
+	}
+	return verifier, authURL
+}
+
+// approve follows the callback URL (at whichever node it names) to the approval page,
+// approves, exchanges the code at n and checks the tokens' acr and the grant's customer.
+func (n *fedNode) approve(t *testing.T, b *http.Client, back, verifier, customer, acr string) {
+	t.Helper()
+	status, approve, body := fetch(t, b, http.MethodGet, back, nil)
+	if status != http.StatusSeeOther || !strings.HasSuffix(approve, web.ApprovePath) {
+		t.Fatalf("callback: %d → %q\n%.1000s", status, approve, body)
+	}
+	status, _, body = fetch(t, b, http.MethodGet, approve, nil)
+	m := csrfField.FindStringSubmatch(body)
+	if status != http.StatusOK || m == nil {
+		t.Fatalf("approval page: %d\n%.1000s", status, body)
+	}
+	status, toTPP, _ := fetch(t, b, http.MethodPost, approve, url.Values{"csrf": {m[1]}, "action": {"approve"}})
+	if status != http.StatusSeeOther || !strings.HasPrefix(toTPP, journeyRedirect+"?") {
+		t.Fatalf("approve: %d → %q", status, toTPP)
+	}
+	var tok map[string]any
+	if code := postJSON(t, n.tpp, n.mtlsBase+"/token", url.Values{
+		"grant_type": {"authorization_code"}, "client_id": {n.clientID}, "code": {mustURL(t, toTPP).Query().Get("code")},
+		"redirect_uri": {journeyRedirect}, "code_verifier": {verifier},
+	}, &tok); code != http.StatusOK {
+		t.Fatalf("token: %d %v", code, tok)
+	}
+	at := jwtClaims(t, tok["access_token"].(string))
+	idt := jwtClaims(t, tok["id_token"].(string))
+	if at["acr"] != acr || idt["acr"] != acr {
+		t.Errorf("acr: access token %v, ID token %v, want %s", at["acr"], idt["acr"], acr)
+	}
+	grant, err := n.a.Store.GetConsent(context.Background(), at["consent_id"].(string))
+	if err != nil || grant.UserID != customer || grant.Status != "Authorised" {
+		t.Errorf("grant %+v, %v; want the customer %s (claim bank_customer_id, not sub)", grant, err, customer)
+	}
+}
+
 // TestFederatedLogin runs the FAPI 2.0 journey with the login at oidc-provider: PAR over
 // mTLS, /authorize, the login page's 303 to the provider (PKCE S256, state, nonce), the
 // provider's login and consent pages, Portcullis's callback (code exchanged with
 // private_key_jwt, the ID token verified against the provider's JWKS), the approval page,
 // the code exchanged by the TPP. The tokens' acr follows identity.federation.acr_map and the
-// amr rule; the grant's customer is the customer_claim's value. Refused answers (state,
-// nonce, audience) end on the 400 page, a cancel at the provider at the TPP with
-// access_denied, and a provider that is down on the 503 page — never a 500.
+// amr rule; the grant's customer is the customer_claim's value. The journey survives a node
+// switch between the redirect and the callback (two nodes on PostgreSQL sharing the session
+// key: the pending login is in the sealed cookie). Refused answers (state, nonce, audience)
+// end on the 400 page, a cancel at the provider at the TPP with access_denied, and a
+// provider that is down on the 503 page — never a 500.
 func TestFederatedLogin(t *testing.T) {
 	p := startIdP(t)
 	keyFile, jwks := rpKey(t)
@@ -383,61 +500,27 @@ func TestFederatedLogin(t *testing.T) {
 		},
 	}
 	a := startApp(t, func(c *config.Config) { c.Identity.Federation = federation })
-	publicBase := "https://localhost:" + strings.TrimPrefix(a.PublicAddr().String(), "127.0.0.1:")
-	callback := publicBase + web.FederatedCallbackPath
-	p.register(t, map[string]any{"client_id": "portcullis", "redirect_uri": callback, "jwks": jwks})
+	callback := publicBase(a) + web.FederatedCallbackPath
 
-	ctx := context.Background()
-	qwac, err := a.Sandbox.Issue(sandbox.KindQWAC, sandbox.IssueOptions{OrgID: "PSDGB-FCA-131313", Roles: mustRoles(t, "AISP")})
-	if err != nil {
-		t.Fatal(err)
+	// Two nodes of one deployment: one PostgreSQL database, signing keys from it under one
+	// KEK, one session key file, one public callback URL (node A's; a load balancer would
+	// give both one name).
+	pg := storetest.PostgresURL(t)
+	kek := randomKEK(t)
+	sessionKey := filepath.Join(t.TempDir(), "web-session.key")
+	cluster := func(c *config.Config) {
+		c.Identity.Federation = federation
+		c.Database.URL = config.SecretURL(pg)
+		c.Keys.Source = "database"
+		c.Keys.KEK = kek
+		c.Web.SessionKeyFile = sessionKey
 	}
-	subject, err := dn.Render(qwac.Certificate.RawSubject)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Clients.Add(ctx, &client.Client{
-		ID: "tpp-federated", Name: "Moneywise", TokenEndpointAuthMethod: "tls_client_auth", TLSClientAuthSubjectDN: subject,
-		GrantTypes: []string{"authorization_code"}, Scope: client.ScopeList{"openid", "accounts"},
-		RedirectURIs: []string{journeyRedirect}, Profile: client.ProfileFAPI2,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	tpp := mtlsClient(t, a.Sandbox.RootCertificate(), qwac)
-	mtlsBase := "https://" + a.HTTPSAddr().String()
+	nodeA := startApp(t, cluster)
+	callbackA := publicBase(nodeA) + web.FederatedCallbackPath
+	nodeB := startApp(t, func(c *config.Config) { cluster(c); c.Identity.Federation.RedirectURI = callbackA })
 
-	// begin pushes a request, opens /authorize in a fresh browser and returns the browser,
-	// the PKCE verifier and the provider's authorization URL the login page sent it to.
-	begin := func(t *testing.T) (*http.Client, string, string) {
-		t.Helper()
-		verifier := randomString(t) + randomString(t)
-		sum := sha256.Sum256([]byte(verifier))
-		var par map[string]any
-		if code := postJSON(t, tpp, mtlsBase+"/par", url.Values{
-			"client_id": {"tpp-federated"}, "response_type": {"code"}, "redirect_uri": {journeyRedirect},
-			"scope": {"openid accounts"}, "state": {"tpp-state"}, "nonce": {"tpp-nonce"},
-			"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
-		}, &par); code != http.StatusCreated {
-			t.Fatalf("PAR: %d %v", code, par)
-		}
-		b := federatedBrowser(t, a, p)
-		status, login, _ := fetch(t, b, http.MethodGet, publicBase+"/authorize?"+url.Values{
-			"client_id": {"tpp-federated"}, "request_uri": {par["request_uri"].(string)},
-		}.Encode(), nil)
-		if status != http.StatusSeeOther || login != publicBase+web.LoginPath {
-			t.Fatalf("/authorize: %d → %s", status, login)
-		}
-		status, authURL, body := fetch(t, b, http.MethodGet, login, nil)
-		if status != http.StatusSeeOther || !strings.HasPrefix(authURL, p.issuer+"/") {
-			t.Fatalf("login page: %d → %q\n%.500s", status, authURL, body)
-		}
-		q := mustURL(t, authURL).Query()
-		if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("state") == "" ||
-			q.Get("nonce") == "" || q.Get("client_id") != "portcullis" || q.Get("redirect_uri") != callback {
-			t.Fatalf("authorization request to the provider: %v", q)
-		}
-		return b, verifier, authURL
-	}
+	p.register(t, map[string]any{"client_id": "portcullis", "redirect_uris": []string{callback, callbackA}, "jwks": jwks})
+	n := newFedNode(t, a, "tpp-federated", "PSDGB-FCA-131313")
 
 	for _, tc := range []struct {
 		login, acr string
@@ -447,40 +530,24 @@ func TestFederatedLogin(t *testing.T) {
 		{"amr-carol", "urn:openbanking:psd2:sca"}, // urn:idp:loa:low, but amr pwd + hwk: two factors
 	} {
 		t.Run("login "+tc.login, func(t *testing.T) {
-			b, verifier, authURL := begin(t)
+			b := federatedBrowser(t, p, a)
+			verifier, authURL := n.begin(t, b, p, callback)
 			back := atProvider(t, b, authURL, tc.login, callback, false)
-			status, approve, body := fetch(t, b, http.MethodGet, back, nil)
-			if status != http.StatusSeeOther || approve != publicBase+web.ApprovePath {
-				t.Fatalf("callback: %d → %q\n%.1000s", status, approve, body)
-			}
-			status, _, body = fetch(t, b, http.MethodGet, approve, nil)
-			m := csrfField.FindStringSubmatch(body)
-			if status != http.StatusOK || m == nil {
-				t.Fatalf("approval page: %d\n%.1000s", status, body)
-			}
-			status, toTPP, _ := fetch(t, b, http.MethodPost, approve, url.Values{"csrf": {m[1]}, "action": {"approve"}})
-			if status != http.StatusSeeOther || !strings.HasPrefix(toTPP, journeyRedirect+"?") {
-				t.Fatalf("approve: %d → %q", status, toTPP)
-			}
-			q := mustURL(t, toTPP).Query()
-			var tok map[string]any
-			if code := postJSON(t, tpp, mtlsBase+"/token", url.Values{
-				"grant_type": {"authorization_code"}, "client_id": {"tpp-federated"}, "code": {q.Get("code")},
-				"redirect_uri": {journeyRedirect}, "code_verifier": {verifier},
-			}, &tok); code != http.StatusOK {
-				t.Fatalf("token: %d %v", code, tok)
-			}
-			at := jwtClaims(t, tok["access_token"].(string))
-			idt := jwtClaims(t, tok["id_token"].(string))
-			if at["acr"] != tc.acr || idt["acr"] != tc.acr {
-				t.Errorf("acr: access token %v, ID token %v, want %s", at["acr"], idt["acr"], tc.acr)
-			}
-			grant, err := a.Store.GetConsent(ctx, at["consent_id"].(string))
-			if err != nil || grant.UserID != "bank-"+tc.login || grant.Status != "Authorised" {
-				t.Errorf("grant %+v, %v; want the customer bank-%s (claim bank_customer_id, not sub)", grant, err, tc.login)
-			}
+			n.approve(t, b, back, verifier, "bank-"+tc.login, tc.acr)
 		})
 	}
+
+	t.Run("node switch", func(t *testing.T) {
+		na := newFedNode(t, nodeA, "tpp-federated-cluster", "PSDGB-FCA-151515")
+		b := federatedBrowser(t, p, nodeA, nodeB)
+		verifier, authURL := na.begin(t, b, p, callbackA)
+		back := atProvider(t, b, authURL, "sca-judy", callbackA, false)
+		// Node A is gone when the provider sends the browser back: the load balancer
+		// forwards the callback to node B.
+		atB := mustURL(t, back)
+		atB.Host = strings.TrimPrefix(publicBase(nodeB), "https://")
+		na.approve(t, b, atB.String(), verifier, "bank-sca-judy", "urn:openbanking:psd2:sca")
+	})
 
 	refused := func(t *testing.T, b *http.Client, u string) {
 		t.Helper()
@@ -490,7 +557,8 @@ func TestFederatedLogin(t *testing.T) {
 		}
 	}
 	t.Run("bad state", func(t *testing.T) {
-		b, _, authURL := begin(t)
+		b := federatedBrowser(t, p, a)
+		_, authURL := n.begin(t, b, p, callback)
 		back := mustURL(t, atProvider(t, b, authURL, "sca-eve", callback, false))
 		q := back.Query()
 		q.Set("state", randomString(t))
@@ -498,7 +566,8 @@ func TestFederatedLogin(t *testing.T) {
 		refused(t, b, back.String())
 	})
 	t.Run("bad nonce", func(t *testing.T) {
-		b, _, authURL := begin(t)
+		b := federatedBrowser(t, p, a)
+		_, authURL := n.begin(t, b, p, callback)
 		u := mustURL(t, authURL)
 		q := u.Query()
 		q.Set("nonce", randomString(t)) // the provider signs the nonce it was sent
@@ -506,11 +575,13 @@ func TestFederatedLogin(t *testing.T) {
 		refused(t, b, atProvider(t, b, u.String(), "sca-mallory", callback, false))
 	})
 	t.Run("ID token of another audience", func(t *testing.T) {
-		b, _, authURL := begin(t)
+		b := federatedBrowser(t, p, a)
+		_, authURL := n.begin(t, b, p, callback)
 		refused(t, b, atProvider(t, b, authURL, "aud-trent", callback, false))
 	})
 	t.Run("cancelled at the provider", func(t *testing.T) {
-		b, _, authURL := begin(t)
+		b := federatedBrowser(t, p, a)
+		_, authURL := n.begin(t, b, p, callback)
 		back := atProvider(t, b, authURL, "", callback, true)
 		status, toTPP, _ := fetch(t, b, http.MethodGet, back, nil)
 		if q := mustURL(t, toTPP).Query(); status != http.StatusSeeOther || !strings.HasPrefix(toTPP, journeyRedirect+"?") || q.Get("error") != "access_denied" {
@@ -518,7 +589,8 @@ func TestFederatedLogin(t *testing.T) {
 		}
 	})
 	t.Run("provider down", func(t *testing.T) {
-		b, _, authURL := begin(t)
+		b := federatedBrowser(t, p, a)
+		_, authURL := n.begin(t, b, p, callback)
 		back := atProvider(t, b, authURL, "sca-oscar", callback, false)
 		p.stopFunc() // the provider goes down between its redirect and the code exchange
 		status, loc, body := fetch(t, b, http.MethodGet, back, nil)
@@ -527,9 +599,9 @@ func TestFederatedLogin(t *testing.T) {
 		}
 		// A node that never reached the provider cannot begin a login: the 503 page too.
 		a2 := startApp(t, func(c *config.Config) { c.Identity.Federation = federation })
-		b2 := federatedBrowser(t, a2, p)
-		fresh := begin2(t, a2, b2)
-		status, loc, body = fetch(t, b2, http.MethodGet, fresh, nil)
+		b2 := federatedBrowser(t, p, a2)
+		_, login := newFedNode(t, a2, "tpp-federated-2", "PSDGB-FCA-141414").authorize(t, b2)
+		status, loc, body = fetch(t, b2, http.MethodGet, login, nil)
 		if status != http.StatusServiceUnavailable || loc != "" || !strings.Contains(body, "cannot complete this step right now") {
 			t.Fatalf("login page with the provider down: %d → %q, want the 503 page\n%.1000s", status, loc, body)
 		}
@@ -543,43 +615,4 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
-}
-
-// begin2 pushes a request at a (a tls_client_auth client of its own) and returns the
-// login page's URL after /authorize.
-func begin2(t *testing.T, a *app.App, b *http.Client) string {
-	t.Helper()
-	qwac, err := a.Sandbox.Issue(sandbox.KindQWAC, sandbox.IssueOptions{OrgID: "PSDGB-FCA-141414", Roles: mustRoles(t, "AISP")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	subject, err := dn.Render(qwac.Certificate.RawSubject)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Clients.Add(context.Background(), &client.Client{
-		ID: "tpp-federated-2", Name: "Moneywise", TokenEndpointAuthMethod: "tls_client_auth", TLSClientAuthSubjectDN: subject,
-		GrantTypes: []string{"authorization_code"}, Scope: client.ScopeList{"openid", "accounts"},
-		RedirectURIs: []string{journeyRedirect}, Profile: client.ProfileFAPI2,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	tpp := mtlsClient(t, a.Sandbox.RootCertificate(), qwac)
-	sum := sha256.Sum256([]byte(strings.Repeat("v", 50)))
-	var par map[string]any
-	if code := postJSON(t, tpp, "https://"+a.HTTPSAddr().String()+"/par", url.Values{
-		"client_id": {"tpp-federated-2"}, "response_type": {"code"}, "redirect_uri": {journeyRedirect},
-		"scope": {"openid accounts"}, "state": {"s"}, "nonce": {"n"},
-		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
-	}, &par); code != http.StatusCreated {
-		t.Fatalf("PAR: %d %v", code, par)
-	}
-	publicBase := "https://localhost:" + strings.TrimPrefix(a.PublicAddr().String(), "127.0.0.1:")
-	status, login, _ := fetch(t, b, http.MethodGet, publicBase+"/authorize?"+url.Values{
-		"client_id": {"tpp-federated-2"}, "request_uri": {par["request_uri"].(string)},
-	}.Encode(), nil)
-	if status != http.StatusSeeOther {
-		t.Fatalf("/authorize: %d", status)
-	}
-	return login
 }

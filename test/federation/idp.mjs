@@ -5,8 +5,8 @@
 //   node idp.mjs      env: CERT, KEY (PEM files of the TLS server), HOST (default 127.0.0.1)
 //
 // It listens on HOST at a free port and prints "PORT <n>". It then reads one line of JSON
-// from stdin — {"redirect_uri": …, "client_id": …, "client_secret": … | "jwks": {…}} — the
-// relying party as the started Portcullis knows itself, builds the provider with issuer
+// from stdin — {"redirect_uris": […], "client_id": …, "client_secret": … | "jwks": {…}} —
+// the relying party as the started Portcullis nodes know themselves, builds the provider with issuer
 // https://HOST:<n>, and prints "READY". Until then every request is answered 503.
 //
 // The login name steers what the provider asserts, so one provider serves every row:
@@ -42,7 +42,7 @@ function build(issuer, rp) {
   const signing = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
   const client = {
     client_id: rp.client_id,
-    redirect_uris: [rp.redirect_uri],
+    redirect_uris: rp.redirect_uris,
     response_types: ['code'],
     grant_types: ['authorization_code'],
     id_token_signed_response_alg: 'ES256',

@@ -126,6 +126,8 @@ type discovery struct {
 	TokenEndpoint         string   `json:"token_endpoint"`
 	JWKSURI               string   `json:"jwks_uri"`
 	CodeChallengeMethods  []string `json:"code_challenge_methods_supported"`
+	// ISSParameter: the provider sends iss with every authorization response (RFC 9207).
+	ISSParameter bool `json:"authorization_response_iss_parameter_supported"`
 }
 
 // NewFederated checks the options and returns the authenticator. It fetches nothing: the
@@ -255,8 +257,9 @@ func (f *Federated) Begin(ctx context.Context) (authURL, pendingLogin string, er
 // Finish completes a federated login with the query of the provider's redirect to
 // RedirectURI and the pending value of its Begin. In order: the state must match (a
 // [*FederationError] wrapping ErrFederationRejected otherwise, before anything else is
-// read); an error response is ErrFederationDenied for access_denied, ErrFederationRejected
-// otherwise; an iss parameter (RFC 9207) must be the issuer; the code is exchanged at the
+// read); an iss parameter (RFC 9207) must be the issuer, and is required when the
+// provider's metadata says it sends one; an error response is ErrFederationDenied for
+// access_denied, ErrFederationRejected otherwise; the code is exchanged at the
 // token endpoint with the PKCE verifier and the client's authentication; the ID token is
 // verified — signature (PS256, ES256 or EdDSA) with a key of the provider's jwks_uri, iss,
 // aud holding ClientID (and azp equal to it when aud has several values), exp and iat with
@@ -280,8 +283,12 @@ func (f *Federated) Finish(ctx context.Context, pendingLogin string, callback ur
 	if len(state) != 1 || subtle.ConstantTimeCompare([]byte(state[0]), []byte(p.State)) != 1 {
 		return Authentication{}, rejected("state does not match")
 	}
-	if iss := callback["iss"]; len(iss) > 1 || (len(iss) == 1 && iss[0] != f.o.Issuer) {
-		return Authentication{}, rejected("iss of the response is not the issuer")
+	d, err := f.discover(ctx)
+	if err != nil {
+		return Authentication{}, err
+	}
+	if iss := callback["iss"]; len(iss) > 1 || (len(iss) == 1 && iss[0] != f.o.Issuer) || (len(iss) == 0 && d.ISSParameter) {
+		return Authentication{}, rejected("iss of the response is missing or not the issuer")
 	}
 	if e := callback["error"]; len(e) > 0 {
 		if len(e) == 1 && e[0] == "access_denied" {
@@ -292,10 +299,6 @@ func (f *Federated) Finish(ctx context.Context, pendingLogin string, callback ur
 	code := callback["code"]
 	if len(code) != 1 || code[0] == "" || len(code[0]) > maxCodeLen {
 		return Authentication{}, rejected("no single code in the response")
-	}
-	d, err := f.discover(ctx)
-	if err != nil {
-		return Authentication{}, err
 	}
 	idToken, err := f.exchange(ctx, d, code[0], p.Verifier)
 	if err != nil {
@@ -419,8 +422,8 @@ func (f *Federated) verifyIDToken(ctx context.Context, d *discovery, token, nonc
 		return Authentication{}, rejected("ID token: iat missing or in the future")
 	case c.Nonce == nil || subtle.ConstantTimeCompare([]byte(*c.Nonce), []byte(nonce)) != 1:
 		return Authentication{}, rejected("ID token: nonce does not match")
-	case len(c.AMR) > maxAMRValues:
-		return Authentication{}, rejected("ID token: too many amr values")
+	case len(c.AMR) > maxAMRValues || slices.ContainsFunc(c.AMR, badClaimValue) || badClaimValue(c.ACR) && c.ACR != "":
+		return Authentication{}, rejected("ID token: amr or acr values too many, too long or not printable")
 	}
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal(v.Payload, &all); err != nil {
@@ -443,6 +446,22 @@ func (f *Federated) verifyIDToken(ctx context.Context, d *discovery, token, nonc
 		acr = ACRSCA
 	}
 	return Authentication{CustomerID: customer, AuthTime: authTime, AMR: slices.Clone(c.AMR), ACR: acr}, nil
+}
+
+// maxClaimValue bounds one amr value and the acr, in bytes.
+const maxClaimValue = 256
+
+// badClaimValue reports whether v is empty, longer than maxClaimValue or not printable ASCII.
+func badClaimValue(v string) bool {
+	if v == "" || len(v) > maxClaimValue {
+		return true
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x21 || v[i] > 0x7e {
+			return true
+		}
+	}
+	return false
 }
 
 func unixTime(f float64) time.Time { return time.Unix(int64(f), 0) }

@@ -57,7 +57,7 @@ func newTestProvider(t testing.TB) *testProvider {
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"issuer": p.issuer(), "authorization_endpoint": p.issuer() + "/auth?tenant=bank",
 			"token_endpoint": p.issuer() + "/token", "jwks_uri": p.issuer() + "/jwks",
-			"code_challenge_methods_supported": []string{"S256"},
+			"code_challenge_methods_supported": []string{"S256"}, "authorization_response_iss_parameter_supported": true,
 		})
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(p.keys.JWKS()) })
@@ -248,6 +248,7 @@ func TestFederatedFinish(t *testing.T) {
 		{name: "access_denied", callback: func(q url.Values) { q.Del("code"); q.Set("error", "access_denied") }, want: identity.ErrFederationDenied},
 		{name: "other error response", callback: func(q url.Values) { q.Del("code"); q.Set("error", "server_error") }, want: identity.ErrFederationRejected},
 		{name: "iss of another server", callback: func(q url.Values) { q.Set("iss", "https://evil.example") }, want: identity.ErrFederationRejected},
+		{name: "no iss though the provider sends it", callback: func(q url.Values) { q.Del("iss") }, want: identity.ErrFederationRejected},
 		{name: "no code", callback: func(q url.Values) { q.Del("code") }, want: identity.ErrFederationRejected},
 		{name: "code refused", callback: func(q url.Values) { q.Set("code", "other-code") }, want: identity.ErrFederationRejected},
 		{name: "pending login expired", advance: 16 * time.Minute, want: identity.ErrFederationRejected},
@@ -286,6 +287,9 @@ func TestFederatedFinish(t *testing.T) {
 		{name: "customer claim too long", claims: func(_ *testProvider, c map[string]any) {
 			c["bank_customer_id"] = strings.Repeat("c", identity.MaxUsernameLen+1)
 		}, want: identity.ErrFederationRejected},
+		{name: "amr value too long", claims: func(_ *testProvider, c map[string]any) { c["amr"] = []string{"pwd", strings.Repeat("o", 257)} }, want: identity.ErrFederationRejected},
+		{name: "amr value with spaces", claims: func(_ *testProvider, c map[string]any) { c["amr"] = []string{"p w d"} }, want: identity.ErrFederationRejected},
+		{name: "acr too long", claims: func(_ *testProvider, c map[string]any) { c["acr"] = strings.Repeat("a", 257) }, want: identity.ErrFederationRejected},
 		{name: "amr of the wrong type", claims: func(_ *testProvider, c map[string]any) { c["amr"] = "pwd" }, want: identity.ErrFederationRejected},
 	}
 	for _, tc := range rows {
@@ -348,7 +352,7 @@ func TestFederatedAcrossNodes(t *testing.T) {
 		"iss": p.issuer(), "aud": "portcullis", "sub": "s", "bank_customer_id": "cust-9",
 		"exp": fedNow.Add(time.Minute).Unix(), "iat": fedNow.Unix(), "nonce": q.Get("nonce"), "acr": "loa-low", "amr": []string{"pwd"},
 	})
-	au, err := nodeB.Finish(context.Background(), pending, url.Values{"state": {q.Get("state")}, "code": {"the-code"}})
+	au, err := nodeB.Finish(context.Background(), pending, url.Values{"state": {q.Get("state")}, "code": {"the-code"}, "iss": {p.issuer()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +442,7 @@ func FuzzFederatedIDToken(f *testing.F) {
 		p.mu.Lock()
 		p.idToken = tok
 		p.mu.Unlock()
-		au, err := fed.Finish(context.Background(), pending, url.Values{"state": {q.Get("state")}, "code": {"the-code"}})
+		au, err := fed.Finish(context.Background(), pending, url.Values{"state": {q.Get("state")}, "code": {"the-code"}, "iss": {p.issuer()}})
 		if err != nil {
 			var fe *identity.FederationError
 			if !errors.As(err, &fe) {

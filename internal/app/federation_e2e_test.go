@@ -502,24 +502,7 @@ func TestFederatedLogin(t *testing.T) {
 	a := startApp(t, func(c *config.Config) { c.Identity.Federation = federation })
 	callback := publicBase(a) + web.FederatedCallbackPath
 
-	// Two nodes of one deployment: one PostgreSQL database, signing keys from it under one
-	// KEK, one session key file, one public callback URL (node A's; a load balancer would
-	// give both one name).
-	pg := storetest.PostgresURL(t)
-	kek := randomKEK(t)
-	sessionKey := filepath.Join(t.TempDir(), "web-session.key")
-	cluster := func(c *config.Config) {
-		c.Identity.Federation = federation
-		c.Database.URL = config.SecretURL(pg)
-		c.Keys.Source = "database"
-		c.Keys.KEK = kek
-		c.Web.SessionKeyFile = sessionKey
-	}
-	nodeA := startApp(t, cluster)
-	callbackA := publicBase(nodeA) + web.FederatedCallbackPath
-	nodeB := startApp(t, func(c *config.Config) { cluster(c); c.Identity.Federation.RedirectURI = callbackA })
-
-	p.register(t, map[string]any{"client_id": "portcullis", "redirect_uris": []string{callback, callbackA}, "jwks": jwks})
+	p.register(t, map[string]any{"client_id": "portcullis", "redirect_uris": []string{callback}, "jwks": jwks})
 	n := newFedNode(t, a, "tpp-federated", "PSDGB-FCA-131313")
 
 	for _, tc := range []struct {
@@ -538,10 +521,25 @@ func TestFederatedLogin(t *testing.T) {
 	}
 
 	t.Run("node switch", func(t *testing.T) {
+		// Two nodes of one deployment: one PostgreSQL database, signing keys from it under
+		// one KEK, one session key file, one public callback URL (the name a load balancer
+		// gives them; here the first app's, registered at the provider).
+		pg := storetest.PostgresURL(t)
+		kek := randomKEK(t)
+		sessionKey := filepath.Join(t.TempDir(), "web-session.key")
+		cluster := func(c *config.Config) {
+			c.Identity.Federation = federation
+			c.Identity.Federation.RedirectURI = callback
+			c.Database.URL = config.SecretURL(pg)
+			c.Keys.Source = "database"
+			c.Keys.KEK = kek
+			c.Web.SessionKeyFile = sessionKey
+		}
+		nodeA, nodeB := startApp(t, cluster), startApp(t, cluster)
 		na := newFedNode(t, nodeA, "tpp-federated-cluster", "PSDGB-FCA-151515")
 		b := federatedBrowser(t, p, nodeA, nodeB)
-		verifier, authURL := na.begin(t, b, p, callbackA)
-		back := atProvider(t, b, authURL, "sca-judy", callbackA, false)
+		verifier, authURL := na.begin(t, b, p, callback)
+		back := atProvider(t, b, authURL, "sca-judy", callback, false)
 		// Node A is gone when the provider sends the browser back: the load balancer
 		// forwards the callback to node B.
 		atB := mustURL(t, back)

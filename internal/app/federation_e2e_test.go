@@ -423,8 +423,9 @@ func (n *fedNode) authorize(t *testing.T, b *http.Client) (verifier, login strin
 }
 
 // begin runs authorize and the login page, which must send the browser to the provider
-// with a complete authorization request; it returns the verifier and that URL.
-func (n *fedNode) begin(t *testing.T, b *http.Client, p *idp, callback string) (verifier, authURL string) {
+// with a complete authorization request (for rpClientID, back to callback); it returns the
+// verifier and that URL.
+func (n *fedNode) begin(t *testing.T, b *http.Client, p *idp, callback, rpClientID string) (verifier, authURL string) {
 	t.Helper()
 	verifier, login := n.authorize(t, b)
 	status, authURL, body := fetch(t, b, http.MethodGet, login, nil)
@@ -433,7 +434,7 @@ func (n *fedNode) begin(t *testing.T, b *http.Client, p *idp, callback string) (
 	}
 	q := mustURL(t, authURL).Query()
 	if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("state") == "" ||
-		q.Get("nonce") == "" || q.Get("client_id") != "portcullis" || q.Get("redirect_uri") != callback {
+		q.Get("nonce") == "" || q.Get("client_id") != rpClientID || q.Get("redirect_uri") != callback {
 		t.Fatalf("authorization request to the provider: %v", q)
 	}
 	return verifier, authURL
@@ -502,7 +503,18 @@ func TestFederatedLogin(t *testing.T) {
 	a := startApp(t, func(c *config.Config) { c.Identity.Federation = federation })
 	callback := publicBase(a) + web.FederatedCallbackPath
 
-	p.register(t, map[string]any{"client_id": "portcullis", "redirect_uris": []string{callback}, "jwks": jwks})
+	// A second deployment authenticates at the token endpoint with client_secret_basic.
+	const secret = "s3cret with reserved:chars/+%"
+	aSecret := startApp(t, func(c *config.Config) {
+		c.Identity.Federation = federation
+		c.Identity.Federation.ClientID, c.Identity.Federation.PrivateKeyFile = "portcullis-secret", ""
+		c.Identity.Federation.ClientSecret = config.Secret(secret)
+	})
+	callbackSecret := publicBase(aSecret) + web.FederatedCallbackPath
+	p.register(t, map[string]any{"clients": []any{
+		map[string]any{"client_id": "portcullis", "redirect_uris": []string{callback}, "jwks": jwks},
+		map[string]any{"client_id": "portcullis-secret", "redirect_uris": []string{callbackSecret}, "client_secret": secret},
+	}})
 	n := newFedNode(t, a, "tpp-federated", "PSDGB-FCA-131313")
 
 	for _, tc := range []struct {
@@ -514,11 +526,19 @@ func TestFederatedLogin(t *testing.T) {
 	} {
 		t.Run("login "+tc.login, func(t *testing.T) {
 			b := federatedBrowser(t, p, a)
-			verifier, authURL := n.begin(t, b, p, callback)
+			verifier, authURL := n.begin(t, b, p, callback, "portcullis")
 			back := atProvider(t, b, authURL, tc.login, callback, false)
 			n.approve(t, b, back, verifier, "bank-"+tc.login, tc.acr)
 		})
 	}
+
+	t.Run("client_secret_basic", func(t *testing.T) {
+		ns := newFedNode(t, aSecret, "tpp-federated-secret", "PSDGB-FCA-161616")
+		b := federatedBrowser(t, p, aSecret)
+		verifier, authURL := ns.begin(t, b, p, callbackSecret, "portcullis-secret")
+		back := atProvider(t, b, authURL, "sca-ivan", callbackSecret, false)
+		ns.approve(t, b, back, verifier, "bank-sca-ivan", "urn:openbanking:psd2:sca")
+	})
 
 	t.Run("node switch", func(t *testing.T) {
 		// Two nodes of one deployment: one PostgreSQL database, signing keys from it under
@@ -538,7 +558,7 @@ func TestFederatedLogin(t *testing.T) {
 		nodeA, nodeB := startApp(t, cluster), startApp(t, cluster)
 		na := newFedNode(t, nodeA, "tpp-federated-cluster", "PSDGB-FCA-151515")
 		b := federatedBrowser(t, p, nodeA, nodeB)
-		verifier, authURL := na.begin(t, b, p, callback)
+		verifier, authURL := na.begin(t, b, p, callback, "portcullis")
 		back := atProvider(t, b, authURL, "sca-judy", callback, false)
 		// Node A is gone when the provider sends the browser back: the load balancer
 		// forwards the callback to node B.
@@ -556,7 +576,7 @@ func TestFederatedLogin(t *testing.T) {
 	}
 	t.Run("bad state", func(t *testing.T) {
 		b := federatedBrowser(t, p, a)
-		_, authURL := n.begin(t, b, p, callback)
+		_, authURL := n.begin(t, b, p, callback, "portcullis")
 		back := mustURL(t, atProvider(t, b, authURL, "sca-eve", callback, false))
 		q := back.Query()
 		q.Set("state", randomString(t))
@@ -565,7 +585,7 @@ func TestFederatedLogin(t *testing.T) {
 	})
 	t.Run("bad nonce", func(t *testing.T) {
 		b := federatedBrowser(t, p, a)
-		_, authURL := n.begin(t, b, p, callback)
+		_, authURL := n.begin(t, b, p, callback, "portcullis")
 		u := mustURL(t, authURL)
 		q := u.Query()
 		q.Set("nonce", randomString(t)) // the provider signs the nonce it was sent
@@ -574,12 +594,12 @@ func TestFederatedLogin(t *testing.T) {
 	})
 	t.Run("ID token of another audience", func(t *testing.T) {
 		b := federatedBrowser(t, p, a)
-		_, authURL := n.begin(t, b, p, callback)
+		_, authURL := n.begin(t, b, p, callback, "portcullis")
 		refused(t, b, atProvider(t, b, authURL, "aud-trent", callback, false))
 	})
 	t.Run("cancelled at the provider", func(t *testing.T) {
 		b := federatedBrowser(t, p, a)
-		_, authURL := n.begin(t, b, p, callback)
+		_, authURL := n.begin(t, b, p, callback, "portcullis")
 		back := atProvider(t, b, authURL, "", callback, true)
 		status, toTPP, _ := fetch(t, b, http.MethodGet, back, nil)
 		if q := mustURL(t, toTPP).Query(); status != http.StatusSeeOther || !strings.HasPrefix(toTPP, journeyRedirect+"?") || q.Get("error") != "access_denied" {
@@ -588,7 +608,7 @@ func TestFederatedLogin(t *testing.T) {
 	})
 	t.Run("provider down", func(t *testing.T) {
 		b := federatedBrowser(t, p, a)
-		_, authURL := n.begin(t, b, p, callback)
+		_, authURL := n.begin(t, b, p, callback, "portcullis")
 		back := atProvider(t, b, authURL, "sca-oscar", callback, false)
 		p.stopFunc() // the provider goes down between its redirect and the code exchange
 		status, loc, body := fetch(t, b, http.MethodGet, back, nil)

@@ -5,8 +5,9 @@
 //   node idp.mjs      env: CERT, KEY (PEM files of the TLS server), HOST (default 127.0.0.1)
 //
 // It listens on HOST at a free port and prints "PORT <n>". It then reads one line of JSON
-// from stdin — {"redirect_uris": […], "client_id": …, "client_secret": … | "jwks": {…}} —
-// the relying party as the started Portcullis nodes know themselves, builds the provider with issuer
+// from stdin — {"clients": [{"client_id": …, "redirect_uris": […], "client_secret": … |
+// "jwks": {…}}, …]} — the relying parties as the started Portcullis nodes know themselves
+// (client_secret_basic with a secret, private_key_jwt with a JWK Set), builds the provider with issuer
 // https://HOST:<n>, and prints "READY". Until then every request is answered 503.
 //
 // The login name steers what the provider asserts, so one provider serves every row:
@@ -38,9 +39,9 @@ function assertion(accountId) {
   return { acr: 'urn:idp:loa:low', amr: ['pwd'] };
 }
 
-function build(issuer, rp) {
+function build(issuer, { clients }) {
   const signing = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
-  const client = {
+  const client = (rp) => ({
     client_id: rp.client_id,
     redirect_uris: rp.redirect_uris,
     response_types: ['code'],
@@ -49,9 +50,9 @@ function build(issuer, rp) {
     ...(rp.jwks
       ? { token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks: rp.jwks }
       : { token_endpoint_auth_method: 'client_secret_basic', client_secret: rp.client_secret }),
-  };
+  });
   const provider = new Provider(issuer, {
-    clients: [client],
+    clients: clients.map(client),
     jwks: { keys: [{ ...signing, kid: 'idp-es256', use: 'sig', alg: 'ES256' }] },
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
     // acr, amr and auth_time are claims of the openid scope here, so every ID token carries them.

@@ -480,7 +480,8 @@ func (n *fedNode) approve(t *testing.T, b *http.Client, back, verifier, customer
 // provider's login and consent pages, Portcullis's callback (code exchanged with
 // private_key_jwt, the ID token verified against the provider's JWKS), the approval page,
 // the code exchanged by the TPP. The tokens' acr follows identity.federation.acr_map and the
-// amr rule; the grant's customer is the customer_claim's value. The journey survives a node
+// amr rule; the grant's customer is the customer_claim's value. A second deployment
+// authenticates at the provider with client_secret_basic instead. The journey survives a node
 // switch between the redirect and the callback (two nodes on PostgreSQL sharing the session
 // key: the pending login is in the sealed cookie). Refused answers (state, nonce, audience)
 // end on the 400 page, a cancel at the provider at the TPP with access_denied, and a

@@ -89,8 +89,13 @@ func (a *App) buildJourney() error {
 	if err != nil {
 		return fmt.Errorf("web.session_key_file: %w", err)
 	}
+	fed, err := a.buildFederation()
+	if err != nil {
+		return err
+	}
 	pages, err := web.New(web.Options{
 		Authenticator:   customerLogin{a.Identity},
+		Federation:      fed,
 		Journeys:        journeys{as: a.AS, clients: a.Clients, consents: a.Consents, accounts: a.accounts},
 		SessionKeys:     [][]byte{key},
 		SessionLifetime: a.cfg.Web.SessionLifetime,

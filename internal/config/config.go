@@ -78,6 +78,8 @@ type Config struct {
 	Consent    Consent    `koanf:"consent"`
 	Runtime    Runtime    `koanf:"runtime"`
 	Web        Web        `koanf:"web"`
+	// Identity is how customers log in: embedded (the zero value) or federated.
+	Identity Identity `koanf:"identity"`
 	// Gateway is the resource-server side: the route table and how upstreams are
 	// called (plain values; package gateway documents every key). No routes: in dev mode the sandbox
 	// bank's default routes; otherwise every API path is 404.
@@ -156,6 +158,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Consent.validate()...)
 	errs = append(errs, c.Runtime.validate()...)
 	errs = append(errs, c.Web.validate()...)
+	errs = append(errs, c.Identity.validate(c.Listen.Public)...)
 	errs = append(errs, c.validateGateway()...)
 	errs = append(errs, c.Registration.validate()...)
 	errs = append(errs, c.ClientAuth.validate()...)

@@ -9,7 +9,7 @@
 // acr — [ACRSCA] ("urn:openbanking:psd2:sca") only when both a knowledge factor (password)
 // and a possession factor (TOTP) were checked in this login, [ACRCA] otherwise
 // ([NewAuthentication] applies that rule). The pages declare the small interface they call;
-// this package offers one implementation now:
+// this package offers two implementations:
 //
 //   - [Embedded]: customers kept in the store, in two steps the pages drive, one form each
 //     (INTERFACE.md "Customer pages"): [Embedded.CheckPassword] (username, password) → the
@@ -17,12 +17,23 @@
 //     customer id between the steps in their session and build the Authentication with
 //     [NewAuthentication] once the factors the request needs are checked.
 //
-// A federated login (OIDC to the bank's identity provider, a later issue) is redirect-based
-// and fits beside it without changing the Authentication: its pages call a Begin step that
-// returns the URL to send the browser to (carrying state and nonce kept in the page session),
-// and a Finish step on the callback request that verifies the provider's ID token and returns
-// an Authentication mapped from its sub, auth_time, amr and acr. The pages choose the
-// authenticator per configuration; everything after login only reads the Authentication.
+//   - [Federated]: the login at the bank's own OpenID Connect provider, as a relying party
+//     (authorization code flow with PKCE S256, state and nonce). [Federated.Begin] returns
+//     the provider URL to send the browser to and a pending value the pages keep in their
+//     sealed session; [Federated.Finish], on the callback, checks the state, exchanges the
+//     code (client_secret_basic or private_key_jwt), verifies the ID token — signature with
+//     the provider's JWK Set fetched under the jwks_uri rules ([jose.RemoteJWKS]: https,
+//     size and time bounds, no private address unless configured), iss, aud/azp, exp,
+//     iat, nonce — and returns an Authentication whose customer id is a configured claim,
+//     whose AMR is the token's amr, and whose ACR is [ACRSCA] when the configured map
+//     sends the token's acr there or the amr shows two PSD2 factor categories
+//     ([SCAFromAMR]), [ACRCA] otherwise. Nothing is kept between the two steps, so the
+//     callback may land on any node. Its errors are [*FederationError]s:
+//     [ErrFederationRejected] (checked and refused), [ErrFederationDenied] (access_denied
+//     at the provider), [ErrFederationUnavailable] (could not check).
+//
+// The pages choose the authenticator per configuration; everything after login only reads
+// the Authentication.
 //
 // # Embedded customers
 //

@@ -411,3 +411,14 @@ func (r *RemoteJWKS) FetchJSON(ctx context.Context, uri string, max int) ([]byte
 	}
 	return body, nil
 }
+
+// Client returns an HTTP client under the same rules as the fetches — the dial rules (no
+// private or special-purpose addresses unless AllowPrivateNetworks), the roots and the
+// timeout — that follows no redirect (a 3xx is returned as it is). It is for the other
+// requests made to a party whose keys this cache fetches, such as a federated identity
+// provider's token endpoint; the caller checks the URL's scheme and bounds what it reads.
+func (r *RemoteJWKS) Client() *http.Client {
+	c := *r.client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}

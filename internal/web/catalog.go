@@ -71,6 +71,7 @@ var English = Catalog{
 	"error.too_large":          "The form was too large.",
 	"error.unavailable":        "The bank cannot complete this step right now. Please try again in a few minutes.",
 	"error.detail":             "For the app's developer: %s",
+	"error.login_refused":      "Your bank could not confirm your sign-in. Return to the app you came from and start again.",
 	"error.untrusted":          "The app that sent you here could not be verified, so you have not been sent back to it.",
 }
 

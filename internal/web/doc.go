@@ -32,6 +32,16 @@
 //   - Themable without rebuilding: templates, CSS and logo are embedded defaults that a
 //     file of the same name under [Options.ThemeDir] replaces (see [Options]).
 //
+// A federated login ([Options.Federation], the bank's own identity provider) replaces the
+// password and one-time-code pages with two steps: the login page answers 303 to the
+// provider's URL from [Federation.Begin], keeping Begin's pending value (state, nonce, PKCE
+// verifier) in the sealed session, and [FederatedCallbackPath] hands the provider's answer
+// with that value to [Federation.Finish], then moves the session to the approval step with
+// a fresh id and CSRF token. The pending value is used once, whatever the outcome, and
+// lives only in the cookie, so the callback may land on any node. A refused answer is the
+// 400 page, a cancel at the provider denies the journey, an unreachable provider is the
+// 503 page.
+//
 // One browser follows one journey at a time: [Pages.Start] replaces the session, so a
 // form still open in another tab of an earlier journey is refused (403) rather than
 // applied to the new one.

@@ -81,10 +81,18 @@ type Approval struct {
 	AuthTime time.Time
 	// AMR lists the methods checked, in order: "pwd", then "otp" (RFC 8176 values).
 	AMR []string
+	// ACR is the acr a federated login determined ([FederatedLogin.ACR]); empty for the
+	// embedded login, whose acr follows from AMR.
+	ACR string
 }
 
-// SCA reports whether both factors were checked (acr urn:openbanking:psd2:sca).
+// SCA reports whether the login was a strong customer authentication (acr
+// urn:openbanking:psd2:sca): ACR says so when set; otherwise both factors ("pwd" and
+// "otp") were checked.
 func (a Approval) SCA() bool {
+	if a.ACR != "" {
+		return a.ACR == "urn:openbanking:psd2:sca"
+	}
 	var pwd, otp bool
 	for _, m := range a.AMR {
 		pwd = pwd || m == "pwd"

@@ -52,6 +52,10 @@ type session struct {
 	Customer string   `json:"c,omitempty"`
 	AMR      []string `json:"amr,omitempty"`
 	AuthTime int64    `json:"at,omitempty"`
+	// ACR is set by a federated login (see [FederatedLogin.ACR]).
+	ACR string `json:"acr,omitempty"`
+	// Fed is the pending federated login ([Federation.Begin]) at the login step.
+	Fed string `json:"f,omitempty"`
 	// Exp is the Unix time after which the session is refused.
 	Exp int64 `json:"exp"`
 }

@@ -38,8 +38,12 @@ const (
 // Options configure [New]. Authenticator, Journeys and SessionKeys are required; every
 // other zero value means the default stated.
 type Options struct {
-	// Authenticator checks passwords and one-time codes.
+	// Authenticator checks passwords and one-time codes. Required unless Federation is set.
 	Authenticator Authenticator
+	// Federation, when set, replaces the password and one-time-code pages: the login page
+	// sends the browser to the bank's identity provider and [FederatedCallbackPath]
+	// finishes the login there (the approval page stays).
+	Federation Federation
 	// Journeys finds the pending authorization requests.
 	Journeys Journeys
 	// SessionKeys seal the session cookie: the first seals, each opens (rotation:
@@ -67,6 +71,7 @@ type Options struct {
 // Pages is the http.Handler of the customer's pages. Create it with [New].
 type Pages struct {
 	auth     Authenticator
+	fed      Federation
 	journeys Journeys
 	seal     *sealer
 	lifetime time.Duration
@@ -81,15 +86,15 @@ type Pages struct {
 // New loads the theme and returns the pages' handler. It fails when a required option
 // is missing, a session key has the wrong size, or a theme template does not parse.
 func New(o Options) (*Pages, error) {
-	if o.Authenticator == nil || o.Journeys == nil {
-		return nil, errors.New("web: Authenticator and Journeys are required")
+	if (o.Authenticator == nil && o.Federation == nil) || o.Journeys == nil {
+		return nil, errors.New("web: Authenticator (or Federation) and Journeys are required")
 	}
 	seal, err := newSealer(o.SessionKeys)
 	if err != nil {
 		return nil, err
 	}
 	p := &Pages{
-		auth: o.Authenticator, journeys: o.Journeys, seal: seal,
+		auth: o.Authenticator, fed: o.Federation, journeys: o.Journeys, seal: seal,
 		lifetime: o.SessionLifetime, msg: English.merge(o.Messages),
 		addr: o.ClientAddr, clock: o.Clock, log: o.Logger,
 	}
@@ -110,10 +115,15 @@ func New(o Options) (*Pages, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+LoginPath, p.handle(p.loginPage))
-	mux.HandleFunc("POST "+LoginPath, p.handle(p.loginForm))
-	mux.HandleFunc("GET "+OTPPath, p.handle(p.otpPage))
-	mux.HandleFunc("POST "+OTPPath, p.handle(p.otpForm))
+	if p.fed != nil {
+		mux.HandleFunc("GET "+LoginPath, p.handle(p.federatedLogin))
+		mux.HandleFunc("GET "+FederatedCallbackPath, p.handle(p.federatedCallback))
+	} else {
+		mux.HandleFunc("GET "+LoginPath, p.handle(p.loginPage))
+		mux.HandleFunc("POST "+LoginPath, p.handle(p.loginForm))
+		mux.HandleFunc("GET "+OTPPath, p.handle(p.otpPage))
+		mux.HandleFunc("POST "+OTPPath, p.handle(p.otpForm))
+	}
 	mux.HandleFunc("GET "+ApprovePath, p.handle(p.approvePage))
 	mux.HandleFunc("POST "+ApprovePath, p.handle(p.approveForm))
 	mux.HandleFunc("GET "+StaticPath+"{file}", p.theme.serveStatic)
@@ -245,6 +255,8 @@ func pageError(err error) (status int, msgID string, known bool) {
 		return http.StatusRequestEntityTooLarge, "error.too_large", true
 	case errors.Is(err, errNotFound):
 		return http.StatusNotFound, "error.bad_request", true
+	case errors.Is(err, ErrLoginRefused):
+		return http.StatusBadRequest, "error.login_refused", true
 	}
 	return http.StatusServiceUnavailable, "error.unavailable", false
 }
@@ -582,7 +594,7 @@ func (p *Pages) approveForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	target, err := j.Approve(ctx, Approval{
 		CustomerID: s.Customer, Accounts: chosen,
-		AuthTime: time.Unix(s.AuthTime, 0), AMR: slices.Clone(s.AMR),
+		AuthTime: time.Unix(s.AuthTime, 0), AMR: slices.Clone(s.AMR), ACR: s.ACR,
 	})
 	return p.end(w, r, target, err)
 }

@@ -404,7 +404,7 @@ func qcOptionError(err error) error {
 }
 
 var (
-	oidCountry      = asn1.ObjectIdentifier{2, 5, 4, 6}
+	oidCountry            = asn1.ObjectIdentifier{2, 5, 4, 6}
 	oidOrganization       = asn1.ObjectIdentifier{2, 5, 4, 10}
 	oidOrganizationalUnit = asn1.ObjectIdentifier{2, 5, 4, 11}
 	oidCommonName         = asn1.ObjectIdentifier{2, 5, 4, 3}

@@ -11,8 +11,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/portcullis/portcullis/internal/secretfile"
 )
 
 // SecretKeyFile is the name, under the data directory, of the file holding the [SecretKey]
@@ -62,26 +63,15 @@ func LoadOrCreateSecretKey(path string) (*SecretKey, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return k, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("identity: secret key: %w", err)
-	}
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return LoadSecretKey(path)
-	}
-	if err != nil {
+	// The first writer's complete file wins; concurrent first starts read the same key.
+	if _, err := secretfile.CreateOnce(path, []byte(hex.EncodeToString(key)+"\n")); err != nil {
 		return nil, fmt.Errorf("identity: secret key: %w", err)
 	}
-	_, werr := f.WriteString(hex.EncodeToString(key) + "\n")
-	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
-		os.Remove(path)
-		return nil, fmt.Errorf("identity: secret key: %w", err)
-	}
-	return NewSecretKey(key)
+	return LoadSecretKey(path)
 }
 
 // LoadSecretKey reads the key file at path (64 hex digits, surrounding white space ignored).

@@ -13,8 +13,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/portcullis/portcullis/internal/secretfile"
 )
 
 // KEKSize is the length of a key-encryption key: AES-256.
@@ -103,32 +104,25 @@ func (k *KEK) open(kid, alg, sealed string) ([]byte, error) {
 // LoadOrCreateDevKEK reads the KEK file at path (base64 of 32 bytes), creating it with a fresh
 // random KEK (mode 0600, its directory 0700) when it does not exist. For dev mode only: a
 // production KEK comes from keys.kek. Two processes creating it at once end up with the same
-// KEK (the file is created exclusively; the loser reads the winner's).
+// KEK (secretfile.CreateOnce: the first writer's file wins, complete).
 func LoadOrCreateDevKEK(path string) (*KEK, error) {
 	k, err := loadKEKFile(path)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return k, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("keys: dev KEK: %w", err)
-	}
 	key := make([]byte, KEKSize)
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return loadKEKFile(path)
-	}
+	data, err := secretfile.CreateOnce(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"))
 	if err != nil {
 		return nil, fmt.Errorf("keys: dev KEK: %w", err)
 	}
-	_, werr := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
-	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
-		os.Remove(path)
-		return nil, fmt.Errorf("keys: dev KEK: %w", err)
+	k, err = ParseKEK(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return NewKEK(key)
+	return k, nil
 }
 
 func loadKEKFile(path string) (*KEK, error) {

@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/portcullis/portcullis/internal/secretfile"
 )
 
 // Subject secret bounds and file.
@@ -104,17 +106,9 @@ func LoadSubjects(dir string) (*Subjects, error) {
 	if _, err := rand.Read(b); err != nil {
 		return nil, fmt.Errorf("token: reading randomness: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".subject-*.tmp")
-	if err != nil {
-		return nil, fmt.Errorf("token: writing the subject secret: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.WriteString(base64.RawURLEncoding.EncodeToString(b) + "\n")
-	if err := errors.Join(werr, tmp.Chmod(0o600), tmp.Sync(), tmp.Close()); err != nil {
-		return nil, fmt.Errorf("token: writing the subject secret: %w", err)
-	}
-	// Link fails if another process created the file first: then use theirs.
-	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+	// The first writer's complete file wins: another process creating it at once reads
+	// the same secret.
+	if _, err := secretfile.CreateOnce(path, []byte(base64.RawURLEncoding.EncodeToString(b)+"\n")); err != nil {
 		return nil, fmt.Errorf("token: writing the subject secret: %w", err)
 	}
 	return readSubjects(path)

@@ -11,9 +11,10 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/secretfile"
 )
 
 // SessionCookie is the name of the session cookie. The __Host- prefix makes the browser
@@ -170,22 +171,9 @@ func LoadOrCreateKey(path string) ([]byte, error) {
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			b, err = os.ReadFile(path) // another process created it first: use theirs
-			return decodeKey(path, b, err)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if _, err := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return key, f.Close()
+		// The first writer's complete file wins: another process creating it at once
+		// reads the same key.
+		b, err = secretfile.CreateOnce(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"))
 	}
 	return decodeKey(path, b, err)
 }

@@ -2,32 +2,18 @@ package app_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/portcullis/portcullis/internal/app"
@@ -35,6 +21,7 @@ import (
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/pki/sandbox"
 	"github.com/portcullis/portcullis/internal/web"
+	"github.com/portcullis/portcullis/internal/web/webtest"
 )
 
 // Acceptance "Real browser" of the customer journey (issue 10): Debian's chromium, driven
@@ -42,31 +29,6 @@ import (
 // dev-mode Portcullis over HTTPS on loopback — the TPP's side (PAR, request objects, the code
 // exchange) is played over mTLS by the Go test. A screenshot of every page is saved under
 // test-output/screenshots/journey-*.png (gitignored).
-
-// journeyChromium finds the browser: $PORTCULLIS_CHROMIUM, else chromium on PATH. Missing,
-// the test fails under CI=true and skips elsewhere.
-func journeyChromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("PORTCULLIS_CHROMIUM"); p != "" {
-		return p
-	}
-	p, err := exec.LookPath("chromium")
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("chromium not found (CI=true): scripts/deps.sh installs it: %v", err)
-	}
-	t.Skipf("chromium not found; run scripts/deps.sh (or set PORTCULLIS_CHROMIUM) to run the browser journey: %v", err)
-	return ""
-}
-
-// spkiHash is the base64 SHA-256 of a certificate's SubjectPublicKeyInfo, the form of
-// chromium's --ignore-certificate-errors-spki-list.
-func spkiHash(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
-	return base64.StdEncoding.EncodeToString(sum[:])
-}
 
 // serverLeaf returns the certificate the server at addr presents.
 func serverLeaf(t *testing.T, addr string, root *x509.Certificate) *x509.Certificate {
@@ -93,26 +55,8 @@ type tppCallback struct {
 
 func newTPPCallback(t *testing.T) *tppCallback {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb := &tppCallback{spki: spkiHash(leaf)}
+	cert, spki := webtest.LoopbackCert(t)
+	cb := &tppCallback{spki: spki}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /cb", func(w http.ResponseWriter, r *http.Request) {
 		cb.mu.Lock()
@@ -122,7 +66,7 @@ func newTPPCallback(t *testing.T) *tppCallback {
 		fmt.Fprint(w, `<!DOCTYPE html><html lang="en"><title>TPP</title><body><h1 id="tpp-done">Back at the TPP</h1></body></html>`)
 	})
 	cb.srv = httptest.NewUnstartedServer(mux)
-	cb.srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
+	cb.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	cb.srv.StartTLS()
 	t.Cleanup(cb.srv.Close)
 	return cb
@@ -131,144 +75,34 @@ func newTPPCallback(t *testing.T) *tppCallback {
 func (cb *tppCallback) url() string { return cb.srv.URL + "/cb" }
 
 // journeyBrowser is one chromium tab against the dev server.
-type journeyBrowser struct {
-	ctx   context.Context
-	shots string
-
-	mu        sync.Mutex
-	redirects []redirectSeen
-	problems  []string
-}
-
-type redirectSeen struct {
-	status   int64
-	from, to string
-}
+type journeyBrowser struct{ *webtest.Browser }
 
 func newJourneyBrowser(t *testing.T, trusted ...string) *journeyBrowser {
 	t.Helper()
-	chromium := journeyChromium(t)
-	jb := &journeyBrowser{shots: outputDir(t, "screenshots")}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		// Exactly the dev server's and the TPP's keys are accepted, nothing else.
-		chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(trusted, ",")),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 1000),
-	)
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	jb.ctx = ctx
-	if err := chromedp.Listen(ctx, func(ev any) {
-		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.RedirectResponse != nil {
-			jb.mu.Lock()
-			jb.redirects = append(jb.redirects, redirectSeen{status: e.RedirectResponse.Status, from: e.RedirectResponse.URL, to: e.Request.URL})
-			jb.mu.Unlock()
-		}
-		if e, ok := ev.(*cdplog.EventEntryAdded); ok && e.Entry.Level == cdplog.EntryLevelError &&
-			!(e.Entry.Source == cdplog.EntrySourceNetwork && strings.Contains(e.Entry.Text, "status of 4")) {
-			jb.mu.Lock()
-			jb.problems = append(jb.problems, fmt.Sprintf("%s: %s (%s)", e.Entry.Source, e.Entry.Text, e.Entry.URL))
-			jb.mu.Unlock()
-		}
-	}); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
-		t.Fatal(err)
-	}
-	// The pages must work without JavaScript: the tab runs none.
-	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-		t.Fatal(err)
-	}
-	return jb
-}
-
-// run runs browser actions with a bound on the step.
-func (jb *journeyBrowser) run(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(jb.ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
+	return &journeyBrowser{webtest.NewBrowser(t, 4*time.Minute, trusted...)}
 }
 
 // shot saves a full-page screenshot as test-output/screenshots/journey-<name>.png.
-func (jb *journeyBrowser) shot(t *testing.T, name string) {
-	t.Helper()
-	png, err := chromedp.Run(jb.ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.WriteFile(filepath.Join(jb.shots, "journey-"+name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (jb *journeyBrowser) location(t *testing.T) string {
-	t.Helper()
-	loc, err := chromedp.Run(jb.ctx, chromedp.Location())
-	if err != nil {
-		t.Fatalf("location: %v", err)
-	}
-	return loc
-}
-
-func (jb *journeyBrowser) text(t *testing.T, css string) string {
-	t.Helper()
-	v, err := chromedp.Run(jb.ctx, chromedp.Text(chromedp.CSS(css)))
-	if err != nil {
-		t.Fatalf("text of %s: %v", css, err)
-	}
-	return strings.TrimSpace(v)
-}
+func (jb *journeyBrowser) shot(t *testing.T, name string) { jb.Shot(t, "journey-"+name) }
 
 // wantSeeOthers asserts that every redirect the browser followed was a 303 (FAPI2-AS-27).
 func (jb *journeyBrowser) wantSeeOthers(t *testing.T) {
 	t.Helper()
-	jb.mu.Lock()
-	defer jb.mu.Unlock()
-	if len(jb.redirects) == 0 {
+	seen := jb.TakeRedirects()
+	if len(seen) == 0 {
 		t.Error("no redirect seen")
 	}
-	for _, r := range jb.redirects {
-		if r.status != http.StatusSeeOther {
-			t.Errorf("redirect %s → %s: %d, want 303", r.from, r.to, r.status)
+	for _, r := range seen {
+		if r.Status != http.StatusSeeOther {
+			t.Errorf("redirect %s → %s: %d, want 303", r.From, r.To, r.Status)
 		}
 	}
-	jb.redirects = nil
-}
-
-// wantNoProblems asserts the browser logged no error (CSP violation, blocked navigation).
-func (jb *journeyBrowser) wantNoProblems(t *testing.T) {
-	t.Helper()
-	jb.mu.Lock()
-	defer jb.mu.Unlock()
-	for _, p := range jb.problems {
-		t.Errorf("browser: %s", p)
-	}
-	jb.problems = nil
 }
 
 // login fills the login form.
 func (jb *journeyBrowser) login(t *testing.T, username, password string) {
 	t.Helper()
-	jb.run(t, "log in", chromedp.WaitVisible(chromedp.CSS("#username")),
+	jb.Run(t, "log in", chromedp.WaitVisible(chromedp.CSS("#username")),
 		chromedp.SendKeys(chromedp.CSS("#username"), username),
 		chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.Click(chromedp.CSS("#submit")))
@@ -277,7 +111,7 @@ func (jb *journeyBrowser) login(t *testing.T, username, password string) {
 // otp fills the one-time code form.
 func (jb *journeyBrowser) otp(t *testing.T, code string) {
 	t.Helper()
-	jb.run(t, "one-time code", chromedp.WaitVisible(chromedp.CSS("#otp")),
+	jb.Run(t, "one-time code", chromedp.WaitVisible(chromedp.CSS("#otp")),
 		chromedp.SendKeys(chromedp.CSS("#otp"), code), chromedp.Click(chromedp.CSS("#submit")))
 }
 
@@ -301,7 +135,7 @@ type browserRig struct {
 
 func newBrowserJourneyRig(t *testing.T) *browserRig {
 	t.Helper()
-	journeyChromium(t) // skip before starting anything
+	webtest.Chromium(t) // skip before starting anything
 	a := startApp(t, nil)
 	root := a.Sandbox.RootCertificate()
 	side := func(org string) tppSide {
@@ -313,7 +147,7 @@ func newBrowserJourneyRig(t *testing.T) *browserRig {
 		mtlsBase: "https://" + a.HTTPSAddr().String(), publicBase: "https://" + a.PublicAddr().String(),
 		cb: newTPPCallback(t), codes: demoTOTP(t, a),
 	}
-	rig.b = newJourneyBrowser(t, spkiHash(serverLeaf(t, a.PublicAddr().String(), root)), rig.cb.spki)
+	rig.b = newJourneyBrowser(t, webtest.SPKIHash(serverLeaf(t, a.PublicAddr().String(), root)), rig.cb.spki)
 	return rig
 }
 
@@ -395,32 +229,32 @@ func TestBrowserJourney(t *testing.T) {
 
 	t.Run("FAPI 2.0 approve", func(t *testing.T) {
 		authURL, verifier, state, nonce := pushFAPI2(t)
-		rig.b.run(t, "open the authorization URL", chromedp.Navigate(authURL), chromedp.WaitVisible(chromedp.CSS("#username")))
-		if got := rig.b.text(t, "#client-name"); got != "Moneywise Budgeting" {
+		rig.b.Run(t, "open the authorization URL", chromedp.Navigate(authURL), chromedp.WaitVisible(chromedp.CSS("#username")))
+		if got := rig.b.Text(t, "#client-name"); got != "Moneywise Budgeting" {
 			t.Errorf("login page names the TPP %q", got)
 		}
 		rig.b.shot(t, "login")
 		rig.b.login(t, demo.ID, demo.Password)
-		rig.b.run(t, "otp page", chromedp.WaitVisible(chromedp.CSS("#otp")))
+		rig.b.Run(t, "otp page", chromedp.WaitVisible(chromedp.CSS("#otp")))
 		rig.b.shot(t, "otp")
 		rig.b.otp(t, rig.codes.next(t))
-		rig.b.run(t, "approval page", chromedp.WaitVisible(chromedp.CSS("#approve")))
-		if got := rig.b.text(t, "#client-name"); got != "Moneywise Budgeting" {
+		rig.b.Run(t, "approval page", chromedp.WaitVisible(chromedp.CSS("#approve")))
+		if got := rig.b.Text(t, "#client-name"); got != "Moneywise Budgeting" {
 			t.Errorf("approval page names the TPP %q", got)
 		}
-		asks := rig.b.text(t, ".scopes")
+		asks := rig.b.Text(t, ".scopes")
 		for _, want := range []string{web.English["scope.openid"], web.English["scope.accounts"]} {
 			if !strings.Contains(asks, want) {
 				t.Errorf("approval page lists %q, want %q among it", asks, want)
 			}
 		}
 		rig.b.shot(t, "approve")
-		rig.b.run(t, "choose an account and approve",
+		rig.b.Run(t, "choose an account and approve",
 			chromedp.Click(chromedp.CSS(`input[name="account"][value="22289"]`)),
 			chromedp.Click(chromedp.CSS("#approve")),
 			chromedp.WaitVisible(chromedp.CSS("#tpp-done")))
 		rig.b.wantSeeOthers(t)
-		loc, err := url.Parse(rig.b.location(t))
+		loc, err := url.Parse(rig.b.Location(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -433,7 +267,7 @@ func TestBrowserJourney(t *testing.T) {
 		if err != nil || !strings.Contains(string(grant.Data), "22289") {
 			t.Errorf("the grant does not record the chosen account: %+v %v", grant, err)
 		}
-		rig.b.wantNoProblems(t)
+		rig.b.WantNoProblems(t)
 	})
 
 	t.Run("FAPI 1.0 hybrid approve", func(t *testing.T) {
@@ -449,20 +283,20 @@ func TestBrowserJourney(t *testing.T) {
 		authURL := rig.publicBase + "/authorize?" + url.Values{
 			"client_id": {"tpp-fapi1"}, "response_type": {"code id_token"}, "scope": {"openid"}, "request": {ro},
 		}.Encode()
-		rig.b.run(t, "open the authorization URL", chromedp.Navigate(authURL), chromedp.WaitVisible(chromedp.CSS("#username")))
+		rig.b.Run(t, "open the authorization URL", chromedp.Navigate(authURL), chromedp.WaitVisible(chromedp.CSS("#username")))
 		rig.b.login(t, demo.ID, demo.Password)
 		rig.b.otp(t, rig.codes.next(t))
-		rig.b.run(t, "approval page", chromedp.WaitVisible(chromedp.CSS("#approve")))
-		if got := rig.b.text(t, "#client-name"); got != "Ledgerly Accounts" {
+		rig.b.Run(t, "approval page", chromedp.WaitVisible(chromedp.CSS("#approve")))
+		if got := rig.b.Text(t, "#client-name"); got != "Ledgerly Accounts" {
 			t.Errorf("approval page names the TPP %q", got)
 		}
 		rig.b.shot(t, "approve-hybrid")
-		rig.b.run(t, "choose an account and approve",
+		rig.b.Run(t, "choose an account and approve",
 			chromedp.Click(chromedp.CSS(`input[name="account"][value="31820"]`)),
 			chromedp.Click(chromedp.CSS("#approve")),
 			chromedp.WaitVisible(chromedp.CSS("#tpp-done")))
 		rig.b.wantSeeOthers(t)
-		loc, err := url.Parse(rig.b.location(t))
+		loc, err := url.Parse(rig.b.Location(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -488,20 +322,20 @@ func TestBrowserJourney(t *testing.T) {
 		if back := jwtClaims(t, tok["id_token"].(string)); back["sub"] != front["sub"] {
 			t.Errorf("ID tokens disagree on sub: front %v, back %v", front["sub"], back["sub"])
 		}
-		rig.b.wantNoProblems(t)
+		rig.b.WantNoProblems(t)
 	})
 
 	t.Run("deny", func(t *testing.T) {
 		// A customer of its own: the demo customer's TOTP steps are used up above.
 		password, codes := newCustomer(t, rig.a, "second-customer")
 		authURL, _, state, _ := pushFAPI2(t)
-		rig.b.run(t, "open the authorization URL", chromedp.Navigate(authURL))
+		rig.b.Run(t, "open the authorization URL", chromedp.Navigate(authURL))
 		rig.b.login(t, "second-customer", password)
 		rig.b.otp(t, codes.next(t))
-		rig.b.run(t, "deny", chromedp.WaitVisible(chromedp.CSS("#deny")), chromedp.Click(chromedp.CSS("#deny")),
+		rig.b.Run(t, "deny", chromedp.WaitVisible(chromedp.CSS("#deny")), chromedp.Click(chromedp.CSS("#deny")),
 			chromedp.WaitVisible(chromedp.CSS("#tpp-done")))
 		rig.b.wantSeeOthers(t)
-		loc, err := url.Parse(rig.b.location(t))
+		loc, err := url.Parse(rig.b.Location(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -510,57 +344,57 @@ func TestBrowserJourney(t *testing.T) {
 			q.Get("iss") != "https://localhost:8443" || q.Has("code") {
 			t.Errorf("back at the TPP with %s, want access_denied with state and iss", loc)
 		}
-		rig.b.wantNoProblems(t)
+		rig.b.WantNoProblems(t)
 	})
 
 	t.Run("wrong password", func(t *testing.T) {
 		authURL, _, _, _ := pushFAPI2(t)
-		rig.b.run(t, "open the authorization URL", chromedp.Navigate(authURL))
+		rig.b.Run(t, "open the authorization URL", chromedp.Navigate(authURL))
 		rig.b.login(t, demo.ID, "not-the-password")
-		rig.b.run(t, "error shown", chromedp.WaitVisible(chromedp.CSS("#alert")))
-		if got := rig.b.text(t, "#alert"); got != web.English["login.wrong"] {
+		rig.b.Run(t, "error shown", chromedp.WaitVisible(chromedp.CSS("#alert")))
+		if got := rig.b.Text(t, "#alert"); got != web.English["login.wrong"] {
 			t.Errorf("alert %q, want %q", got, web.English["login.wrong"])
 		}
-		if loc := rig.b.location(t); loc != rig.publicBase+web.LoginPath {
+		if loc := rig.b.Location(t); loc != rig.publicBase+web.LoginPath {
 			t.Errorf("after a wrong password the browser is at %s", loc)
 		}
 		rig.b.shot(t, "wrong-password")
-		rig.b.wantNoProblems(t)
+		rig.b.WantNoProblems(t)
 	})
 
 	t.Run("wrong one-time code", func(t *testing.T) {
 		authURL, _, _, _ := pushFAPI2(t)
-		rig.b.run(t, "open the authorization URL", chromedp.Navigate(authURL))
+		rig.b.Run(t, "open the authorization URL", chromedp.Navigate(authURL))
 		rig.b.login(t, demo.ID, demo.Password)
 		rig.b.otp(t, wrongCode(t, rig.codes))
-		rig.b.run(t, "error shown", chromedp.WaitVisible(chromedp.CSS("#alert")))
-		if got := rig.b.text(t, "#alert"); got != web.English["otp.wrong"] {
+		rig.b.Run(t, "error shown", chromedp.WaitVisible(chromedp.CSS("#alert")))
+		if got := rig.b.Text(t, "#alert"); got != web.English["otp.wrong"] {
 			t.Errorf("alert %q, want %q", got, web.English["otp.wrong"])
 		}
-		if loc := rig.b.location(t); !strings.HasPrefix(loc, rig.publicBase+web.OTPPath) {
+		if loc := rig.b.Location(t); !strings.HasPrefix(loc, rig.publicBase+web.OTPPath) {
 			t.Errorf("after a wrong code the browser is at %s", loc)
 		}
 		rig.b.shot(t, "wrong-otp")
-		rig.b.wantNoProblems(t)
+		rig.b.WantNoProblems(t)
 	})
 
 	t.Run("error page", func(t *testing.T) {
 		// A request_uri that was never issued: the customer sees the error page, the
 		// browser is not sent anywhere.
-		rig.b.run(t, "open a bad authorization URL",
+		rig.b.Run(t, "open a bad authorization URL",
 			chromedp.Navigate(rig.publicBase+"/authorize?"+url.Values{"client_id": {"tpp-fapi2"}, "request_uri": {"urn:ietf:params:oauth:request_uri:nope"}}.Encode()),
 			chromedp.WaitVisible(chromedp.CSS("#alert")))
-		if loc := rig.b.location(t); !strings.HasPrefix(loc, rig.publicBase+"/authorize") {
+		if loc := rig.b.Location(t); !strings.HasPrefix(loc, rig.publicBase+"/authorize") {
 			t.Errorf("the error page redirected to %s", loc)
 		}
-		if got := rig.b.text(t, "#alert"); got != web.English["error.expired"] {
+		if got := rig.b.Text(t, "#alert"); got != web.English["error.expired"] {
 			t.Errorf("alert %q, want %q", got, web.English["error.expired"])
 		}
-		if detail := rig.b.text(t, ".detail"); !strings.Contains(detail, "invalid_request_uri") {
+		if detail := rig.b.Text(t, ".detail"); !strings.Contains(detail, "invalid_request_uri") {
 			t.Errorf("error detail %q, want invalid_request_uri", detail)
 		}
 		rig.b.shot(t, "error")
-		rig.b.wantNoProblems(t)
+		rig.b.WantNoProblems(t)
 	})
 	rig.cb.mu.Lock()
 	defer rig.cb.mu.Unlock()

@@ -200,16 +200,6 @@ func randomString(t *testing.T) string {
 	return n.Text(36)
 }
 
-// outputDir is test-output/<name> at the repository root (gitignored), created.
-func outputDir(t *testing.T, name string) string {
-	t.Helper()
-	dir := filepath.Join(repoRoot(t), "test-output", name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // repoRoot finds the module root above the test's working directory.
 func repoRoot(t *testing.T) string {
 	t.Helper()

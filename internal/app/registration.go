@@ -61,6 +61,13 @@ func (a *App) buildRegistration(remote *jose.RemoteJWKS) (*authz.RegistrationOpt
 		Clock:              a.clock,
 		MaxSSAAge:          a.cfg.Registration.SSAMaxAge,
 		MaxRequestLifetime: a.cfg.Registration.RequestMaxLifetime,
+		SigningAlgs: func() []string {
+			var out []string
+			for _, alg := range a.Keys.Algorithms() {
+				out = append(out, string(alg))
+			}
+			return out
+		},
 	}
 	if a.tppRegister != nil {
 		opts.Register = a.tppRegister

@@ -89,6 +89,11 @@ type Options struct {
 	// Register, when set, is asked whether the TPP is authorised by its NCA for the
 	// software statement's roles ([Verifier.Verify] step 5b). Nil: not asked.
 	Register TPPRegister
+	// SigningAlgs, when set, returns the algorithms the server can sign with now (its
+	// active keys): a client asking for ID tokens in another one is refused at
+	// registration (invalid_client_metadata), not later at its first authorization
+	// request. Nil: every FAPI algorithm is taken as signable.
+	SigningAlgs func() []string
 }
 
 // TPPRegister says whether a TPP is authorised by its NCA for PSD2 roles now;
@@ -111,6 +116,7 @@ type Verifier struct {
 	maxAge    time.Duration
 	profile   string
 	register  TPPRegister
+	signAlgs  func() []string
 }
 
 // New checks o and returns a Verifier. Errors name the offending field.
@@ -119,7 +125,7 @@ func New(o Options) (*Verifier, error) {
 		dirs: map[string]Directory{}, keys: o.SoftwareKeys, jtis: o.JTIs,
 		audiences: slices.Clone(o.Audiences), clk: o.Clock,
 		lifetime: o.MaxRequestLifetime, skew: o.MaxClockSkew, maxAge: o.MaxSSAAge, profile: o.Profile,
-		register: o.Register,
+		register: o.Register, signAlgs: o.SigningAlgs,
 	}
 	switch {
 	case len(o.Directories) == 0:
@@ -440,6 +446,11 @@ func (v *Verifier) crossCheck(r *RegistrationRequest, ssa *SoftwareStatement, id
 	} {
 		if a.alg != "" && !fapiAlg(a.alg) {
 			return nil, metadata(a.claim, a.claim+" must be PS256 or ES256")
+		}
+	}
+	if alg := r.IDTokenSignedResponseAlg; alg != "" && v.signAlgs != nil {
+		if have := v.signAlgs(); !slices.Contains(have, alg) {
+			return nil, metadata("id_token_signed_response_alg", "this server signs ID tokens with "+strings.Join(have, " or ")+", not "+alg)
 		}
 	}
 	switch r.ApplicationType {

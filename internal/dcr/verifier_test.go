@@ -312,3 +312,16 @@ func assertRefused(t *testing.T, v *dcr.Verifier, body []byte, id *pki.Identity,
 		t.Fatalf("err = %v, want %s on %s", err, code, claim)
 	}
 }
+
+// TestVerifyServerSigningAlgs: an ID token algorithm the server has no active key for is
+// refused at registration, not at the client's first authorization request.
+func TestVerifyServerSigningAlgs(t *testing.T) {
+	w := newWorld(t)
+	v := w.verifier(t, func(o *dcr.Options) { o.SigningAlgs = func() []string { return []string{"ES256"} } })
+	ctx := context.Background()
+	assertRefused(t, v, w.request(t, nil, func(m map[string]any) { m["id_token_signed_response_alg"] = "PS256" }),
+		w.id, dcr.CodeInvalidClientMetadata, "id_token_signed_response_alg")
+	if _, err := v.Verify(ctx, w.request(t, nil, func(m map[string]any) { m["id_token_signed_response_alg"] = "ES256" }), w.id); err != nil {
+		t.Fatalf("ES256 ID tokens refused: %v", err)
+	}
+}

@@ -273,6 +273,9 @@ func TestProductionEndToEnd(t *testing.T) {
 		return jws
 	}
 
+	// Every request below goes through nginx until step 9: both nodes must serve some.
+	servedA, servedB := requestsServed(t, a, ""), requestsServed(t, b, "")
+
 	// 1. Dynamic client registration through nginx.
 	directory, err := dirsandbox.Open(filepath.Join(cfgA.DataDir, app.DirectoryDir), nil)
 	if err != nil {
@@ -397,6 +400,9 @@ func TestProductionEndToEnd(t *testing.T) {
 		}
 	}
 	wantAccounts("through nginx", tpp, lb, oldToken)
+	if dA, dB := requestsServed(t, a, "")-servedA, requestsServed(t, b, "")-servedB; dA < 1 || dB < 1 {
+		t.Fatalf("through nginx, node A served %v requests and node B %v: want both", dA, dB)
+	}
 
 	// 8. Rotation on node A; both nodes poll on their own (1 s), the new key signs after
 	// the 2 s publish delay.
@@ -431,9 +437,13 @@ func TestProductionEndToEnd(t *testing.T) {
 	if kid := jwsKeyID(t, newToken); kid != newKid {
 		t.Fatalf("token issued after the rotation signed with %s, want %s", kid, newKid)
 	}
+	accountsA, accountsB := requestsServed(t, a, "accounts"), requestsServed(t, b, "accounts")
 	for range 3 {
 		wantAccounts("node B, token from before the rotation", direct, nodeB, oldToken)
 		wantAccounts("node B, token from after the rotation", direct, nodeB, newToken)
+	}
+	if dA, dB := requestsServed(t, a, "accounts")-accountsA, requestsServed(t, b, "accounts")-accountsB; dA != 0 || dB != 6 {
+		t.Fatalf("accounts calls served by node A %v, node B %v; want 0 and 6", dA, dB)
 	}
 	wantAccounts("through nginx, token from after the rotation", tpp, lb, newToken)
 	if got, want := b.Keys.JWKS(), a.Keys.JWKS(); string(got) != string(want) {

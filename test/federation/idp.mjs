@@ -56,14 +56,16 @@ function build(issuer, { clients }) {
     jwks: { keys: [{ ...signing, kid: 'idp-es256', use: 'sig', alg: 'ES256' }] },
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
     // acr, amr and auth_time are claims of the openid scope here, so every ID token carries them.
-    claims: { openid: ['sub', 'bank_customer_id', 'acr', 'amr', 'auth_time'] },
+    claims: { openid: ['sub', 'bank_customer_id', 'psu_id', 'acr', 'amr', 'auth_time'] },
     conformIdTokenClaims: false,
     acrValues: ['urn:idp:loa:high', 'urn:idp:loa:low'],
     pkce: { required: () => true },
     enabledJWA: { idTokenSigningAlgValues: ['ES256'], clientAuthSigningAlgValues: ['ES256', 'PS256', 'EdDSA'] },
     features: { devInteractions: { enabled: true } },
     async findAccount(ctx, id) {
-      return { accountId: id, async claims() { return { sub: id, bank_customer_id: `bank-${id}` }; } };
+      // psu_id: the login without its sca-/amr- prefix (the sandbox bank's customer "demo" logs
+      // in as sca-demo in TestProductionEndToEnd).
+      return { accountId: id, async claims() { return { sub: id, bank_customer_id: `bank-${id}`, psu_id: id.replace(/^(sca|amr)-/, '') }; } };
     },
   });
   provider.proxy = false;

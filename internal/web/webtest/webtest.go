@@ -133,8 +133,25 @@ type Browser struct {
 // with JavaScript off in the tab. It is stopped when the test ends.
 func NewBrowser(t testing.TB, total time.Duration, trusted ...string) *Browser {
 	t.Helper()
+	return newBrowser(t, total, "", trusted)
+}
+
+// NewBrowserMapping is NewBrowser with chromium's --host-resolver-rules set to rules (for
+// example "MAP tpp.example.com 127.0.0.1"): a page under a public name is served from
+// loopback, with no DNS query.
+func NewBrowserMapping(t testing.TB, total time.Duration, rules string, trusted ...string) *Browser {
+	t.Helper()
+	return newBrowser(t, total, rules, trusted)
+}
+
+func newBrowser(t testing.TB, total time.Duration, rules string, trusted []string) *Browser {
+	t.Helper()
 	b := &Browser{shots: ScreenshotDir(t)}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	opts := []chromedp.ExecAllocatorOption{}
+	if rules != "" {
+		opts = append(opts, chromedp.Flag("host-resolver-rules", rules))
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(opts,
 		chromedp.ExecPath(Chromium(t)),
 		chromedp.Headless,
 		chromedp.NoSandbox,
@@ -150,7 +167,7 @@ func NewBrowser(t testing.TB, total time.Duration, trusted ...string) *Browser {
 		chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(trusted, ",")),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1000, 1000),
-	)
+	)...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	ctx, cancelTimeout := context.WithTimeout(ctx, total)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })

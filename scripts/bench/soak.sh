@@ -182,6 +182,8 @@ for n in a b; do
   {
     echo "node $n: requests by route and code:"
     grep '^portcullis_http_requests_total' "$OUT/metrics-$n.txt" | sed 's/^portcullis_http_requests_total//' | sort || true
+    echo "node $n: gateway checks, client authentications and token requests by outcome:"
+    grep -E '^portcullis_(gateway_checks|client_authentications|token_requests)_total' "$OUT/metrics-$n.txt" | sort || true
     echo "node $n: error-level log lines: $(grep -c '"level":"ERROR"' "$WORK/server-$n.log" || true)"
   } >> "$OUT/nodes.txt"
 done

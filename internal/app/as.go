@@ -148,6 +148,7 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 		Issuer: cfg.Issuer, Keys: a.Keys, Tokens: a.Tokens, Verifier: a.Verifier, ClientAuth: a.ClientAuth,
 		Revocations: a.Store, DenyList: a.DenyList, Logger: a.logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		ScopesSupported: ScopesSupported(),
+		Registerer:      a.Metrics.Registry(),
 		Audit:           a.Audit,
 		Clock:           a.clock,
 		Registration:    registration,

@@ -55,6 +55,7 @@ func (a *App) buildGateway(mux *http.ServeMux) error {
 		ConsentValidator: defaultValidator,
 		Customers:        a.Store, // consent → customer, for the upstream's PSU id
 		Logger:           a.logger,
+		Registerer:       a.Metrics.Registry(),
 		// Refusals go to the audit log stream only: one database write per refused
 		// request would let anyone without a token amplify load on the database.
 		Audit: func(ctx context.Context, ev gateway.AuditEvent) {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/clientauth"
@@ -124,6 +126,9 @@ type Options struct {
 	// Clock is the source of "now" for request object, request_uri and code lifetimes.
 	// Nil means the real clock.
 	Clock clock.Clock
+	// Registerer receives the server's metrics (portcullis_client_authentications_total,
+	// portcullis_token_requests_total; metrics.go). Nil leaves them unregistered.
+	Registerer prometheus.Registerer
 	// PushedRequests stores pushed authorization requests. Nil means the customer
 	// journey endpoints (PAR, authorization) are not served.
 	PushedRequests PushedRequestStore
@@ -230,11 +235,13 @@ type Server struct {
 	refreshLifetime time.Duration
 	intents         IntentChecker
 	reg             *RegistrationOptions
+	metrics         *metrics
 }
 
 // New checks o and returns a Server. Errors name the offending field.
 func New(o Options) (*Server, error) {
 	s := &Server{
+		metrics:  newMetrics(o.Registerer),
 		mtlsBase: o.MTLSBaseURL,
 		keys:     o.Keys,
 		tokens:   o.Tokens,

@@ -40,6 +40,7 @@ func (s *Server) authenticate(r *http.Request, form url.Values, ep clientauth.En
 		PresentedChain:      chain,
 		Endpoint:            ep,
 	})
+	s.countClientAuth(ep, form, authzHeader, res, err)
 	var ce *clientauth.Error
 	if errors.As(err, &ce) {
 		s.audit.Record(r.Context(), audit.Event{
@@ -61,4 +62,37 @@ func (s *Server) authenticate(r *http.Request, form url.Values, ep clientauth.En
 	}
 	obs.Annotate(r.Context(), slog.String("client_id", res.Client.ID), slog.String("client_auth_method", res.Method))
 	return res, nil
+}
+
+// countClientAuth records one client authentication: the method that authenticated the
+// client, or for a failure the one the request shows (client_assertion, the Authorization
+// header) or "unknown"; the outcome "ok" or the RFC 6749 error code of the failure.
+func (s *Server) countClientAuth(ep clientauth.Endpoint, form url.Values, authzHeader bool, res *clientauth.Result, err error) {
+	method, outcome := methodUnknown, outcomeOK
+	switch {
+	case err == nil && res != nil && res.Client != nil:
+		method = res.Method
+	case err == nil:
+		outcome = "server_error"
+	default:
+		outcome = errorOutcome(err)
+		if form.Has("client_assertion") {
+			method = "private_key_jwt"
+		} else if authzHeader {
+			method = "client_secret_basic"
+		}
+	}
+	if !knownMethod(method) {
+		method = methodUnknown
+	}
+	s.metrics.clientAuth.WithLabelValues(string(ep), method, outcome).Inc()
+}
+
+// knownMethod bounds the method label to the token_endpoint_auth_methods Portcullis knows.
+func knownMethod(m string) bool {
+	switch m {
+	case "tls_client_auth", "self_signed_tls_client_auth", "private_key_jwt", "client_secret_basic", "none", methodUnknown:
+		return true
+	}
+	return false
 }

@@ -28,6 +28,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/authz"
 	"github.com/portcullis/portcullis/internal/client"
@@ -222,6 +224,7 @@ type testAS struct {
 	audit    *auditLog
 	logs     *lockedBuffer
 	pushed   *countingPushed
+	reg      *prometheus.Registry // the server's metrics
 }
 
 type asOptions struct {
@@ -360,7 +363,9 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 	if err != nil {
 		t.Fatal(err)
 	}
+	as.reg = prometheus.NewRegistry()
 	as.server, err = authz.New(authz.Options{
+		Registerer:      as.reg,
 		Issuer:          as.issuer,
 		Keys:            as.keys,
 		Tokens:          issuer,

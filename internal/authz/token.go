@@ -72,7 +72,15 @@ func (s *Server) grantHandlers() map[string]grantHandler {
 //  6. the grant.
 //
 // The response carries Cache-Control: no-store (RFC 6749 §5.1).
-func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) (err error) {
+	grantLabel := grantTypeUnsupported
+	defer func() {
+		outcome := outcomeIssued
+		if err != nil {
+			outcome = errorOutcome(err)
+		}
+		s.metrics.grants.WithLabelValues(grantLabel, outcome).Inc()
+	}()
 	form, err := oauth.ParseForm(r, s.maxBody)
 	if err != nil {
 		return err
@@ -85,6 +93,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return oauth.UnsupportedGrantType("the grant type is not supported")
 	}
+	grantLabel = gt // one of the implemented grant types: a bounded label
 	if _, err := mtls.PresentedChain(r); errors.Is(err, mtls.ErrNoClientCertificate) {
 		return oauth.InvalidClient("a client certificate is required").WithCause(err)
 	}

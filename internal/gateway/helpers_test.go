@@ -25,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/portcullis/portcullis/internal/clock"
 	"github.com/portcullis/portcullis/internal/consent"
 	"github.com/portcullis/portcullis/internal/httpserver"
@@ -195,6 +197,7 @@ type fixture struct {
 	audit    *auditLog
 	bank     *countingUpstream
 	gw       *Gateway
+	reg      *prometheus.Registry // the gateway's metrics
 
 	proxySrv, envoySrv, nginxSrv *httptest.Server
 	clients                      map[string]*http.Client // by cert name; "none" has no certificate
@@ -301,6 +304,8 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		Logger:        logger, Audit: f.audit.record, MaxBodyBytes: o.maxBody,
 		Customers: f.store,
 	}
+	f.reg = prometheus.NewRegistry()
+	opts.Registerer = f.reg
 	if o.routes != nil {
 		opts.Routes = o.routes(up)
 	}

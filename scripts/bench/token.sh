@@ -43,6 +43,11 @@
 #   PERF=0                       1: after the ES256 matrix, an unmeasured pass under `perf record`
 #                                (keep-alive pkjwt and new-conn tls at c=8) -> OUT/perf-*.txt
 #   PERF_RUNS="pkjwt:true tls:false"  the perf passes, auth:keepalive each
+#   PIN=0                        1: pinned mode (needs 2+ cores and taskset): every server (Portcullis and
+#                                the peer) runs under `taskset -c 0`, every load generator under
+#                                `taskset -c 1`, so the server has one core of its own and its CPU per
+#                                token (the "CPU µs/token" column) is not shared with the client's.
+#                                Unpinned, on 2 cores, throughput ratios measure the load generator.
 # Everything is bounded in time; only processes this script started are stopped, by PID.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -51,7 +56,13 @@ PEERS_SRC=${PEERS_SRC:-/work/shared/peers}
 
 DUR=${DUR:-10s}; CONCS=${CONCS:-"1 8 32"}; AUTHS=${AUTHS:-"tls pkjwt"}; KAS=${KAS:-"true false"}
 ES256=${ES256:-1}; PS256=${PS256:-1}; PS256_CONCS=${PS256_CONCS:-$CONCS}; PS256_KAS=${PS256_KAS:-true}
-PERF=${PERF:-0}
+PERF=${PERF:-0}; PIN=${PIN:-0}
+SRV_PIN=(); LG_PIN=()
+if [ "$PIN" = 1 ]; then
+  command -v taskset >/dev/null || { echo "PIN=1 needs taskset (util-linux)" >&2; exit 1; }
+  [ "$(nproc)" -ge 2 ] || { echo "PIN=1 needs at least 2 cores" >&2; exit 1; }
+  SRV_PIN=(taskset -c 0); LG_PIN=(taskset -c 1)
+fi
 if [ "$PERF" = 1 ] && ! command -v perf >/dev/null; then echo "perf not found: PERF=1 ignored" >&2; PERF=0; fi
 TUNED_ENV=${TUNED_ENV:-}; TUNED_KAS=${TUNED_KAS:-true}; TUNED_CONCS=${TUNED_CONCS:-$CONCS}
 PEER=${PEER:-1}; PG_URL=${PG_URL:-}; PG_CONCS=${PG_CONCS:-8}; PG_KAS=${PG_KAS:-true}
@@ -167,6 +178,14 @@ fi
 (cd "$WORK/peers" && timeout 60 ./make-certs.sh >/dev/null)
 (cd "$WORK/peers/loadgen" && go build -o loadgen .)
 LG=$WORK/peers/loadgen/loadgen
+if [ "$PIN" = 1 ]; then
+  # The peer's bench.sh starts its server and runs ./loadgen itself: it runs under taskset -c 0
+  # (the server inherits core 0) and its ./loadgen becomes a wrapper that moves to core 1.
+  mv "$LG" "$LG.bin"
+  printf '#!/bin/sh\nexec taskset -c 1 "$(dirname "$0")/loadgen.bin" "$@"\n' > "$LG"
+  chmod +x "$LG"
+  LG=$LG.bin
+fi
 PEER_NODE=$WORK/peers/oidc-provider/node_modules/.bin/node
 
 # ---- machine and versions ---------------------------------------------------------------
@@ -182,6 +201,7 @@ PEER_NODE=$WORK/peers/oidc-provider/node_modules/.bin/node
   echo "portcullis_commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)"
   echo "portcullis_tree_changes=$(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l)"
   echo "dur=$DUR concs=$CONCS auths=$AUTHS kas=$KAS log_level=$LOG_LEVEL server_cert=$SERVER_CERT client_chain=$CLIENT_CHAIN pc_gogc=${PC_GOGC:-default} pc_env=${PC_ENV:-}"
+  echo "pinned=$([ "$PIN" = 1 ] && echo "servers on core 0, load generators on core 1 (taskset)" || echo no)"
   echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2
@@ -210,7 +230,7 @@ portcullis_run() {
   env+=("$@")
   say "portcullis[$name]: serve --data-dir $D (${*:-defaults})"
   local slog=$WORK/server-$name.log   # ~30 MB/s at info level: kept out of OUT, digested below
-  env "${env[@]}" timeout -k 5 1800 "$BIN" serve --data-dir "$D" > "$slog" 2>&1 &
+  env "${env[@]}" "${SRV_PIN[@]}" timeout -k 5 1800 "$BIN" serve --data-dir "$D" > "$slog" 2>&1 &
   SRV=$!
   local ok=0
   for _ in $(seq 1 150); do
@@ -249,7 +269,7 @@ portcullis_run() {
   {
     echo "# $(date -u) portcullis $name store=$(grep -o 'database  *[^ ]*' "$slog" | head -1 | awk '{print $2}' | sed 's/:\/\/[^@]*@/:\/\/…@/') access_token_alg=$(grep -o '"alg":"[A-Z0-9]*"' "$slog" | head -1 | cut -d'"' -f4) dur=$DUR nproc=$(nproc)"
     for ka in $kas; do for auth in $AUTHS; do for c in $concs; do
-      "$LG" -url "$TOKEN_URL" -auth "$auth" -client-id "$auth-client" \
+      "${LG_PIN[@]}" "$LG" -url "$TOKEN_URL" -auth "$auth" -client-id "$auth-client" \
         -cert "$W/$auth-client.crt" -key "$W/$auth-client.key" -ca "$server_ca" \
         -jwt-key "$W/pkjwt-signing.key" -jwt-kid pkjwt-1 -aud "$ISSUER" \
         -c "$c" -d "$DUR" -n $MAXREQ -keepalive="$ka" -label "portcullis=$name load1=$(cut -d' ' -f1 /proc/loadavg)" -server-pid "$PID" \
@@ -279,7 +299,7 @@ perf_profile() {
     read -r auth ka <<<"$run"; tag=perf-$auth-$([ "$ka" = true ] && echo keepalive || echo new-conn)
     timeout -k 5 120 perf record -q -F 499 -g -p "$PID" -o "$OUT/raw/$tag.data" >/dev/null 2>&1 &
     prec=$!
-    "$LG" -url "$TOKEN_URL" -auth "$auth" -client-id "$auth-client" \
+    "${LG_PIN[@]}" "$LG" -url "$TOKEN_URL" -auth "$auth" -client-id "$auth-client" \
       -cert "$W/$auth-client.crt" -key "$W/$auth-client.key" -ca "${server_ca:-$D/pki/ca.crt}" \
       -jwt-key "$W/pkjwt-signing.key" -jwt-kid pkjwt-1 -aud "$ISSUER" \
       -c 8 -d "$DUR" -n $MAXREQ -keepalive="$ka" -label "perf" -server-pid "$PID" > "$OUT/$tag.loadgen.txt" || true
@@ -307,7 +327,7 @@ if [ "$PEER" = 1 ]; then
   say "peer: oidc-provider bench.sh on 127.0.0.1:$PEER_PORT"
   port_free "127.0.0.1:$PEER_PORT" || { echo "port $PEER_PORT is in use; set PEER_PORT" >&2; exit 1; }
   (cd "$WORK/peers" && DUR=$DUR CONCS=$CONCS AUTHS=$AUTHS KAS=$KAS PORT=$PEER_PORT OUT="$OUT/peer" \
-     timeout -k 10 1800 ./bench.sh) > "$OUT/peer.txt" 2>&1 || echo "peer bench.sh failed (see $OUT/peer.txt)" >&2
+     "${SRV_PIN[@]}" timeout -k 10 1800 ./bench.sh) > "$OUT/peer.txt" 2>&1 || echo "peer bench.sh failed (see $OUT/peer.txt)" >&2
   cat "$OUT/peer.txt"
 fi
 

@@ -16,6 +16,7 @@ import (
 	"github.com/portcullis/portcullis/internal/consent"
 	"github.com/portcullis/portcullis/internal/obie"
 	"github.com/portcullis/portcullis/internal/sandbox/bank"
+	"github.com/portcullis/portcullis/internal/web"
 )
 
 // Acceptance "the same for a domestic payment and a VRP consent" of issue 11: a TPP creates
@@ -138,6 +139,15 @@ func (rig *browserRig) approveIn(t *testing.T, pj payJourney, shot, account stri
 	rig.b.otp(t, rig.codes.next(t))
 	rig.b.Run(t, "approval page", chromedp.WaitVisible(chromedp.CSS("#approve")))
 	check(t)
+	// The payment is made from one account: the customer picks it with radio buttons.
+	kind, err := chromedp.Run(rig.b.Ctx, chromedp.AttributeValue(chromedp.CSS(`input[name="account"][value="`+account+`"]`), "type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kind.Value != "radio" {
+		t.Errorf("the debtor account is offered as %q, want radio", kind.Value)
+	}
+	rig.wantText(t, "fieldset.accounts legend", web.English["approve.debtor"])
 	rig.b.shot(t, shot)
 	rig.b.Run(t, "choose the debtor account and approve",
 		chromedp.Click(chromedp.CSS(`input[name="account"][value="`+account+`"]`)),

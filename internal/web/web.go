@@ -225,6 +225,8 @@ type pageData struct {
 	Accounts []accountRow
 	Consent  any
 	Expires  string
+	// ChooseOne: the accounts are radio buttons (Request.ChooseOne).
+	ChooseOne bool
 }
 
 type accountRow struct {
@@ -548,7 +550,7 @@ func (p *Pages) approvePage(w http.ResponseWriter, r *http.Request) error {
 func (p *Pages) showApprove(w http.ResponseWriter, r *http.Request, status int, s *session, j Journey, accounts []Account, checked []string, alert string) error {
 	req := j.Request()
 	headersFor(w, req)
-	d := &pageData{CSRF: s.CSRF, Alert: alert, Consent: req.Consent}
+	d := &pageData{CSRF: s.CSRF, Alert: alert, Consent: req.Consent, ChooseOne: req.ChooseOne}
 	p.client(d, req)
 	for _, sc := range req.Scopes {
 		if _, ok := p.msg["scope."+sc]; ok {
@@ -591,6 +593,9 @@ func (p *Pages) approveForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(chosen) == 0 && len(accounts) > 0 {
 		return p.showApprove(w, r, http.StatusBadRequest, s, j, accounts, nil, p.msg.text("approve.choose"))
+	}
+	if j.Request().ChooseOne && len(accounts) > 0 && len(chosen) != 1 {
+		return p.showApprove(w, r, http.StatusBadRequest, s, j, accounts, nil, p.msg.text("approve.choose_one"))
 	}
 	target, err := j.Approve(ctx, Approval{
 		CustomerID: s.Customer, Accounts: chosen,

@@ -97,6 +97,7 @@ func (a *App) buildJourney() error {
 		Authenticator:   customerLogin{a.Identity},
 		Federation:      fed,
 		Journeys:        journeys{as: a.AS, clients: a.Clients, consents: a.Consents, accounts: a.accounts},
+		Dashboard:       consentDashboard{consents: a.Consents, clients: a.Clients, accounts: a.accounts, clock: a.clock},
 		SessionKeys:     [][]byte{key},
 		SessionLifetime: a.cfg.Web.SessionLifetime,
 		ThemeDir:        a.cfg.Web.ThemeDir,

@@ -42,6 +42,15 @@
 // 400 page, a cancel at the provider denies the journey, an unreachable provider is the
 // 503 page.
 //
+// The consent dashboard ([Options.Dashboard], [ConsentsPath]) is the customer's own page,
+// not part of a journey: opening it without a signed-in dashboard session starts one (a
+// journey's session in the same browser is replaced) that goes through the same login and
+// second-factor pages — or the federated login — with the same fresh id and CSRF token at
+// each step, and ends at the list of the customer's consents per TPP. Revoking takes two
+// POSTs: action=revoke shows the confirmation page, action=confirm revokes through
+// [Dashboard.Revoke] and answers 303 back to the list. A journey's session cannot post the
+// dashboard's forms, nor a dashboard session the approval form (403).
+//
 // One browser follows one journey at a time: [Pages.Start] replaces the session, so a
 // form still open in another tab of an earlier journey is refused (403) rather than
 // applied to the new one.

@@ -118,7 +118,10 @@ func (p *Pages) federatedCallback(w http.ResponseWriter, r *http.Request) error 
 	s.renew()
 	s.Step, s.Customer, s.AMR, s.ACR = stepApprove, login.CustomerID, login.AMR, login.ACR
 	s.AuthTime = login.AuthTime.Unix()
+	if s.Dash {
+		s.Step = stepDashboard
+	}
 	p.save(w, s)
-	http.Redirect(w, r, ApprovePath, http.StatusSeeOther)
+	http.Redirect(w, r, stepPath(s.Step), http.StatusSeeOther)
 	return nil
 }

@@ -39,6 +39,8 @@ const (
 	stepLogin   step = "login"
 	stepOTP     step = "otp"
 	stepApprove step = "approve"
+	// stepDashboard is a dashboard session after login: the consent dashboard.
+	stepDashboard step = "consents"
 )
 
 // session is the sealed state of one browser in one journey.
@@ -57,6 +59,9 @@ type session struct {
 	ACR string `json:"acr,omitempty"`
 	// Fed is the pending federated login ([Federation.Begin]) at the login step.
 	Fed string `json:"f,omitempty"`
+	// Dash marks a session of the consent dashboard ([ConsentsPath]) rather than of a
+	// journey: it has no Journey, and its login ends at the dashboard.
+	Dash bool `json:"d,omitempty"`
 	// Exp is the Unix time after which the session is refused.
 	Exp int64 `json:"exp"`
 }
@@ -135,7 +140,7 @@ func (sl *sealer) open(value string, now time.Time) (*session, error) {
 			continue
 		}
 		var s session
-		if json.Unmarshal(plain, &s) != nil || s.ID == "" || s.CSRF == "" || s.Journey == "" {
+		if json.Unmarshal(plain, &s) != nil || s.ID == "" || s.CSRF == "" || (s.Journey == "") != s.Dash {
 			return nil, errNoSession
 		}
 		if !now.Before(time.Unix(s.Exp, 0)) {

@@ -20,6 +20,8 @@ import (
 //	templates/otp.html      second factor (field otp)
 //	templates/approve.html  approval (fields account, action); block "consent_details"
 //	templates/error.html    the error page
+//	templates/consents.html the consent dashboard (fields consent, action)
+//	templates/revoke.html   the confirmation of a revocation (fields consent, action)
 //	static/portcullis.css   the stylesheet
 //	static/logo.svg         the bank's logo (any other file under static/ is served too)
 //
@@ -31,7 +33,7 @@ import (
 var embedded embed.FS
 
 // pages are the templates rendered by name; each is parsed together with layout.html.
-var pageNames = []string{"login", "otp", "approve", "error"}
+var pageNames = []string{"login", "otp", "approve", "error", "consents", "revoke"}
 
 // theme is a loaded theme: the parsed pages and the files under static/.
 type theme struct {

@@ -46,6 +46,9 @@ type Options struct {
 	Federation Federation
 	// Journeys finds the pending authorization requests.
 	Journeys Journeys
+	// Dashboard, when set, serves the customer's consent dashboard at [ConsentsPath]
+	// (its own session: login, one-time code, then the list).
+	Dashboard Dashboard
 	// SessionKeys seal the session cookie: the first seals, each opens (rotation:
 	// prepend the new key, drop the old one after SessionLifetime). Each is KeySize
 	// bytes; see [LoadOrCreateKey].
@@ -73,6 +76,7 @@ type Pages struct {
 	auth     Authenticator
 	fed      Federation
 	journeys Journeys
+	dash     Dashboard
 	seal     *sealer
 	lifetime time.Duration
 	msg      Catalog
@@ -94,7 +98,7 @@ func New(o Options) (*Pages, error) {
 		return nil, err
 	}
 	p := &Pages{
-		auth: o.Authenticator, fed: o.Federation, journeys: o.Journeys, seal: seal,
+		auth: o.Authenticator, fed: o.Federation, journeys: o.Journeys, dash: o.Dashboard, seal: seal,
 		lifetime: o.SessionLifetime, msg: English.merge(o.Messages),
 		addr: o.ClientAddr, clock: o.Clock, log: o.Logger,
 	}
@@ -126,6 +130,10 @@ func New(o Options) (*Pages, error) {
 	}
 	mux.HandleFunc("GET "+ApprovePath, p.handle(p.approvePage))
 	mux.HandleFunc("POST "+ApprovePath, p.handle(p.approveForm))
+	if p.dash != nil {
+		mux.HandleFunc("GET "+ConsentsPath, p.handle(p.consentsPage))
+		mux.HandleFunc("POST "+ConsentsPath, p.handle(p.consentsForm))
+	}
 	mux.HandleFunc("GET "+StaticPath+"{file}", p.theme.serveStatic)
 	mux.HandleFunc(PathPrefix, func(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, errNotFound)
@@ -225,6 +233,13 @@ type pageData struct {
 	Accounts []accountRow
 	Consent  any
 	Expires  string
+	// Dashboard marks the pages of a dashboard session (no TPP to show).
+	Dashboard bool
+	// Notice is a confirmation shown on the dashboard ("consent withdrawn").
+	Notice string
+	// Groups are the dashboard's consents per TPP; Entry the one to confirm revoking.
+	Groups []consentGroup
+	Entry  *consentRow
 	// ChooseOne: the accounts are radio buttons (Request.ChooseOne).
 	ChooseOne bool
 }
@@ -305,15 +320,27 @@ func (p *Pages) handle(h func(http.ResponseWriter, *http.Request) error) http.Ha
 	}
 }
 
-// load opens the session cookie and finds its journey.
-func (p *Pages) load(r *http.Request) (*session, Journey, error) {
+// openSession opens the session cookie.
+func (p *Pages) openSession(r *http.Request) (*session, error) {
 	c, err := r.Cookie(SessionCookie)
 	if err != nil {
-		return nil, nil, errNoSession
+		return nil, errNoSession
 	}
-	s, err := p.seal.open(c.Value, p.clock.Now())
+	return p.seal.open(c.Value, p.clock.Now())
+}
+
+// load opens the session cookie and finds its journey (a dashboard session has none: its
+// login and OTP pages see a stand-in).
+func (p *Pages) load(r *http.Request) (*session, Journey, error) {
+	s, err := p.openSession(r)
 	if err != nil {
 		return nil, nil, err
+	}
+	if s.Dash {
+		if p.dash == nil {
+			return nil, nil, errNoSession
+		}
+		return s, dashJourney{}, nil
 	}
 	j, err := p.journeys.Journey(r.Context(), s.Journey)
 	if err != nil {
@@ -329,6 +356,8 @@ func stepPath(st step) string {
 		return OTPPath
 	case stepApprove:
 		return ApprovePath
+	case stepDashboard:
+		return ConsentsPath
 	}
 	return LoginPath
 }
@@ -436,7 +465,7 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) error {
 func (p *Pages) showLogin(w http.ResponseWriter, r *http.Request, status int, s *session, j Journey, alert, username string) error {
 	req := j.Request()
 	headersFor(w, req)
-	d := &pageData{CSRF: s.CSRF, Alert: alert, Username: username}
+	d := &pageData{CSRF: s.CSRF, Alert: alert, Username: username, Dashboard: s.Dash}
 	p.client(d, req)
 	p.render(w, r, status, "login", d)
 	return nil
@@ -500,7 +529,7 @@ func (p *Pages) otpPage(w http.ResponseWriter, r *http.Request) error {
 func (p *Pages) showOTP(w http.ResponseWriter, r *http.Request, status int, s *session, j Journey, alert string) error {
 	req := j.Request()
 	headersFor(w, req)
-	d := &pageData{CSRF: s.CSRF, Alert: alert}
+	d := &pageData{CSRF: s.CSRF, Alert: alert, Dashboard: s.Dash}
 	p.client(d, req)
 	p.render(w, r, status, "otp", d)
 	return nil
@@ -530,8 +559,11 @@ func (p *Pages) otpForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.renew()
 	s.Step, s.AMR, s.AuthTime = stepApprove, append(s.AMR, "otp"), p.clock.Now().Unix()
+	if s.Dash {
+		s.Step = stepDashboard
+	}
 	p.save(w, s)
-	http.Redirect(w, r, ApprovePath, http.StatusSeeOther)
+	http.Redirect(w, r, stepPath(s.Step), http.StatusSeeOther)
 	return nil
 }
 

@@ -3,8 +3,9 @@ package app_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -20,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/app"
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/pki"
 )
@@ -76,6 +78,10 @@ func TestInteropPaymentOpenIDClient(t *testing.T) {
 		Profile: client.ProfileFAPI2,
 	})
 
+	// The message-signing key: PS256 (the OBIE v3.1 algorithm), added to the client's
+	// JWKS next to its ES256 request-object key, and given to the script as a private JWK.
+	sealKey := addRSASigningKey(t, a, tpp)
+
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "payment.mjs"),
@@ -85,7 +91,10 @@ func TestInteropPaymentOpenIDClient(t *testing.T) {
 	cmd.Dir = dir
 	cmd.Env = os.Environ()
 	if sign {
-		cmd.Env = append(cmd.Env, "PAYMENT_JWS=sign")
+		// iss: the client_id (the client registered no organisation/software id); tan:
+		// the dev server's sandbox trust anchor.
+		cmd.Env = append(cmd.Env, "PAYMENT_JWS=sign", "PAYMENT_JWS_JWK="+filepath.Join(tpp.dir, "seal.jwk"),
+			"PAYMENT_JWS_ISS="+tpp.id, "PAYMENT_JWS_TAN="+sandboxTrustAnchor)
 	}
 	cmd.WaitDelay = 5 * time.Second
 	var stderr strings.Builder
@@ -171,42 +180,66 @@ func TestInteropPaymentOpenIDClient(t *testing.T) {
 	}
 
 	if sign {
-		key := tpp.publicKey(t)
 		for name, call := range map[string]scriptCall{"consent": res.ConsentCreated, "payment": res.Payment} {
-			if err := verifyDetachedES256(call.JWSSignature, []byte(call.RequestBody), key, tpp.id); err != nil {
+			if err := verifyDetachedPS256(call.JWSSignature, []byte(call.RequestBody), &sealKey.PublicKey, tpp.id); err != nil {
 				t.Errorf("%s x-jws-signature: %v", name, err)
 			}
 		}
 	}
 }
 
-// publicKey is the TPP's request-object key as registered.
-func (tpp *interopTPP) publicKey(t *testing.T) *ecdsa.PublicKey {
+// sandboxTrustAnchor is the dev server's trust anchor name for sandbox QSealCs (the tan
+// its x-jws-signature verifier accepts in dev mode).
+const sandboxTrustAnchor = "portcullis-sandbox"
+
+// addRSASigningKey adds a PS256 key (kid "<id>-seal") to tpp's registered JWKS and writes
+// its private JWK to seal.jwk in tpp's directory.
+func addRSASigningKey(t *testing.T, a *app.App, tpp *interopTPP) *rsa.PrivateKey {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(tpp.dir, "client.jwk"))
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var jwk struct{ X, Y string }
-	if err := json.Unmarshal(raw, &jwk); err != nil {
-		t.Fatal(err)
-	}
-	x, err1 := base64.RawURLEncoding.DecodeString(jwk.X)
-	y, err2 := base64.RawURLEncoding.DecodeString(jwk.Y)
-	if err1 != nil || err2 != nil {
-		t.Fatalf("client.jwk: %v %v", err1, err2)
-	}
-	k, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+	kid := tpp.id + "-seal"
+	pub := map[string]any{"kty": "RSA", "kid": kid, "use": "sig", "alg": "PS256",
+		"n": b64u(key.N.Bytes()), "e": b64u(big.NewInt(int64(key.E)).Bytes())}
+	ctx := context.Background()
+	c, err := a.Clients.Get(ctx, tpp.id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return k
+	var set struct {
+		Keys []any `json:"keys"`
+	}
+	if err := json.Unmarshal(c.JWKS, &set); err != nil {
+		t.Fatal(err)
+	}
+	set.Keys = append(set.Keys, pub)
+	if c.JWKS, err = json.Marshal(set); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Clients.Update(ctx, c); err != nil {
+		t.Fatalf("adding the signing key: %v", err)
+	}
+	priv := map[string]any{"d": b64u(key.D.Bytes()), "p": b64u(key.Primes[0].Bytes()), "q": b64u(key.Primes[1].Bytes()),
+		"dp": b64u(key.Precomputed.Dp.Bytes()), "dq": b64u(key.Precomputed.Dq.Bytes()), "qi": b64u(key.Precomputed.Qinv.Bytes())}
+	for k, v := range pub {
+		priv[k] = v
+	}
+	raw, err := json.Marshal(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tpp.dir, "seal.jwk"), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return key
 }
 
-// verifyDetachedES256 checks an OBIE v3.1.4+ x-jws-signature (header..signature, payload
-// base64url-encoded) over body, independently of the code under test: ES256, the three
+// verifyDetachedPS256 checks an OBIE v3.1.4+ x-jws-signature (header..signature, payload
+// base64url-encoded) over body, independently of the code under test: PS256, the three
 // Open Banking claims critical, iss the client.
-func verifyDetachedES256(sig string, body []byte, key *ecdsa.PublicKey, iss string) error {
+func verifyDetachedPS256(sig string, body []byte, key *rsa.PublicKey, iss string) error {
 	parts := strings.Split(sig, ".")
 	if len(parts) != 3 || parts[1] != "" {
 		return fmt.Errorf("not a detached JWS: %q", sig)
@@ -227,16 +260,16 @@ func verifyDetachedES256(sig string, body []byte, key *ecdsa.PublicKey, iss stri
 		return err
 	}
 	wantCrit := []string{"http://openbanking.org.uk/iat", "http://openbanking.org.uk/iss", "http://openbanking.org.uk/tan"}
-	if h.Alg != "ES256" || h.B64 != nil || !slices.Equal(h.Crit, wantCrit) || h.Iss != iss || h.Iat == 0 || h.Tan == "" {
+	if h.Alg != "PS256" || h.B64 != nil || !slices.Equal(h.Crit, wantCrit) || h.Iss != iss || h.Iat == 0 || h.Tan != sandboxTrustAnchor {
 		return fmt.Errorf("header %s", hb)
 	}
 	s, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil || len(s) != 64 {
+	if err != nil {
 		return fmt.Errorf("signature encoding: %v", err)
 	}
 	digest := sha256.Sum256([]byte(parts[0] + "." + base64.RawURLEncoding.EncodeToString(body)))
-	if !ecdsa.Verify(key, digest[:], new(big.Int).SetBytes(s[:32]), new(big.Int).SetBytes(s[32:])) {
-		return fmt.Errorf("signature does not verify over the body sent")
+	if err := rsa.VerifyPSS(key, crypto.SHA256, digest[:], s, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}); err != nil {
+		return fmt.Errorf("signature does not verify over the body sent: %v", err)
 	}
 	return nil
 }

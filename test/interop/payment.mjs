@@ -19,8 +19,9 @@
 //
 // With PAYMENT_JWS=sign in the environment the consent and payment POSTs carry an
 // x-jws-signature: a detached JWS (OBIE v3.1.4+ form: base64url payload, no b64 header)
-// made with npm "jose" over the exact body bytes, ES256 with the client's key (kid from
-// PRIVATE_JWK), typ JOSE, cty application/json, crit of the three Open Banking claims:
+// made with npm "jose" over the exact body bytes — PS256 with the RSA private JWK in the
+// file PAYMENT_JWS_JWK, or else ES256 with PRIVATE_JWK; kid from the JWK — typ JOSE, cty
+// application/json, crit of the three Open Banking claims:
 // http://openbanking.org.uk/iat (now), /iss (PAYMENT_JWS_ISS, default CLIENT_ID) and /tan
 // (PAYMENT_JWS_TAN, default openbanking.org.uk).
 //
@@ -96,11 +97,23 @@ const key = await webcrypto.subtle.importKey('jwk', jwk, { name: 'ECDSA', namedC
 const OB = ['http://openbanking.org.uk/iat', 'http://openbanking.org.uk/iss', 'http://openbanking.org.uk/tan']
 const signing = process.env.PAYMENT_JWS === 'sign'
 
+// The message-signing key: PAYMENT_JWS_JWK (an RSA private JWK, PS256) when given, else
+// the client's ES256 key.
+let sealJWK = jwk
+let sealKey = key
+let sealAlg = 'ES256'
+if (signing && process.env.PAYMENT_JWS_JWK) {
+  sealJWK = JSON.parse(readFileSync(process.env.PAYMENT_JWS_JWK, 'utf8'))
+  if (sealJWK.kty !== 'RSA') throw new Error('PAYMENT_JWS_JWK: an RSA key is expected')
+  sealKey = await webcrypto.subtle.importKey('jwk', sealJWK, { name: 'RSA-PSS', hash: 'SHA-256' }, false, ['sign'])
+  sealAlg = 'PS256'
+}
+
 // detachedJWS is the x-jws-signature of body (OBIE v3.1.4+): header..signature.
 async function detachedJWS (body) {
   const header = {
-    alg: 'ES256',
-    kid: jwk.kid,
+    alg: sealAlg,
+    kid: sealJWK.kid,
     typ: 'JOSE',
     cty: 'application/json',
     [OB[0]]: Math.floor(Date.now() / 1000),
@@ -109,7 +122,7 @@ async function detachedJWS (body) {
     crit: OB,
   }
   const jws = await new CompactSign(new TextEncoder().encode(body)).setProtectedHeader(header)
-    .sign(key, { crit: Object.fromEntries(OB.map((n) => [n, true])) })
+    .sign(sealKey, { crit: Object.fromEntries(OB.map((n) => [n, true])) })
   const [h, , s] = jws.split('.')
   return `${h}..${s}`
 }

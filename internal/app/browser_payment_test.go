@@ -28,7 +28,7 @@ import (
 // test-output/screenshots/journey-payment-approve.png and journey-vrp-approve.png.
 
 const (
-	payInitiation = `{"InstructionIdentification":"ACME412","EndToEndIdentification":"FRESCO.21302.GFX.20",
+	journeyPayInitiation = `{"InstructionIdentification":"ACME412","EndToEndIdentification":"FRESCO.21302.GFX.20",
 		"InstructedAmount":{"Amount":"165.88","Currency":"GBP"},
 		"CreditorAccount":{"SchemeName":"UK.OBIE.SortCodeAccountNumber","Identification":"08080021325698","Name":"ACME Inc"},
 		"RemittanceInformation":{"Reference":"FRESCO-101","Unstructured":"Internal ops code 5120101"}}`
@@ -221,7 +221,7 @@ func TestBrowserPaymentJourney(t *testing.T) {
 
 	t.Run("domestic payment", func(t *testing.T) {
 		created := obCall(t, hc, http.MethodPost, rig.mtlsBase+consent.PathDomesticPaymentConsents, cc,
-			`{"Data":{"Initiation":`+payInitiation+`},"Risk":{"PaymentContextCode":"EcommerceGoods"}}`)
+			`{"Data":{"Initiation":`+journeyPayInitiation+`},"Risk":{"PaymentContextCode":"EcommerceGoods"}}`)
 		if created.status != http.StatusCreated {
 			t.Fatalf("create the payment consent: %d %s", created.status, created.raw)
 		}
@@ -241,14 +241,14 @@ func TestBrowserPaymentJourney(t *testing.T) {
 				`{"Data":{"ConsentId":"`+consentID+`","Initiation":`+initiation+`},"Risk":{"PaymentContextCode":"EcommerceGoods"}}`)
 		}
 		created201 := 0
-		other := submit(strings.Replace(payInitiation, `"165.88"`, `"1165.88"`, 1))
+		other := submit(strings.Replace(journeyPayInitiation, `"165.88"`, `"1165.88"`, 1))
 		if other.status != http.StatusBadRequest || other.obCode() != obie.CodeResourceConsentMismatch {
 			t.Errorf("a submission with another amount: %d %s, want 400 %s", other.status, other.raw, obie.CodeResourceConsentMismatch)
 		}
 		if other.status == http.StatusCreated {
 			created201++
 		}
-		first := submit(payInitiation)
+		first := submit(journeyPayInitiation)
 		if first.status != http.StatusCreated {
 			t.Fatalf("the consent's payment: %d %s, want 201", first.status, first.raw)
 		}
@@ -256,7 +256,7 @@ func TestBrowserPaymentJourney(t *testing.T) {
 		if data, _ := first.body["Data"].(map[string]any); data["ConsentId"] != consentID || data["DomesticPaymentId"] == "" {
 			t.Errorf("payment answer %s", first.raw)
 		}
-		again := submit(payInitiation)
+		again := submit(journeyPayInitiation)
 		if again.status != http.StatusBadRequest || again.obCode() != obie.CodeResourceInvalidConsentStatus {
 			t.Errorf("a second identical submission: %d %s, want 400 %s", again.status, again.raw, obie.CodeResourceInvalidConsentStatus)
 		}

@@ -1,11 +1,16 @@
 package app_test
 
 import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -58,11 +63,21 @@ func (a obAnswer) obCode() string {
 	return code
 }
 
-// obCall sends an Open Banking API request over the TPP's mTLS client with token, a
-// fresh x-fapi-interaction-id and, for a POST, a fresh x-idempotency-key (every
-// submission is a new one: an idempotent replay would be another test).
-func obCall(t *testing.T, hc *http.Client, method, u, token, body string) obAnswer {
+// obTPP is a TPP calling the Open Banking APIs over its mTLS client; with seal set its
+// POSTs carry an x-jws-signature (PORTCULLIS_TEST_PAYMENT_JWS=sign).
+type obTPP struct {
+	hc   *http.Client
+	seal *rsa.PrivateKey
+	kid  string // the seal key's kid in the client's JWKS
+	iss  string // http://openbanking.org.uk/iss: the client_id
+}
+
+// obCall sends an Open Banking API request with token, a fresh x-fapi-interaction-id
+// and, for a POST, a fresh x-idempotency-key (every submission is a new one: an
+// idempotent replay would be another test) and, when the TPP signs, its x-jws-signature.
+func (tpp obTPP) obCall(t *testing.T, method, u, token, body string) obAnswer {
 	t.Helper()
+	hc := tpp.hc
 	req, err := http.NewRequest(method, u, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +88,9 @@ func obCall(t *testing.T, hc *http.Client, method, u, token, body string) obAnsw
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("x-idempotency-key", "idem-"+randomString(t)[:20])
+		if tpp.seal != nil {
+			req.Header.Set("x-jws-signature", signDetachedPS256(t, tpp.seal, tpp.kid, tpp.iss, []byte(body)))
+		}
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -195,12 +213,29 @@ func TestBrowserPaymentJourney(t *testing.T) {
 	rig := newBrowserJourneyRig(t)
 	key := newSigningKey(t, "pay-ro-1")
 	const clientID = "tpp-pay"
+	// The client's JWKS: its ES256 request-object key and a PS256 message-signing key.
+	seal, sealJWK := newRSASealKey(t, clientID+"-seal")
+	var jwks struct {
+		Keys []any `json:"keys"`
+	}
+	if err := json.Unmarshal(key.jwks(t), &jwks); err != nil {
+		t.Fatal(err)
+	}
+	jwks.Keys = append(jwks.Keys, sealJWK)
+	jwksRaw, err := json.Marshal(jwks)
+	if err != nil {
+		t.Fatal(err)
+	}
 	register(t, rig.a, &client.Client{
 		ID: clientID, Name: "Swiftpay Checkout", TokenEndpointAuthMethod: "tls_client_auth", TLSClientAuthSubjectDN: rig.tpp2.subject,
 		GrantTypes: []string{"authorization_code", "refresh_token", "client_credentials"}, Scope: client.ScopeList{"openid", "payments"},
-		RequestObjectSigningAlg: "ES256", JWKS: key.jwks(t), RedirectURIs: []string{rig.cb.url()}, Profile: client.ProfileFAPI2,
+		RequestObjectSigningAlg: "ES256", JWKS: jwksRaw, RedirectURIs: []string{rig.cb.url()}, Profile: client.ProfileFAPI2,
 	})
 	hc := rig.tpp2.http
+	api := obTPP{hc: hc}
+	if os.Getenv("PORTCULLIS_TEST_PAYMENT_JWS") == "sign" {
+		api.seal, api.kid, api.iss = seal, clientID+"-seal", clientID
+	}
 	cc := clientCredentials(t, hc, rig.mtlsBase, clientID, "payments")
 
 	// authorise creates nothing: it runs the journey for consentID and returns the
@@ -220,7 +255,7 @@ func TestBrowserPaymentJourney(t *testing.T) {
 	}
 
 	t.Run("domestic payment", func(t *testing.T) {
-		created := obCall(t, hc, http.MethodPost, rig.mtlsBase+consent.PathDomesticPaymentConsents, cc,
+		created := api.obCall(t, http.MethodPost, rig.mtlsBase+consent.PathDomesticPaymentConsents, cc,
 			`{"Data":{"Initiation":`+journeyPayInitiation+`},"Risk":{"PaymentContextCode":"EcommerceGoods"}}`)
 		if created.status != http.StatusCreated {
 			t.Fatalf("create the payment consent: %d %s", created.status, created.raw)
@@ -231,13 +266,13 @@ func TestBrowserPaymentJourney(t *testing.T) {
 			rig.wantText(t, ".consent", "A single payment")
 			rig.wantText(t, ".payment", "165.88 GBP", "ACME Inc (08080021325698)", "FRESCO-101")
 		})
-		got := obCall(t, hc, http.MethodGet, rig.mtlsBase+consent.PathDomesticPaymentConsents+"/"+consentID, cc, "")
+		got := api.obCall(t, http.MethodGet, rig.mtlsBase+consent.PathDomesticPaymentConsents+"/"+consentID, cc, "")
 		if data, _ := got.body["Data"].(map[string]any); got.status != http.StatusOK || data["Status"] != "Authorised" {
 			t.Fatalf("the consent after approval: %d %s", got.status, got.raw)
 		}
 
 		submit := func(initiation string) obAnswer {
-			return obCall(t, hc, http.MethodPost, rig.mtlsBase+bank.PathDomesticPayments, at,
+			return api.obCall(t, http.MethodPost, rig.mtlsBase+bank.PathDomesticPayments, at,
 				`{"Data":{"ConsentId":"`+consentID+`","Initiation":`+initiation+`},"Risk":{"PaymentContextCode":"EcommerceGoods"}}`)
 		}
 		created201 := 0
@@ -266,14 +301,14 @@ func TestBrowserPaymentJourney(t *testing.T) {
 		if created201 != 1 {
 			t.Errorf("%d submissions answered 201, want exactly one", created201)
 		}
-		got = obCall(t, hc, http.MethodGet, rig.mtlsBase+consent.PathDomesticPaymentConsents+"/"+consentID, cc, "")
+		got = api.obCall(t, http.MethodGet, rig.mtlsBase+consent.PathDomesticPaymentConsents+"/"+consentID, cc, "")
 		if data, _ := got.body["Data"].(map[string]any); got.status != http.StatusOK || data["Status"] != "Consumed" {
 			t.Errorf("the consent after the payment: %d %s, want Consumed", got.status, got.raw)
 		}
 	})
 
 	t.Run("VRP", func(t *testing.T) {
-		created := obCall(t, hc, http.MethodPost, rig.mtlsBase+consent.PathDomesticVRPConsents, cc,
+		created := api.obCall(t, http.MethodPost, rig.mtlsBase+consent.PathDomesticVRPConsents, cc,
 			`{"Data":{"ControlParameters":`+vrpControl+`,"Initiation":`+vrpInitiationJSON+`},"Risk":{}}`)
 		if created.status != http.StatusCreated {
 			t.Fatalf("create the VRP consent: %d %s", created.status, created.raw)
@@ -284,7 +319,7 @@ func TestBrowserPaymentJourney(t *testing.T) {
 			rig.wantText(t, ".payment", "Marcus Sweepimus (30949330000010)")
 		})
 		pay := func(amount string) obAnswer {
-			return obCall(t, hc, http.MethodPost, rig.mtlsBase+bank.PathDomesticVRPs, at, fmt.Sprintf(
+			return api.obCall(t, http.MethodPost, rig.mtlsBase+bank.PathDomesticVRPs, at, fmt.Sprintf(
 				`{"Data":{"ConsentId":%q,"PSUAuthenticationMethod":"UK.OBIE.SCANotRequired","Initiation":%s,
 				"Instruction":{"InstructionIdentification":%q,"EndToEndIdentification":"E2E-1",
 				"InstructedAmount":{"Amount":%q,"Currency":"GBP"},
@@ -306,9 +341,32 @@ func TestBrowserPaymentJourney(t *testing.T) {
 				t.Errorf("VRP payment %d of %s GBP: %d %s, want %d %s", i+1, step.amount, got.status, got.raw, step.status, step.code)
 			}
 		}
-		got := obCall(t, hc, http.MethodGet, rig.mtlsBase+consent.PathDomesticVRPConsents+"/"+consentID, cc, "")
+		got := api.obCall(t, http.MethodGet, rig.mtlsBase+consent.PathDomesticVRPConsents+"/"+consentID, cc, "")
 		if data, _ := got.body["Data"].(map[string]any); got.status != http.StatusOK || data["Status"] != "Authorised" {
 			t.Errorf("the VRP consent after its payments: %d %s, want Authorised", got.status, got.raw)
 		}
 	})
+}
+
+// signDetachedPS256 is an OBIE v3.1.4+ x-jws-signature over body made with the standard
+// library (not the code under test): PS256, typ JOSE, cty application/json, the three Open
+// Banking claims critical (iat now, iss, tan the dev sandbox's anchor).
+func signDetachedPS256(t *testing.T, key *rsa.PrivateKey, kid, iss string, body []byte) string {
+	t.Helper()
+	h, err := json.Marshal(map[string]any{
+		"alg": "PS256", "kid": kid, "typ": "JOSE", "cty": "application/json",
+		"http://openbanking.org.uk/iat": time.Now().Unix(), "http://openbanking.org.uk/iss": iss,
+		"http://openbanking.org.uk/tan": sandboxTrustAnchor,
+		"crit":                          []string{"http://openbanking.org.uk/iat", "http://openbanking.org.uk/iss", "http://openbanking.org.uk/tan"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := b64u(h) + "." + b64u(body)
+	digest := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPSS(rand.Reader, key, crypto.SHA256, digest[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b64u(h) + ".." + b64u(sig)
 }

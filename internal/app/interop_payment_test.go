@@ -192,17 +192,22 @@ func TestInteropPaymentOpenIDClient(t *testing.T) {
 // its x-jws-signature verifier accepts in dev mode).
 const sandboxTrustAnchor = "portcullis-sandbox"
 
-// addRSASigningKey adds a PS256 key (kid "<id>-seal") to tpp's registered JWKS and writes
-// its private JWK to seal.jwk in tpp's directory.
-func addRSASigningKey(t *testing.T, a *app.App, tpp *interopTPP) *rsa.PrivateKey {
+// newRSASealKey is a TPP's PS256 message-signing key and its public JWK.
+func newRSASealKey(t *testing.T, kid string) (*rsa.PrivateKey, map[string]any) {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kid := tpp.id + "-seal"
-	pub := map[string]any{"kty": "RSA", "kid": kid, "use": "sig", "alg": "PS256",
+	return key, map[string]any{"kty": "RSA", "kid": kid, "use": "sig", "alg": "PS256",
 		"n": b64u(key.N.Bytes()), "e": b64u(big.NewInt(int64(key.E)).Bytes())}
+}
+
+// addRSASigningKey adds a PS256 key (kid "<id>-seal") to tpp's registered JWKS and writes
+// its private JWK to seal.jwk in tpp's directory.
+func addRSASigningKey(t *testing.T, a *app.App, tpp *interopTPP) *rsa.PrivateKey {
+	t.Helper()
+	key, pub := newRSASealKey(t, tpp.id+"-seal")
 	ctx := context.Background()
 	c, err := a.Clients.Get(ctx, tpp.id)
 	if err != nil {

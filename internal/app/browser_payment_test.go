@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -233,7 +232,7 @@ func TestBrowserPaymentJourney(t *testing.T) {
 	})
 	hc := rig.tpp2.http
 	api := obTPP{hc: hc}
-	if os.Getenv("PORTCULLIS_TEST_PAYMENT_JWS") == "sign" {
+	if paymentSigning() {
 		api.seal, api.kid, api.iss = seal, clientID+"-seal", clientID
 	}
 	cc := clientCredentials(t, hc, rig.mtlsBase, clientID, "payments")

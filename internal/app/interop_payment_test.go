@@ -67,7 +67,7 @@ func TestInteropPaymentOpenIDClient(t *testing.T) {
 	if err != nil {
 		t.Fatalf("node not found (%v): run scripts/deps.sh, or set PORTCULLIS_TEST_NODE=skip", err)
 	}
-	sign := os.Getenv("PORTCULLIS_TEST_PAYMENT_JWS") == "sign"
+	sign := paymentSigning()
 
 	a := startApp(t, nil)
 	codes := demoTOTP(t, a)
@@ -187,6 +187,12 @@ func TestInteropPaymentOpenIDClient(t *testing.T) {
 		}
 	}
 }
+
+// paymentSigning reports whether the payment journey tests sign their consent and
+// payment POSTs (x-jws-signature): PORTCULLIS_TEST_PAYMENT_JWS=sign. Off by default while
+// the payment routes do not require signatures; once they do (the mount branch), this is
+// the one line to flip.
+func paymentSigning() bool { return os.Getenv("PORTCULLIS_TEST_PAYMENT_JWS") == "sign" }
 
 // sandboxTrustAnchor is the dev server's trust anchor name for sandbox QSealCs (the tan
 // its x-jws-signature verifier accepts in dev mode).

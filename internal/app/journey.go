@@ -213,7 +213,8 @@ func (jr *journey) Request() web.Request {
 		ExpiresAt: jr.p.ExpiresAt, RedirectURI: jr.p.Request.RedirectURI,
 	}
 	if jr.intent != nil {
-		r.Consent = consent.Describe(jr.intent)
+		d := consent.Describe(jr.intent)
+		r.Consent, r.ChooseOne = d, d.ChooseAccounts == "one"
 	}
 	return r
 }

@@ -43,6 +43,8 @@ var English = Catalog{
 	"approve.accounts":             "Choose the accounts to share",
 	"approve.no_accounts":          "This request does not need access to any account.",
 	"approve.choose":               "Choose at least one account, or deny the request.",
+	"approve.debtor":               "Choose the account to pay from",
+	"approve.choose_one":           "Choose one account to pay from, or deny the request.",
 	"approve.expires":              "Please decide by %s. After that, start again from the app.",
 	"approve.approve":              "Approve",
 	"approve.deny":                 "Deny",

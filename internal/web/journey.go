@@ -53,6 +53,10 @@ type Request struct {
 	// Consent is the slot for the Open Banking consent details: rendered by the
 	// "consent_details" template block, which is empty by default.
 	Consent any
+	// ChooseOne says the customer must choose exactly one of the offered accounts (the
+	// account a payment is made from): the approval page offers them as radio buttons
+	// and refuses an approval with no account or several ("approve.choose_one").
+	ChooseOne bool
 	// ExpiresAt is when the request expires; the session ends then at the latest.
 	ExpiresAt time.Time
 	// RedirectURI is the client's registered redirect_uri the journey ends at. Its

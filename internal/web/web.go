@@ -240,6 +240,8 @@ type pageData struct {
 	// Groups are the dashboard's consents per TPP; Entry the one to confirm revoking.
 	Groups []consentGroup
 	Entry  *consentRow
+	// ChooseOne: the accounts are radio buttons (Request.ChooseOne).
+	ChooseOne bool
 }
 
 type accountRow struct {
@@ -580,7 +582,7 @@ func (p *Pages) approvePage(w http.ResponseWriter, r *http.Request) error {
 func (p *Pages) showApprove(w http.ResponseWriter, r *http.Request, status int, s *session, j Journey, accounts []Account, checked []string, alert string) error {
 	req := j.Request()
 	headersFor(w, req)
-	d := &pageData{CSRF: s.CSRF, Alert: alert, Consent: req.Consent}
+	d := &pageData{CSRF: s.CSRF, Alert: alert, Consent: req.Consent, ChooseOne: req.ChooseOne}
 	p.client(d, req)
 	for _, sc := range req.Scopes {
 		if _, ok := p.msg["scope."+sc]; ok {
@@ -623,6 +625,9 @@ func (p *Pages) approveForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(chosen) == 0 && len(accounts) > 0 {
 		return p.showApprove(w, r, http.StatusBadRequest, s, j, accounts, nil, p.msg.text("approve.choose"))
+	}
+	if j.Request().ChooseOne && len(accounts) > 0 && len(chosen) != 1 {
+		return p.showApprove(w, r, http.StatusBadRequest, s, j, accounts, nil, p.msg.text("approve.choose_one"))
 	}
 	target, err := j.Approve(ctx, Approval{
 		CustomerID: s.Customer, Accounts: chosen,

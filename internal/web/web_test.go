@@ -325,6 +325,34 @@ func TestFormErrors(t *testing.T) {
 			}
 		}
 	})
+	t.Run("payment: one debtor account", func(t *testing.T) {
+		// A payment is made from one account: radio buttons, and an approval naming two
+		// accounts (a forged or stale form) or none is refused, not recorded.
+		r := newRig(t)
+		r.journey.req.ChooseOne = true
+		page := r.toApprove()
+		wantText(t, page, "approve.debtor")
+		if body := page.Body.String(); !strings.Contains(body, `type="radio" name="account"`) || strings.Contains(body, `type="checkbox"`) {
+			t.Errorf("the accounts are not radio buttons:\n%s", body)
+		}
+		for _, accounts := range [][]string{{"acc-current-1", "acc-savings-2"}, nil} {
+			w := r.post(ApprovePath, url.Values{"csrf": {r.csrf(page)}, "action": {"approve"}, "account": accounts})
+			wantStatus(t, w, http.StatusBadRequest)
+			if accounts == nil {
+				wantText(t, w, "approve.choose")
+			} else {
+				wantText(t, w, "approve.choose_one")
+			}
+			if a, _, _ := r.journey.result(); a != nil {
+				t.Fatalf("approved with accounts %v", accounts)
+			}
+		}
+		w := r.post(ApprovePath, url.Values{"csrf": {r.csrf(page)}, "action": {"approve"}, "account": {"acc-savings-2"}})
+		wantRedirect(t, w, testRedirect+"?code=code-for-cust-0001&state=st-1")
+		if a, _, _ := r.journey.result(); a == nil || strings.Join(a.Accounts, ",") != "acc-savings-2" {
+			t.Errorf("approval %+v, want the one account", a)
+		}
+	})
 	t.Run("no account chosen", func(t *testing.T) {
 		r := newRig(t)
 		page := r.toApprove()

@@ -76,6 +76,12 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
 	}
+	// Loaded once before anything is served, so that the first requests do not meet a
+	// deny-list that has not been read yet (and are not refused as "state unavailable"
+	// while the background loop starts); the loop keeps it fresh from then on.
+	if err := a.DenyList.Refresh(context.Background()); err != nil {
+		return fmt.Errorf("tokens: loading the deny-list: %w", err)
+	}
 	a.runners = append(a.runners, func(ctx context.Context) { _ = a.DenyList.Run(ctx) })
 
 	// The secret behind customers' subjects lives with the signing keys; generated on

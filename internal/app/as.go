@@ -124,6 +124,7 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 	// One resolver of clients' keys for client assertions and request objects, sharing
 	// its caches.
 	clientKeys := clientauth.NewKeyResolver(jwks)
+	a.clientKeys = clientKeys
 	authOpts := clientauth.Options{
 		Clients: a.Clients, JTIs: a.Store, JWKS: jwks, Keys: clientKeys, Clock: a.clock,
 		Issuer: cfg.Issuer, TokenEndpoint: cfg.Issuer + authz.PathToken, PAREndpoint: cfg.Issuer + authz.PathPAR,

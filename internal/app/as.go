@@ -166,6 +166,7 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 		opts.Signer, opts.IDTokens = a.Tokens, a.Tokens
 		opts.Subjects = authz.ClientSubjects{S: subjects}
 		opts.Intents = consentIntents{a.Consents}
+		opts.Consents = consentIntents{a.Consents}
 	}
 	a.AS, err = authz.New(opts)
 	if err != nil {

@@ -108,7 +108,8 @@ func (a *App) mountMessageRules(routes []gateway.Route, maxBody int64) error {
 		case isSignedPOST(r):
 			r.Around = func(next http.Handler) http.Handler { return sig.Require(idem.Wrap(next)) }
 		case isSignedAPI(r):
-			r.Around = sig.Sign
+			// ext-authz mode still checks these (an external proxy forwards, unsigned).
+			r.Around, r.AroundAnswerOnly = sig.Sign, true
 		}
 	}
 	return nil

@@ -89,3 +89,30 @@ func TestRouteAround(t *testing.T) {
 		t.Fatalf("wrapped route in the ext-authz mux: pattern %q", pattern)
 	}
 }
+
+// TestRouteAroundAnswerOnly: a route whose Around only decorates the answer stays
+// offered in ext-authz mode (checked there without the wrapper).
+func TestRouteAroundAnswerOnly(t *testing.T) {
+	ran := 0
+	around := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ran++; next.ServeHTTP(w, r) })
+	}
+	f := newFixture(t, fixtureOpts{routes: func(bank *url.URL) []Route {
+		return []Route{{Name: "signed-get", Method: http.MethodGet, Pattern: "/open-banking/v3.1/pisp/domestic-payments/{Id}",
+			Scopes: []string{"payments"}, TokenUse: TokenUseApplication, AnyRole: true, Upstream: bank,
+			Around: around, AroundAnswerOnly: true}}
+	}})
+	if _, pattern := f.gw.checkMux.Handler(&http.Request{Method: "GET", URL: &url.URL{Path: "/open-banking/v3.1/pisp/domestic-payments/x"}, Host: "x"}); pattern == "/" {
+		t.Fatal("answer-only wrapped route missing from the ext-authz mux")
+	}
+	req, _ := http.NewRequest(http.MethodGet, f.proxySrv.URL+"/open-banking/v3.1/pisp/domestic-payments/x", nil)
+	req.Header.Set("Authorization", "Bearer "+f.appToken(t, "A", "payments"))
+	resp, err := f.clients["A"].Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ran != 1 {
+		t.Fatalf("proxy mode: wrapper ran %d times (status %d), want 1", ran, resp.StatusCode)
+	}
+}

@@ -183,7 +183,7 @@ func New(o Options) (*Gateway, error) {
 		if err := register(g.proxyMux, pattern, g.routeHandler(cr, modeProxy)); err != nil {
 			return nil, fmt.Errorf("gateway: route %q: %w", r.Name, err)
 		}
-		if r.Handler != nil || r.Around != nil {
+		if r.Handler != nil || r.Around != nil && !r.AroundAnswerOnly {
 			continue // served in process, or wrapped: nothing an external proxy could do alone
 		}
 		if err := register(g.checkMux, pattern, g.routeHandler(cr, modeExtAuthz)); err != nil {

@@ -106,8 +106,13 @@ type Route struct {
 	// wrapper may answer itself (a replayed idempotent POST, a refused x-jws-signature)
 	// and may hand on a request whose Body replays the bytes it read. Message signing
 	// and idempotency are mounted this way. A route with Around is not offered in
-	// ext-authz mode (404 there: the gateway could not sign or replay the answer).
+	// ext-authz mode (404 there: the gateway could not sign or replay the answer) unless
+	// AroundAnswerOnly.
 	Around func(next http.Handler) http.Handler
+	// AroundAnswerOnly says Around only decorates the answer (signs it) and decides
+	// nothing about the request: ext-authz mode, which has no answer of its own to
+	// decorate, then offers the route without Around.
+	AroundAnswerOnly bool
 }
 
 // allowedMethods are the methods a route may have.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"math/big"
@@ -406,4 +407,87 @@ func startTwoNodes(t *testing.T) (*app.App, *app.App) {
 		cfg.Trust.IntermediatesFile = filepath.Join(dirA, "pki", "issuing.crt")
 	})
 	return a, b
+}
+
+// TestDevPaymentSignatureQSealC: a TPP whose registered signing key carries its sandbox
+// QSealC (x5c) signs the consent POST; the QSealC is validated like a QWAC. Accepted while
+// valid and of the client's organisation; a QSealC of another organisation, and the
+// TPP's own once revoked at the sandbox CA, refuse the signature (400
+// UK.OBIE.Signature.InvalidClaim).
+func TestDevPaymentSignatureQSealC(t *testing.T) {
+	a := startApp(t, nil)
+	base := "https://" + a.HTTPSAddr().String()
+	const org = "PSDGB-FCA-135791"
+	qwac, err := a.Sandbox.Issue(sandbox.KindQWAC, sandbox.IssueOptions{OrgID: org, CommonName: "qseal-tpp", Roles: mustRoles(t, "PISP")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, err := dn.Render(qwac.Certificate.RawSubject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal := func(orgID string) (*sandbox.Issued, *jose.SigningKey, map[string]any) {
+		t.Helper()
+		is, err := a.Sandbox.Issue(sandbox.KindQSealC, sandbox.IssueOptions{OrgID: orgID, Roles: mustRoles(t, "PISP"), KeyType: sandbox.KeyRSA2048})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := jose.NewSigningKey(is.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := is.Key.Public().(*rsa.PublicKey)
+		var x5c []string
+		for _, c := range is.Chain {
+			x5c = append(x5c, base64.StdEncoding.EncodeToString(c.Raw))
+		}
+		return is, k, map[string]any{"kty": "RSA", "kid": k.KeyID(), "use": "sig", "alg": "PS256",
+			"n": b64u(pub.N.Bytes()), "e": b64u(big.NewInt(int64(pub.E)).Bytes()), "x5c": x5c}
+	}
+	own, ownKey, ownJWK := seal(org)
+	_, foreignKey, foreignJWK := seal("PSDGB-FCA-999999")
+	jwks, _ := json.Marshal(map[string]any{"keys": []any{ownJWK, foreignJWK}})
+	if _, err := a.Clients.Add(context.Background(), &client.Client{
+		ID: "qseal-tpp", TokenEndpointAuthMethod: "tls_client_auth", TLSClientAuthSubjectDN: subject, OrgID: org, SoftwareID: "sw-1",
+		GrantTypes: []string{"client_credentials"}, Scope: client.ScopeList{"payments"}, JWKS: jwks,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tpp := &payTPP{t: t, id: "qseal-tpp", qwac: qwac}
+	hc := tpp.client(a)
+	resp, err := hc.PostForm(base+"/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {tpp.id}, "scope": {"payments"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	signWith := func(k *jose.SigningKey, body string) string {
+		sig, err := k.SignDetached([]byte(body), jose.DetachedEncoded, jose.DetachedClaims{
+			Issuer: org + "/sw-1", TrustAnchor: config.SandboxTrustAnchor, IssuedAt: time.Now(), ContentType: "application/json",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sig
+	}
+	if ans := tpp.post(hc, base, consent.PathDomesticPaymentConsents, tok.AccessToken, "q-1", signWith(ownKey, payConsentBody), payConsentBody); ans.status != http.StatusCreated {
+		t.Fatalf("signed with the client's QSealC: %d %s", ans.status, ans.body)
+	}
+	if ans := tpp.post(hc, base, consent.PathDomesticPaymentConsents, tok.AccessToken, "q-2", signWith(foreignKey, payConsentBody), payConsentBody); ans.status != http.StatusBadRequest ||
+		ans.errorCode() != "UK.OBIE.Signature.InvalidClaim" {
+		t.Fatalf("signed with another organisation's QSealC: %d %s", ans.status, ans.body)
+	}
+	if err := a.Sandbox.Revoke(own.Certificate.SerialNumber, 1); err != nil {
+		t.Fatal(err)
+	}
+	var last payAnswer
+	if !eventually(10*time.Second, func() bool {
+		last = tpp.post(hc, base, consent.PathDomesticPaymentConsents, tok.AccessToken, "q-3-"+randomString(t)[:8], signWith(ownKey, payConsentBody), payConsentBody)
+		return last.status == http.StatusBadRequest && last.errorCode() == "UK.OBIE.Signature.InvalidClaim"
+	}) {
+		t.Fatalf("signed with the revoked QSealC: %d %s", last.status, last.body)
+	}
 }

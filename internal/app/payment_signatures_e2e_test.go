@@ -491,3 +491,48 @@ func TestDevPaymentSignatureQSealC(t *testing.T) {
 		t.Fatalf("signed with the revoked QSealC: %d %s", last.status, last.body)
 	}
 }
+
+// TestDevVRPReplayDoesNotCount: a repeated VRP submission (same x-idempotency-key, same
+// body) is answered with the first answer and is not counted against the consent's
+// periodic limit (100.00 GBP a day): 45 + two replays + 45 under a new key pass, the next
+// 45 fails the control parameters.
+func TestDevVRPReplayDoesNotCount(t *testing.T) {
+	a := startApp(t, nil)
+	base := "https://" + a.HTTPSAddr().String()
+	tpp := newPayTPP(t, a, "vrp-tpp")
+	hc := tpp.client(a)
+	const vrpIn = `{"CreditorAccount":{"SchemeName":"UK.OBIE.SortCodeAccountNumber","Identification":"30949330000010","Name":"Marcus Sweepimus"}}`
+	vrpConsent := `{"Data":{"ControlParameters":{"PSUAuthenticationMethods":["UK.OBIE.SCANotRequired"],"VRPType":["UK.OBIE.VRPType.Sweeping"],
+		"MaximumIndividualAmount":{"Amount":"50.00","Currency":"GBP"},
+		"PeriodicLimits":[{"PeriodType":"Day","PeriodAlignment":"Calendar","Amount":"100.00","Currency":"GBP"}]},
+		"Initiation":` + vrpIn + `},"Risk":{}}`
+	created := tpp.post(hc, base, consent.PathDomesticVRPConsents, tpp.appToken, "vc-1", tpp.sign(vrpConsent), vrpConsent)
+	if created.status != http.StatusCreated {
+		t.Fatalf("VRP consent: %d %s", created.status, created.body)
+	}
+	id := created.json["Data"].(map[string]any)["ConsentId"].(string)
+	if _, err := a.Consents.Authorise(context.Background(), id, "demo", []string{"22289"}); err != nil {
+		t.Fatal(err)
+	}
+	userTok := tpp.userToken(a, id)
+	vrp := func(key, amount string) payAnswer {
+		body := `{"Data":{"ConsentId":"` + id + `","PSUAuthenticationMethod":"UK.OBIE.SCANotRequired","Initiation":` + vrpIn +
+			`,"Instruction":{"InstructionIdentification":"i-` + key + `","EndToEndIdentification":"e","InstructedAmount":{"Amount":"` + amount + `","Currency":"GBP"}}},"Risk":{}}`
+		return tpp.post(hc, base, bank.PathDomesticVRPs, userTok, key, tpp.sign(body), body)
+	}
+	first := vrp("v-1", "45.00")
+	if first.status != http.StatusCreated {
+		t.Fatalf("VRP 45.00: %d %s", first.status, first.body)
+	}
+	for i := range 2 {
+		if r := vrp("v-1", "45.00"); r.status != http.StatusCreated || string(r.body) != string(first.body) {
+			t.Fatalf("replay %d: %d %s, want the first answer", i, r.status, r.body)
+		}
+	}
+	if r := vrp("v-2", "45.00"); r.status != http.StatusCreated {
+		t.Fatalf("second VRP 45.00 (90.00 of 100.00 used): %d %s", r.status, r.body)
+	}
+	if r := vrp("v-3", "45.00"); r.status != http.StatusBadRequest || r.errorCode() != "UK.OBIE.Rules.FailsControlParameters" {
+		t.Fatalf("third VRP 45.00 (over 100.00): %d %s", r.status, r.body)
+	}
+}

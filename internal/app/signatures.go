@@ -13,6 +13,8 @@ import (
 	"github.com/portcullis/portcullis/internal/gateway"
 	"github.com/portcullis/portcullis/internal/idempotency"
 	"github.com/portcullis/portcullis/internal/jose"
+	"github.com/portcullis/portcullis/internal/obie"
+	"github.com/portcullis/portcullis/internal/obs"
 	"github.com/portcullis/portcullis/internal/obsig"
 	"github.com/portcullis/portcullis/internal/sandbox/bank"
 )
@@ -45,9 +47,9 @@ var signedAPIs = []string{
 //     consumes anything — also across nodes); every answer signed with the bank's seal key;
 //   - the other routes of those APIs: answers signed.
 //
-// Without a message-signing key (keys.seal_cert_file; the sandbox QSealC in dev mode) the
-// server does not start: payment answers must be signed. maxBody is the gateway's body
-// limit (zero: its default).
+// Without a message-signing key (keys.seal_cert_file; the sandbox QSealC in dev mode) those
+// routes answer 503: payment answers must be signed, and are never sent unsigned. maxBody
+// is the gateway's body limit (zero: its default).
 func (a *App) mountMessageRules(routes []gateway.Route, maxBody int64) error {
 	var signed bool
 	for i := range routes {
@@ -60,7 +62,16 @@ func (a *App) mountMessageRules(routes []gateway.Route, maxBody int64) error {
 	}
 	sc := a.cfg.Signatures
 	if a.Keys.SealKey() == nil {
-		return &config.FieldError{Field: "keys.seal_cert_file", Reason: "required: the payment APIs' answers are signed (x-jws-signature)"}
+		// No message-signing key (production without keys.seal_cert_file): the payment
+		// APIs cannot answer as OBIE requires, so they refuse (503) rather than answer
+		// unsigned; the rest of the server works.
+		a.logger.Warn("keys.seal_cert_file is not set: the payment APIs answer 503 (their answers must be signed, x-jws-signature)")
+		for i := range routes {
+			if isSignedPOST(&routes[i]) || isSignedAPI(&routes[i]) {
+				routes[i].Around = refuseUnsigned
+			}
+		}
+		return nil
 	}
 	if sc.Issuer == "" {
 		return &config.FieldError{Field: "signatures.issuer", Reason: "required: the iss of the bank's response signatures"}
@@ -148,4 +159,13 @@ func callerClientID(r *http.Request) (string, error) {
 		return "", errNoCaller
 	}
 	return c.ClientID, nil
+}
+
+// refuseUnsigned answers every request of a payment API while no message-signing key is
+// configured: 503 UK.OBIE.UnexpectedError, nothing run.
+func refuseUnsigned(http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		obie.Write(w, http.StatusServiceUnavailable, obie.NewError("503 ServiceUnavailable", obs.InteractionID(r.Context()),
+			obie.CodeUnexpectedError, "message signing is not configured on this server", ""))
+	})
 }

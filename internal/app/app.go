@@ -77,8 +77,9 @@ type App struct {
 	// NCARegister is the NCA register snapshot (tpp_register file or url, or the dev
 	// sandbox register file); nil with a webhook or without a register. Tests refresh it.
 	NCARegister *nca.Register
-	tppRegister tppRegister // what registration, client authentication and the gateway ask; nil: nothing
-	BankURL     *url.URL    // dev mode: the sandbox bank behind the gateway
+	tppRegister tppRegister             // what registration, client authentication and the gateway ask; nil: nothing
+	clientKeys  *clientauth.KeyResolver // the clients' keys, shared by client authentication and x-jws-signature
+	BankURL     *url.URL                // dev mode: the sandbox bank behind the gateway
 	// AdminMux is where admin operations are mounted (patterns under /admin/; see
 	// buildAdmin): served only on the admin listener, behind package admin's guard. Mount
 	// before Run.

@@ -130,6 +130,7 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 	// One resolver of clients' keys for client assertions and request objects, sharing
 	// its caches.
 	clientKeys := clientauth.NewKeyResolver(jwks)
+	a.clientKeys = clientKeys
 	authOpts := clientauth.Options{
 		Clients: a.Clients, JTIs: a.Store, JWKS: jwks, Keys: clientKeys, Clock: a.clock,
 		Issuer: cfg.Issuer, TokenEndpoint: cfg.Issuer + authz.PathToken, PAREndpoint: cfg.Issuer + authz.PathPAR,
@@ -172,6 +173,7 @@ func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 		opts.Signer, opts.IDTokens = a.Tokens, a.Tokens
 		opts.Subjects = authz.ClientSubjects{S: subjects}
 		opts.Intents = consentIntents{a.Consents}
+		opts.Consents = consentIntents{a.Consents}
 	}
 	a.AS, err = authz.New(opts)
 	if err != nil {

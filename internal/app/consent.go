@@ -58,6 +58,21 @@ func (ci consentIntents) CheckIntent(ctx context.Context, clientID, intentID str
 	return err
 }
 
+// ConsentStatus is the token endpoint's re-check of a grant's consent at code exchange and
+// refresh (authz.ConsentStatuser): in force only while Authorised and not expired; an
+// unknown consent is not in force; a store failure is an error (the token endpoint then
+// answers temporarily_unavailable, never a token).
+func (ci consentIntents) ConsentStatus(ctx context.Context, consentID string) (bool, error) {
+	c, err := ci.svc.Get(ctx, consentID)
+	switch {
+	case errors.Is(err, consent.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return c.Status(ci.svc.Now()) == consent.StatusAuthorised, nil
+}
+
 // consentRoutes adds the consent APIs to the gateway's routes: served in process, behind
 // the same certificate, token, binding, scope and role checks as every route.
 func (a *App) consentRoutes(opts *gateway.Options, baseURL string, funds consent.FundsChecker) {

@@ -92,6 +92,9 @@ func (a *App) buildGateway(mux *http.ServeMux) error {
 	}
 	opts.Identity.Signer, opts.Identity.Issuer, opts.Identity.Clock = a.Keys, cfg.Issuer, a.clock
 	a.consentRoutes(&opts, gwCfg.PublicURL, funds)
+	if err := a.mountMessageRules(opts.Routes, opts.MaxBodyBytes); err != nil {
+		return err
+	}
 
 	g, err := gateway.New(opts)
 	if err != nil {

@@ -189,10 +189,8 @@ func TestInteropPaymentOpenIDClient(t *testing.T) {
 }
 
 // paymentSigning reports whether the payment journey tests sign their consent and
-// payment POSTs (x-jws-signature): PORTCULLIS_TEST_PAYMENT_JWS=sign. Off by default while
-// the payment routes do not require signatures; once they do (the mount branch), this is
-// the one line to flip.
-func paymentSigning() bool { return os.Getenv("PORTCULLIS_TEST_PAYMENT_JWS") == "sign" }
+// payment POSTs (x-jws-signature): always, since the payment routes require it.
+func paymentSigning() bool { return true }
 
 // sandboxTrustAnchor is the dev server's trust anchor name for sandbox QSealCs (the tan
 // its x-jws-signature verifier accepts in dev mode).

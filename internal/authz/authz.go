@@ -163,6 +163,11 @@ type Options struct {
 	// Intents checks the Open Banking consent a request names (openbanking_intent_id,
 	// OB-01…OB-03). Nil refuses every request that names one.
 	Intents IntentChecker
+	// Consents, when set, is asked at every authorization code exchange and refresh
+	// whether the consent the grant is bound to is still in force: a consent revoked,
+	// rejected, consumed or expired meanwhile is invalid_grant (consent.go). Nil: not
+	// asked (deployments without consents).
+	Consents ConsentStatuser
 
 	// Registration enables dynamic client registration (POST /register and the RFC 7592
 	// configuration endpoint, register.go) and its registration_endpoint in discovery.
@@ -234,6 +239,7 @@ type Server struct {
 	families        FamilyRevoker
 	refreshLifetime time.Duration
 	intents         IntentChecker
+	consents        ConsentStatuser
 	reg             *RegistrationOptions
 	metrics         *metrics
 }
@@ -271,6 +277,7 @@ func New(o Options) (*Server, error) {
 		families:        o.Families,
 		refreshLifetime: o.RefreshTokenLifetime,
 		intents:         o.Intents,
+		consents:        o.Consents,
 		reg:             o.Registration,
 	}
 	base, err := checkIssuer(o.Issuer)

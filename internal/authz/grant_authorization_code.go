@@ -31,7 +31,9 @@ type FamilyRevoker interface {
 //  3. issued to this client, for this redirect_uri (invalid_grant);
 //  4. PKCE: the verifier hashes to the challenge (invalid_grant, FAPI1-AS-52,
 //     FAPI2-AS-22);
-//  5. an access token for the customer, bound to the certificate of this request and to
+//  5. the grant's consent is still in force (Options.Consents: invalid_grant when
+//     revoked, rejected, consumed or expired meanwhile; temporarily_unavailable when unknown);
+//  6. an access token for the customer, bound to the certificate of this request and to
 //     the grant (consent) and family; a refresh token bound to the client, its certificate
 //     and the family when the client registered the refresh_token grant; an ID token when
 //     openid was granted.
@@ -72,6 +74,9 @@ func (s *Server) authorizationCode(ctx context.Context, req *tokenRequest) (*tok
 		}
 	} else if req.form.Has("code_verifier") {
 		return nil, oauth.InvalidGrant("code_verifier sent for a request without code_challenge")
+	}
+	if err := s.checkConsent(ctx, g.ConsentID); err != nil {
+		return nil, err
 	}
 	return s.issueUserTokens(ctx, req, userGrant{
 		family: rec.FamilyID, customerID: g.CustomerID, consentID: g.ConsentID, scope: g.Scope,

@@ -31,7 +31,9 @@ type RefreshRotator interface {
 //  3. it was issued to this client (invalid_grant, FAPI1-AS-56) and the request presents
 //     the certificate it is bound to (invalid_grant);
 //  4. scope, when sent, is within the grant (invalid_scope);
-//  5. a new access token in the same grant (consent, family, customer). FAPI 1.0 clients get
+//  5. the grant's consent is still in force (Options.Consents: invalid_grant when
+//     revoked, rejected, consumed or expired meanwhile; temporarily_unavailable when unknown);
+//  6. a new access token in the same grant (consent, family, customer). FAPI 1.0 clients get
 //     a new refresh token that replaces the old one (rotation, same expiry); FAPI 2.0
 //     clients keep theirs (no rotation, FAPI2 §5.3.2.1).
 func (s *Server) refreshToken(ctx context.Context, req *tokenRequest) (*tokenResponse, error) {
@@ -69,6 +71,9 @@ func (s *Server) refreshToken(ctx context.Context, req *tokenRequest) (*tokenRes
 				return nil, oauth.InvalidScope("scope " + sc + " was not granted")
 			}
 		}
+	}
+	if err := s.checkConsent(ctx, rec.ConsentID); err != nil {
+		return nil, err
 	}
 	g := userGrant{
 		family: rec.FamilyID, customerID: rec.UserID, consentID: rec.ConsentID, scope: scope,

@@ -240,6 +240,8 @@ type asOptions struct {
 	// registry's read cache (client.DefaultCacheTTL), and the audit log sink plus the batch
 	// store sink instead of the in-memory auditLog (whose events the test then cannot see).
 	production bool
+	// consents is Options.Consents (nil: not asked).
+	consents authz.ConsentStatuser
 }
 
 // newTestAS builds a fixture, a SQLite store with the fixture's clients, and a server.
@@ -387,6 +389,7 @@ func newServer(t testing.TB, f *fixture, st *store.Store, o asOptions) *testAS {
 		RefreshTokens:   st,
 		Families:        st,
 		Intents:         testIntents{"aac-123": clientHybrid, "aac-other": clientJourney2},
+		Consents:        o.consents,
 		Registration:    registrationFor(t, f, st, as.issuer), // register_test.go
 	})
 	if err != nil {

@@ -89,6 +89,9 @@ type Config struct {
 	Registration Registration         `koanf:"registration"`
 	ClientAuth   ClientAuthentication `koanf:"client_auth"`
 	TPPRegister  TPPRegister          `koanf:"tpp_register"`
+
+	// Signatures: x-jws-signature on the payment APIs (signatures.go).
+	Signatures Signatures `koanf:"signatures"`
 }
 
 func defaultPublicURL(dev bool) string {
@@ -121,6 +124,7 @@ func Default(dev bool) *Config {
 		Consent:    defaultConsent(),
 
 		TPPRegister: defaultTPPRegister(),
+		Signatures:  defaultSignatures(dev),
 	}
 }
 
@@ -163,6 +167,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Registration.validate()...)
 	errs = append(errs, c.ClientAuth.validate()...)
 	errs = append(errs, c.TPPRegister.validate()...)
+	errs = append(errs, c.Signatures.validate(c.Dev, c.Keys.SealCertFile != "")...)
 	return errors.Join(errs...)
 }
 

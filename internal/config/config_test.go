@@ -204,6 +204,11 @@ tpp_register:
   refresh_interval: 30m
   max_age: 6h
   on_stale: last_known
+signatures:
+  trust_anchors: [openbanking.org.uk, bank-directory]
+  issuer: 0015800000jf7AeAAI
+  allow_es256: true
+  response_form: v3.1.3
 `
 	got, err := Load(writeFile(t, file), nil)
 	if err != nil {
@@ -243,6 +248,8 @@ tpp_register:
 		}, SSAMaxAge: 24 * time.Hour, RequestMaxLifetime: 30 * time.Minute},
 		ClientAuth:  ClientAuthentication{MaxAssertionLifetimeFAPI1: 30 * time.Minute},
 		TPPRegister: TPPRegister{URL: "https://register.bank.internal/eba.json", RefreshInterval: 30 * time.Minute, MaxAge: 6 * time.Hour, OnStale: "last_known"},
+		Signatures: Signatures{TrustAnchors: []string{"openbanking.org.uk", "bank-directory"}, Issuer: "0015800000jf7AeAAI",
+			AllowES256: true, ResponseForm: SignatureFormV313},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load mismatch (-want +got):\n%s", diff)
@@ -635,5 +642,45 @@ func TestClientAuthType(t *testing.T) {
 		if got := in.Type(); got != want {
 			t.Errorf("ClientAuth(%q).Type() = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// TestSignaturesValidate: the signatures section's defaults (sandbox tan and the sandbox
+// bank's iss in dev mode) and its refusals.
+func TestSignaturesValidate(t *testing.T) {
+	if d := Default(true).Signatures; !slices.Equal(d.TrustAnchors, []string{SandboxTrustAnchor}) || d.Issuer != SandboxBankOrgID {
+		t.Errorf("dev signatures defaults = %+v", d)
+	}
+	if d := Default(false).Signatures; !slices.Equal(d.TrustAnchors, []string{"openbanking.org.uk"}) || d.Issuer != "" {
+		t.Errorf("production signatures defaults = %+v", d)
+	}
+	tests := []struct {
+		name  string
+		dev   bool
+		seal  bool
+		edit  func(*Signatures)
+		field string
+	}{
+		{"no anchors", true, false, func(s *Signatures) { s.TrustAnchors = nil }, "signatures.trust_anchors"},
+		{"blank anchor", true, false, func(s *Signatures) { s.TrustAnchors = []string{" x"} }, "signatures.trust_anchors"},
+		{"bad form", true, false, func(s *Signatures) { s.ResponseForm = "v4" }, "signatures.response_form"},
+		{"production seal key without issuer", false, true, func(s *Signatures) {}, "signatures.issuer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := defaultSignatures(tt.dev)
+			tt.edit(&s)
+			errs := s.validate(tt.dev, tt.seal)
+			if len(errs) != 1 {
+				t.Fatalf("errors = %v, want one for %s", errs, tt.field)
+			}
+			var fe *FieldError
+			if !errors.As(errs[0], &fe) || fe.Field != tt.field {
+				t.Errorf("error = %v, want field %s", errs[0], tt.field)
+			}
+		})
+	}
+	if errs := defaultSignatures(false).validate(false, false); len(errs) != 0 {
+		t.Errorf("production default without seal key: %v", errs)
 	}
 }

@@ -43,6 +43,9 @@
 //  6. binding: the token's cnf.x5t#S256 is the thumbprint of the certificate of
 //     this request (RFC 8705 §3, FAPI1-RS-02);
 //  7. PSD2 role: the certificate carries one of the route's roles (pki.md §1.5);
+//     — then, for a route with [Route.Around] (app: x-jws-signature and
+//     x-idempotency-key on the payment POSTs), the wrapper, around what follows, so
+//     that it knows the client and can answer a repeat before the consent is asked;
 //  8. consent: the route's consent.Validator allows the request (FAPI1-RS-03,
 //     OB-05); it sees the consent id, client, PSU, token claims, method, path,
 //     template, parameters, filtered headers and the (bounded) body. An error or

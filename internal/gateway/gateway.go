@@ -84,6 +84,7 @@ type Options struct {
 type Gateway struct {
 	proxyMux, checkMux *http.ServeMux
 	chain              []namedStage
+	authStages         int // chain[:authStages] authenticate the client; Route.Around wraps the rest
 	metrics            *metrics
 	proxy              *upstream.Proxy
 	identifier         *upstream.Identifier
@@ -157,9 +158,12 @@ func New(o Options) (*Gateway, error) {
 		{stageBinding, bindingStage{}},
 		{stageRole, roleStage{}},
 		{stageAuthorisation, authorisationStage{register: o.Register}},
-		{stageConsent, consentStage{maxBody: g.maxBody}},
-		{stageCustomer, customerStage{cache: newCustomerCache(o.Customers, nil)}},
 	}
+	g.authStages = len(g.chain)
+	g.chain = append(g.chain,
+		namedStage{stageConsent, consentStage{maxBody: g.maxBody}},
+		namedStage{stageCustomer, customerStage{cache: newCustomerCache(o.Customers, nil)}},
+	)
 
 	g.proxyMux, g.checkMux = http.NewServeMux(), http.NewServeMux()
 	names := make(map[string]bool)
@@ -193,8 +197,8 @@ func New(o Options) (*Gateway, error) {
 		if err := register(g.proxyMux, pattern, g.routeHandler(cr, modeProxy)); err != nil {
 			return nil, fmt.Errorf("gateway: route %q: %w", r.Name, err)
 		}
-		if r.Handler != nil {
-			continue // served in process: nothing for an external proxy to forward
+		if r.Handler != nil || r.Around != nil && !r.AroundAnswerOnly {
+			continue // served in process, or wrapped: nothing an external proxy could do alone
 		}
 		if err := register(g.checkMux, pattern, g.routeHandler(cr, modeExtAuthz)); err != nil {
 			return nil, fmt.Errorf("gateway: route %q: %w", r.Name, err)
@@ -281,49 +285,79 @@ func (g *Gateway) routeHandler(cr *compiledRoute, mode string) http.Handler {
 			g.reject(w, r, mode, cr.Name, "", err)
 			return
 		}
-		ctx := r.Context()
-		for _, s := range g.chain {
-			start := time.Now() // monotonic; for the metric only, never a decision
-			err := s.Check(ctx, x)
-			g.metrics.observe(mode, s.name, time.Since(start), err)
-			if err != nil {
-				clientID := ""
-				if x.at != nil {
-					clientID = x.at.ClientID
-				}
-				g.reject(w, r, mode, cr.Name, clientID, err)
-				return
-			}
-		}
-		id := x.identity(ctx)
-		if mode == modeExtAuthz {
-			g.allow(w, r, id)
+		if !g.runStages(w, r, x, g.chain[:g.authStages], mode) {
 			return
 		}
-		// The whole body, bounded, before anything is sent: a body over the limit
-		// is 413 and no upstream request, never a truncated one.
-		if err := x.readBody(g.maxBody); err != nil {
-			g.reject(w, r, mode, cr.Name, x.at.ClientID, err)
+		if cr.Around == nil || mode != modeProxy {
+			g.serveAuthenticated(w, r, x, mode)
 			return
 		}
-		body := x.body
-		if len(x.decision.ModifiedPayload) > 0 {
-			body = x.decision.ModifiedPayload
-		}
-		r.Body = http.NoBody
-		if len(body) > 0 {
-			r.Body = io.NopCloser(bytes.NewReader(body))
-		}
-		r.ContentLength = int64(len(body))
-		r.TransferEncoding = nil // the transport writes Content-Length from ContentLength
-		if cr.Handler != nil {
-			cr.Handler.ServeHTTP(w, r.WithContext(consent.WithCaller(ctx, consent.Caller{
-				ClientID: x.at.ClientID, CustomerToken: x.at.Use == token.UseUser, ConsentID: x.at.ConsentID,
-			})))
-			return
-		}
-		g.proxy.Forward(w, r, upstream.Target{URL: cr.Upstream, Timeout: cr.Timeout}, id)
+		r = r.WithContext(consent.WithCaller(r.Context(), x.caller()))
+		cr.Around(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			x.r = r // the wrapper's request: its Body replays what it read
+			g.serveAuthenticated(w, r, x, mode)
+		})).ServeHTTP(w, r)
 	})
+}
+
+// runStages runs stages on x; on a refusal it answers and reports false.
+func (g *Gateway) runStages(w http.ResponseWriter, r *http.Request, x *exchange, stages []namedStage, mode string) bool {
+	ctx := r.Context()
+	for _, s := range stages {
+		start := time.Now() // monotonic; for the metric only, never a decision
+		err := s.Check(ctx, x)
+		g.metrics.observe(mode, s.name, time.Since(start), err)
+		if err != nil {
+			clientID := ""
+			if x.at != nil {
+				clientID = x.at.ClientID
+			}
+			g.reject(w, r, mode, x.route.Name, clientID, err)
+			return false
+		}
+	}
+	return true
+}
+
+// caller is the authenticated client of x, as the consent API and Route.Around see it.
+func (x *exchange) caller() consent.Caller {
+	return consent.Caller{ClientID: x.at.ClientID, CustomerToken: x.at.Use == token.UseUser, ConsentID: x.at.ConsentID}
+}
+
+// serveAuthenticated runs the stages after client authentication on x and then
+// forwards (proxy mode) or answers 200 with the identity (ext-authz mode).
+func (g *Gateway) serveAuthenticated(w http.ResponseWriter, r *http.Request, x *exchange, mode string) {
+	cr := x.route
+	if !g.runStages(w, r, x, g.chain[g.authStages:], mode) {
+		return
+	}
+	ctx := r.Context()
+	id := x.identity(ctx)
+	if mode == modeExtAuthz {
+		g.allow(w, r, id)
+		return
+	}
+	// The whole body, bounded, before anything is sent: a body over the limit
+	// is 413 and no upstream request, never a truncated one.
+	if err := x.readBody(g.maxBody); err != nil {
+		g.reject(w, r, mode, cr.Name, x.at.ClientID, err)
+		return
+	}
+	body := x.body
+	if len(x.decision.ModifiedPayload) > 0 {
+		body = x.decision.ModifiedPayload
+	}
+	r.Body = http.NoBody
+	if len(body) > 0 {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	r.ContentLength = int64(len(body))
+	r.TransferEncoding = nil // the transport writes Content-Length from ContentLength
+	if cr.Handler != nil {
+		cr.Handler.ServeHTTP(w, r.WithContext(consent.WithCaller(ctx, x.caller())))
+		return
+	}
+	g.proxy.Forward(w, r, upstream.Target{URL: cr.Upstream, Timeout: cr.Timeout}, id)
 }
 
 // identity is what the upstream is told about a request that passed every stage.

@@ -98,6 +98,21 @@ type Route struct {
 	Handler http.Handler
 	// Timeout bounds the upstream exchange. Zero means 30 s; at most 5 min.
 	Timeout time.Duration
+	// Around, when set, wraps what follows client authentication on this route: it is
+	// applied once the certificate, token, token use, scope, binding, role and NCA
+	// authorisation stages have passed — the request's context then carries the
+	// authenticated client as a consent.Caller (consent.CallerFrom) — and the handler it
+	// wraps runs the consent stage, the customer lookup and the Handler or upstream. A
+	// wrapper may answer itself (a replayed idempotent POST, a refused x-jws-signature)
+	// and may hand on a request whose Body replays the bytes it read. Message signing
+	// and idempotency are mounted this way. A route with Around is not offered in
+	// ext-authz mode (404 there: the gateway could not sign or replay the answer) unless
+	// AroundAnswerOnly.
+	Around func(next http.Handler) http.Handler
+	// AroundAnswerOnly says Around only decorates the answer (signs it) and decides
+	// nothing about the request: ext-authz mode, which has no answer of its own to
+	// decorate, then offers the route without Around.
+	AroundAnswerOnly bool
 }
 
 // allowedMethods are the methods a route may have.

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -36,53 +35,8 @@ func TestBannerFirstCallRuns(t *testing.T) {
 			t.Skipf("%s not installed: %v", tool, err)
 		}
 	}
-	dir := t.TempDir()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// ./portcullis is this test binary running the command line (TestMain), with argv[0]
-	// "./portcullis" as for a binary built by the README's first command.
-	wrapper := "#!/bin/bash\n" + runAsPortcullis + "=1 exec -a ./portcullis " + shellQuote(self) + ` "$@"` + "\n"
-	if err := os.WriteFile(filepath.Join(dir, "portcullis"), []byte(wrapper), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PORTCULLIS_") && !strings.HasPrefix(kv, runAsPortcullis+"=") {
-			env = append(env, kv)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-
-	serve := exec.Command("./portcullis", "serve")
-	serve.Dir = dir
-	// Port 0: the banner prints the ports actually bound.
-	serve.Env = append(env, "PORTCULLIS_LISTEN_HTTPS=127.0.0.1:0", "PORTCULLIS_LISTEN_OPS=127.0.0.1:0", "PORTCULLIS_LISTEN_PUBLIC=127.0.0.1:0")
-	stdout, err := serve.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	serve.Stderr = &stderr
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = serve.Wait(); close(exited) }()
-	defer func() {
-		_ = serve.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = serve.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("serve stderr:\n%s", stderr.String())
-		}
-	}()
+	srv := startDevServer(t, 2*time.Minute)
+	dir, env, stdout, ctx := srv.dir, srv.env, srv.stdout, srv.ctx
 
 	block := make(chan []string, 1)
 	go func() {

@@ -3,9 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -30,50 +28,8 @@ func TestOnboardScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapper := "#!/bin/bash\n" + runAsPortcullis + "=1 exec -a ./portcullis " + shellQuote(self) + ` "$@"` + "\n"
-	if err := os.WriteFile(filepath.Join(dir, "portcullis"), []byte(wrapper), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PORTCULLIS_") && !strings.HasPrefix(kv, runAsPortcullis+"=") {
-			env = append(env, kv)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-
-	serve := exec.Command("./portcullis", "serve")
-	serve.Dir = dir
-	serve.Env = append(env, "PORTCULLIS_LISTEN_HTTPS=127.0.0.1:0", "PORTCULLIS_LISTEN_OPS=127.0.0.1:0", "PORTCULLIS_LISTEN_PUBLIC=127.0.0.1:0")
-	stdout, err := serve.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	serve.Stderr = &stderr
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = serve.Wait(); close(exited) }()
-	defer func() {
-		_ = serve.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = serve.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("serve stderr:\n%s", stderr.String())
-		}
-	}()
+	srv := startDevServer(t, 3*time.Minute)
+	dir, env, stdout, ctx := srv.dir, srv.env, srv.stdout, srv.ctx
 
 	// The banner's first call names the mTLS listener's actual port.
 	base := make(chan string, 1)

@@ -262,7 +262,7 @@ func TestBrowserPaymentJourney(t *testing.T) {
 		consentID := created.body["Data"].(map[string]any)["ConsentId"].(string)
 		at := authorise(t, consentID, "payment-approve", "22289", func(t *testing.T) {
 			rig.wantText(t, "#client-name", "Swiftpay Checkout")
-			rig.wantText(t, ".consent", "A single payment")
+			rig.wantText(t, ".consent", "A single payment", web.English["consent.single_use"])
 			rig.wantText(t, ".payment", "165.88 GBP", "ACME Inc (08080021325698)", "FRESCO-101")
 		})
 		got := api.obCall(t, http.MethodGet, rig.mtlsBase+consent.PathDomesticPaymentConsents+"/"+consentID, cc, "")
@@ -316,6 +316,9 @@ func TestBrowserPaymentJourney(t *testing.T) {
 		at := authorise(t, consentID, "vrp-approve", "22289", func(t *testing.T) {
 			rig.wantText(t, ".consent", "Variable recurring payments", "At most 50.00 GBP per payment", "At most 100.00 GBP per day")
 			rig.wantText(t, ".payment", "Marcus Sweepimus (30949330000010)")
+			if got := rig.b.Text(t, ".payment"); strings.Contains(got, web.English["consent.amount"]) {
+				t.Errorf("the VRP shows an amount row with no amount: %q", got)
+			}
 		})
 		pay := func(amount string) obAnswer {
 			return api.obCall(t, http.MethodPost, rig.mtlsBase+bank.PathDomesticVRPs, at, fmt.Sprintf(

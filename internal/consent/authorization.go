@@ -85,6 +85,9 @@ type Display struct {
 	Limits []string
 	// Expires is the consent's expiry; zero means it does not expire.
 	Expires time.Time
+	// SingleUse says the consent ends with its one payment (a domestic payment), so the
+	// page says that rather than an end date.
+	SingleUse bool
 	// TransactionWindow describes the transaction history the TPP may read ("" for all).
 	TransactionWindow string
 	// ChooseAccounts says the customer must pick accounts: "many" (account access), "one"
@@ -120,7 +123,7 @@ func Describe(c *Consent) Display {
 		}
 	case KindDomesticPayment:
 		in := c.DomesticPayment.parsed()
-		d.Title = "A single payment"
+		d.Title, d.SingleUse = "A single payment", true
 		d.Permissions = []string{"Make this one payment from your account"}
 		p := &DisplayPayment{}
 		if in.InstructedAmount != nil {

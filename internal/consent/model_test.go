@@ -118,7 +118,7 @@ func TestDescribe(t *testing.T) {
 	}
 	d = consent.Describe(p)
 	if d.Payment == nil || *d.Payment != (consent.DisplayPayment{Amount: "165.88", Currency: "GBP", Creditor: "ACME Inc",
-		CreditorAccount: "08080021325698", Reference: "FRESCO-101"}) || d.ChooseAccounts != "one" {
+		CreditorAccount: "08080021325698", Reference: "FRESCO-101"}) || d.ChooseAccounts != "one" || !d.SingleUse {
 		t.Fatalf("payment: %+v %+v", d, d.Payment)
 	}
 	v, err := svc.CreateDomesticVRP(ctx, "tpp", []byte(vrpConsentBody))
@@ -126,7 +126,8 @@ func TestDescribe(t *testing.T) {
 		t.Fatal(err)
 	}
 	d = consent.Describe(v)
-	if !slices.Equal(d.Limits, []string{"At most 50.00 GBP per payment", "At most 100.00 GBP per day"}) || d.Payment.Creditor != "Marcus Sweepimus" {
+	if !slices.Equal(d.Limits, []string{"At most 50.00 GBP per payment", "At most 100.00 GBP per day"}) || d.Payment.Creditor != "Marcus Sweepimus" ||
+		d.Payment.Amount != "" || d.SingleUse {
 		t.Fatalf("vrp: %+v", d)
 	}
 }

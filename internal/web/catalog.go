@@ -59,6 +59,7 @@ var English = Catalog{
 	"consent.window":               "Transaction history",
 	"consent.expires":              "This consent lasts until %s. You can withdraw it at any time.",
 	"consent.no_expiry":            "This consent has no end date. You can withdraw it at any time.",
+	"consent.single_use":           "This consent is for this one payment only. It ends once the payment is made.",
 	"dash.title":                   "Connected apps",
 	"dash.intro":                   "These are the apps you have allowed to access your accounts. You can withdraw an app's access at any time; it stops straight away.",
 	"dash.login_title":             "Sign in to manage connected apps",

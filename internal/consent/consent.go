@@ -293,7 +293,7 @@ func (s *Service) create(ctx context.Context, c *Consent) (*Consent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailableStore, err)
 	}
-	s.record(ctx, audit.TypeConsentCreated, c, Transition{To: StatusAwaitingAuthorisation, At: now, By: "client:" + c.ClientID})
+	s.record(ctx, audit.TypeConsentCreated, c, c.History[0])
 	return c, nil
 }
 

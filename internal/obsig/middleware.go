@@ -183,11 +183,11 @@ func (m *Middleware) Sign(next http.Handler) http.Handler {
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		sig, err := m.signBody(rec.header, rec.body.Bytes())
-		if rec.overflow || err != nil {
-			if err == nil {
-				err = errors.New("response too large to sign")
-			}
+		sig, err := "", errors.New("response too large to sign")
+		if !rec.overflow {
+			sig, err = m.signBody(rec.header, rec.body.Bytes())
+		}
+		if err != nil {
 			m.opts.Logger.LogAttrs(r.Context(), slog.LevelError, "response could not be signed",
 				slog.String("interaction_id", interactionID(r)), slog.String("error", err.Error()))
 			rec = &recorder{header: http.Header{}}

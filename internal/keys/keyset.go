@@ -157,14 +157,9 @@ func (s *Set) bootstrap(ctx context.Context) ([]store.SigningKey, error) {
 	now := s.clock.Now()
 	var rows []store.SigningKey
 	for _, r := range recs {
-		sealed, err := s.vault.Seal(r.Key)
+		row, err := s.sealRow(r, now)
 		if err != nil {
 			return nil, err
-		}
-		row := store.SigningKey{KeyID: r.Key.KeyID(), Alg: string(r.Key.Alg()), State: string(r.State),
-			KEKID: sealed.KEKID, PrivateKey: sealed.PrivateKey, CreatedAt: orNow(r.Created, now), RetireAt: r.RetireAt}
-		if r.State == jose.StateNext {
-			row.ActivateAt = now.Add(s.publishDelay)
 		}
 		rows = append(rows, row)
 	}
@@ -348,14 +343,9 @@ func (s *Set) persist(prev, next []jose.KeyRecord) error {
 		old, ok := before[kid]
 		switch {
 		case !ok:
-			sealed, err := s.vault.Seal(r.Key)
+			row, err := s.sealRow(r, now)
 			if err != nil {
 				return err
-			}
-			row := store.SigningKey{KeyID: kid, Alg: string(r.Key.Alg()), State: string(r.State),
-				KEKID: sealed.KEKID, PrivateKey: sealed.PrivateKey, CreatedAt: orNow(r.Created, now), RetireAt: r.RetireAt}
-			if r.State == jose.StateNext {
-				row.ActivateAt = now.Add(s.publishDelay)
 			}
 			create = append(create, row)
 		case old.State != r.State:
@@ -380,6 +370,21 @@ func (s *Set) persist(prev, next []jose.KeyRecord) error {
 	}
 	s.setSeen(recordsFingerprint(next))
 	return nil
+}
+
+// sealRow is the database row of a new key r, sealed by the vault; a next key gets
+// activate_at = now + PublishDelay.
+func (s *Set) sealRow(r jose.KeyRecord, now time.Time) (store.SigningKey, error) {
+	sealed, err := s.vault.Seal(r.Key)
+	if err != nil {
+		return store.SigningKey{}, err
+	}
+	row := store.SigningKey{KeyID: r.Key.KeyID(), Alg: string(r.Key.Alg()), State: string(r.State),
+		KEKID: sealed.KEKID, PrivateKey: sealed.PrivateKey, CreatedAt: orNow(r.Created, now), RetireAt: r.RetireAt}
+	if r.State == jose.StateNext {
+		row.ActivateAt = now.Add(s.publishDelay)
+	}
+	return row, nil
 }
 
 // records opens the rows into KeyStore records, reusing keys already opened.

@@ -269,7 +269,8 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	in := pr.Out.Header
 	out := make(http.Header, len(in)+len(fw.headers)+4)
 	for k, v := range in {
-		if ReservedHeader(k) || len(p.strip) > 0 && p.strip[foldName(k)] || !p.passAuth && strings.EqualFold(k, "Authorization") {
+		f := foldName(k)
+		if reserved(k, f) || p.strip[f] || !p.passAuth && f == "authorization" {
 			continue
 		}
 		out[k] = v

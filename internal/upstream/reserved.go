@@ -82,8 +82,10 @@ func foldName(name string) string {
 // caller's to send; Portcullis replaces its value). [Proxy] drops every such
 // header before it sets its own; the external authorizer refuses the ones a
 // proxy in front of it cannot be relied on to drop ([CallerOnlyHeader]).
-func ReservedHeader(name string) bool {
-	f := foldName(name)
+func ReservedHeader(name string) bool { return reserved(name, foldName(name)) }
+
+// reserved is [ReservedHeader] of name, whose folded form f the caller has already made.
+func reserved(name, f string) bool {
 	switch {
 	case strings.HasPrefix(f, foldedIdentityPrefix), f == foldedForwarded, strings.HasPrefix(f, foldedForwardedPrefix),
 		reservedFolded[f]:
@@ -100,9 +102,9 @@ func ReservedHeader(name string) bool {
 // (The canonical spellings of Forwarded, X-Forwarded-* and the
 // forwarded-certificate headers are what such a proxy legitimately sets.)
 func CallerOnlyHeader(name string) bool {
-	if !ReservedHeader(name) {
+	f := foldName(name)
+	if !reserved(name, f) {
 		return false
 	}
-	f := foldName(name)
 	return strings.IndexByte(name, '_') >= 0 || strings.HasPrefix(f, foldedIdentityPrefix) || methodOverrides[f]
 }

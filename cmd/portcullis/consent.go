@@ -50,16 +50,12 @@ func newConsentCmd(openConsents func(cmd *cobra.Command) (*consent.Service, func
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "CONSENT_ID\tKIND\tCLIENT_ID\tCUSTOMER\tSTATUS\tCREATED\tEXPIRES")
 			for _, c := range cs {
-				exp := "-"
-				if !c.ExpiresAt.IsZero() {
-					exp = c.ExpiresAt.UTC().Format(time.RFC3339)
-				}
 				cust := c.CustomerID
 				if cust == "" {
 					cust = "-"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Kind, c.ClientID, cust, c.Status(now),
-					c.CreatedAt.UTC().Format(time.RFC3339), exp)
+					c.CreatedAt.UTC().Format(time.RFC3339), fmtTime(c.ExpiresAt))
 			}
 			return tw.Flush()
 		},
@@ -126,14 +122,7 @@ func consentCmdError(err error) error {
 // openConsents opens the consent service over the database named by the command's --config
 // and --data-dir flags; its audit events go to that database's audit trail.
 func openConsents(cmd *cobra.Command) (*consent.Service, func(), error) {
-	f := stateFlags{}
-	if fl := cmd.Flag("config"); fl != nil {
-		f.config = fl.Value.String()
-	}
-	if fl := cmd.Flag("data-dir"); fl != nil {
-		f.dataDir = fl.Value.String()
-	}
-	cfg, err := f.load()
+	cfg, err := stateFlagsOf(cmd).load()
 	if err != nil {
 		return nil, nil, err
 	}

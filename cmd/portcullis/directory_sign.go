@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -58,7 +59,7 @@ func newDirectorySignRequestCmd() *cobra.Command {
 			if len(claims) > maxClaimsSize {
 				return usagef("sign-request: the claims are over %d bytes", maxClaimsSize)
 			}
-			jws, err := ks.Sign(trimSpace(claims), typ)
+			jws, err := ks.Sign(bytes.Trim(claims, " \t\r\n"), typ)
 			if err != nil {
 				return usagef("sign-request: %v", err)
 			}
@@ -88,14 +89,4 @@ func softwareKeyStore(keyFile string) (*jose.KeyStore, error) {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
 	return ks, nil
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	for len(b) > 0 && (b[0] == '\n' || b[0] == '\r' || b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	return b
 }

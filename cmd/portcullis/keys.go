@@ -33,18 +33,6 @@ func newKeysCmd() *cobra.Command {
 	return cmd
 }
 
-// keysConfig loads the configuration named by the command's --config and --data-dir.
-func keysConfig(cmd *cobra.Command) (*config.Config, error) {
-	f := stateFlags{}
-	if fl := cmd.Flag("config"); fl != nil {
-		f.config = fl.Value.String()
-	}
-	if fl := cmd.Flag("data-dir"); fl != nil {
-		f.dataDir = fl.Value.String()
-	}
-	return f.load()
-}
-
 func keyStoreOptions(cfg *config.Config) jose.KeyStoreOptions {
 	return jose.KeyStoreOptions{RetireAfter: cfg.Keys.RetireAfter, SigningAlg: jose.Alg(cfg.Keys.Alg)}
 }
@@ -62,7 +50,7 @@ func newKeysListCmd() *cobra.Command {
 		Short: "List the signing keys: kid, algorithm, state and dates",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := keysConfig(cmd)
+			cfg, err := stateFlagsOf(cmd).load()
 			if err != nil {
 				return err
 			}
@@ -113,7 +101,7 @@ node to poll after keys.publish_delay makes it active and retires the previous k
 verifying for keys.retire_after. Needs keys.source: database.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := keysConfig(cmd)
+			cfg, err := stateFlagsOf(cmd).load()
 			if err != nil {
 				return err
 			}

@@ -67,14 +67,7 @@ The cache is per node: in a cluster, run it against every node.`,
 				}
 				body["issuer"] = hex.EncodeToString(fp)
 			}
-			f := stateFlags{}
-			if fl := cmd.Flag("config"); fl != nil {
-				f.config = fl.Value.String()
-			}
-			if fl := cmd.Flag("data-dir"); fl != nil {
-				f.dataDir = fl.Value.String()
-			}
-			cfg, err := f.load()
+			cfg, err := stateFlagsOf(cmd).load()
 			if err != nil {
 				return err
 			}

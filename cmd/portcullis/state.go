@@ -32,19 +32,26 @@ func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 	return st, nil
 }
 
-// openRegistry opens the client registry of the database named by the command's
-// --config and --data-dir flags, so `portcullis client …` works beside a running server.
-// It says on stderr which database it opened (an absolute path for SQLite), and warns when
-// nothing named the data directory and the default ./data does not exist yet: the command
-// is then about to create a new, empty database that no running server reads.
-func openRegistry(cmd *cobra.Command) (*client.Registry, func(), error) {
-	f := stateFlags{}
+// stateFlagsOf returns the --config and --data-dir values of cmd (withStateFlags registers
+// them on a command and its subcommands).
+func stateFlagsOf(cmd *cobra.Command) *stateFlags {
+	f := &stateFlags{}
 	if fl := cmd.Flag("config"); fl != nil {
 		f.config = fl.Value.String()
 	}
 	if fl := cmd.Flag("data-dir"); fl != nil {
 		f.dataDir = fl.Value.String()
 	}
+	return f
+}
+
+// openRegistry opens the client registry of the database named by the command's
+// --config and --data-dir flags, so `portcullis client …` works beside a running server.
+// It says on stderr which database it opened (an absolute path for SQLite), and warns when
+// nothing named the data directory and the default ./data does not exist yet: the command
+// is then about to create a new, empty database that no running server reads.
+func openRegistry(cmd *cobra.Command) (*client.Registry, func(), error) {
+	f := stateFlagsOf(cmd)
 	cfg, err := f.load()
 	if err != nil {
 		return nil, nil, err

@@ -183,14 +183,7 @@ func userCmdError(err error) error {
 // --data-dir flags, with the data directory's key for TOTP secrets (created when missing), so
 // `portcullis user …` works beside a running server.
 func openCustomers(cmd *cobra.Command) (*identity.Customers, func(), error) {
-	f := stateFlags{}
-	if fl := cmd.Flag("config"); fl != nil {
-		f.config = fl.Value.String()
-	}
-	if fl := cmd.Flag("data-dir"); fl != nil {
-		f.dataDir = fl.Value.String()
-	}
-	cfg, err := f.load()
+	cfg, err := stateFlagsOf(cmd).load()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -247,7 +247,7 @@ func (v *Verifier) Verify(ctx context.Context, body []byte, id *pki.Identity) (*
 
 // checkAlg refuses any algorithm but PS256 and ES256 and a JWS without kid.
 func checkAlg(alg, kid, code, what string) error {
-	if alg != string(jose.PS256) && alg != string(jose.ES256) {
+	if !fapiAlg(alg) {
 		return refuse(code, "alg", what+" must be signed with PS256 or ES256")
 	}
 	if kid == "" {

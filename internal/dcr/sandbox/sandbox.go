@@ -44,7 +44,6 @@ var ErrExists = errors.New("sandbox directory: already initialised")
 
 // Directory is an initialised sandbox directory.
 type Directory struct {
-	dir   string
 	keys  *jose.KeyStore
 	clock clock.Clock
 }
@@ -113,7 +112,7 @@ func open(dir string, key *jose.SigningKey, clk clock.Clock) (*Directory, error)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox directory: %w", err)
 	}
-	return &Directory{dir: dir, keys: ks, clock: clk}, nil
+	return &Directory{keys: ks, clock: clk}, nil
 }
 
 // Trust returns the [dcr.Directory] that verifies what this directory signs: [Issuer]
@@ -170,14 +169,13 @@ func (o *SSAOptions) check() error {
 			return fmt.Errorf("role %q: want AISP, PISP or CBPII", r)
 		}
 	}
-	for _, u := range append(slices.Clone(o.RedirectURIs), o.JWKSURI) {
+	urls := append(slices.Clone(o.RedirectURIs), o.JWKSURI)
+	if o.RevokedJWKSURI != "" {
+		urls = append(urls, o.RevokedJWKSURI)
+	}
+	for _, u := range urls {
 		if p, err := url.Parse(u); err != nil || p.Scheme != "https" || p.Host == "" {
 			return fmt.Errorf("%q is not an https URL", u)
-		}
-	}
-	if o.RevokedJWKSURI != "" {
-		if p, err := url.Parse(o.RevokedJWKSURI); err != nil || p.Scheme != "https" || p.Host == "" {
-			return fmt.Errorf("%q is not an https URL", o.RevokedJWKSURI)
 		}
 	}
 	return nil

@@ -103,7 +103,7 @@ func (s *Server) Complete(ctx context.Context, p *Pending, ap Approval) (string,
 	}
 	pr, err := s.pushed.ConsumePushedRequest(ctx, p.RequestURIHash)
 	if err != nil || pr.ClientID != ar.ClientID {
-		if err != nil && !errors.Is(err, store.ErrConsumed) && !errors.Is(err, store.ErrExpired) && !errors.Is(err, store.ErrNotFound) {
+		if err != nil && !journeyRecordGone(err) {
 			return "", err
 		}
 		return "", fmt.Errorf("%w: %v", ErrJourneyGone, err)
@@ -187,7 +187,7 @@ func (s *Server) Deny(ctx context.Context, p *Pending) (string, error) {
 		return "", err
 	}
 	if _, err := s.pushed.ConsumePushedRequest(ctx, p.RequestURIHash); err != nil {
-		if errors.Is(err, store.ErrConsumed) || errors.Is(err, store.ErrExpired) || errors.Is(err, store.ErrNotFound) {
+		if journeyRecordGone(err) {
 			return "", fmt.Errorf("%w: %v", ErrJourneyGone, err)
 		}
 		return "", err

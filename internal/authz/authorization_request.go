@@ -203,11 +203,11 @@ func validateAuthorizationRequest(c *client.Client, p requestParams, viaPAR, sig
 	case rt == "":
 		return nil, oauth.InvalidRequest("response_type is missing")
 	case rt != client.ResponseTypeCode && rt != client.ResponseTypeCodeIDToken:
-		return nil, unsupportedResponseType("the response type is not supported")
+		return nil, oauth.UnsupportedResponseType("the response type is not supported")
 	case !slices.Contains(c.ResponseTypes, rt):
-		return nil, unsupportedResponseType("the client is not registered for this response type")
+		return nil, oauth.UnsupportedResponseType("the client is not registered for this response type")
 	case profile == client.ProfileFAPI2 && rt != client.ResponseTypeCode:
-		return nil, unsupportedResponseType("FAPI 2.0 clients use response_type code")
+		return nil, oauth.UnsupportedResponseType("FAPI 2.0 clients use response_type code")
 	}
 	a.ResponseType = rt
 	mode, err := responseMode(rt, p.ResponseMode, profile)
@@ -279,8 +279,6 @@ func untrustedRedirect() *oauth.Error {
 	return oauth.InvalidRequest("redirect_uri is not registered for the client").WithCause(errUntrustedRedirect)
 }
 
-func unsupportedResponseType(desc string) *oauth.Error { return oauth.UnsupportedResponseType(desc) }
-
 // normaliseResponseType returns the response type with its space-separated values in the
 // canonical order ("id_token code" is "code id_token"), or the input when it is not one of
 // the two known sets.
@@ -307,7 +305,7 @@ func responseMode(rt, mode, profile string) (string, error) {
 			return ResponseModeFragment, nil
 		}
 		if profile == client.ProfileFAPI1 {
-			return "", unsupportedResponseType("FAPI 1.0 Advanced requires response_mode=jwt with response_type code")
+			return "", oauth.UnsupportedResponseType("FAPI 1.0 Advanced requires response_mode=jwt with response_type code")
 		}
 		return ResponseModeQuery, nil
 	case ResponseModeQuery:
@@ -315,12 +313,12 @@ func responseMode(rt, mode, profile string) (string, error) {
 			return "", oauth.InvalidRequest("response_mode query is not allowed with response_type code id_token")
 		}
 		if profile == client.ProfileFAPI1 {
-			return "", unsupportedResponseType("FAPI 1.0 Advanced requires response_mode=jwt with response_type code")
+			return "", oauth.UnsupportedResponseType("FAPI 1.0 Advanced requires response_mode=jwt with response_type code")
 		}
 		return ResponseModeQuery, nil
 	case ResponseModeFragment:
 		if !hybrid && profile == client.ProfileFAPI1 {
-			return "", unsupportedResponseType("FAPI 1.0 Advanced requires response_mode=jwt with response_type code")
+			return "", oauth.UnsupportedResponseType("FAPI 1.0 Advanced requires response_mode=jwt with response_type code")
 		}
 		return ResponseModeFragment, nil
 	case ResponseModeJWT:

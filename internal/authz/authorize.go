@@ -102,7 +102,7 @@ func (s *Server) beginPushed(ctx context.Context, c *client.Client, uri string) 
 	hash := store.HashSecret(uri)
 	pr, err := s.pushed.GetPushedRequest(ctx, hash)
 	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrConsumed):
+	case journeyRecordGone(err):
 		return nil, pageError(oauth.InvalidRequestURI("the request_uri is unknown, expired or already used").WithCause(err))
 	case err != nil:
 		return nil, err
@@ -179,13 +179,19 @@ func (s *Server) pend(ctx context.Context, ar *AuthorizationRequest) (*Pending, 
 // completed (approved or denied once).
 var ErrJourneyGone = errors.New("authz: authorization request unknown, expired or completed")
 
+// journeyRecordGone reports whether the store refused a pushed or pending request record as
+// unknown, expired or already consumed.
+func journeyRecordGone(err error) bool {
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) || errors.Is(err, store.ErrConsumed)
+}
+
 // Journey returns the pending authorization request named by id (Pending.RequestURIHash),
 // for the customer's pages on any node. It returns an error wrapping ErrJourneyGone when the
 // request may no longer be used.
 func (s *Server) Journey(ctx context.Context, id string) (*Pending, error) {
 	pr, err := s.pushed.GetPushedRequest(ctx, id)
 	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrConsumed):
+	case journeyRecordGone(err):
 		return nil, fmt.Errorf("%w: %w", ErrJourneyGone, err)
 	case err != nil:
 		return nil, err

@@ -235,7 +235,6 @@ type Server struct {
 	clients         ClientGetter
 	codeLifetime    time.Duration
 	refresh         RefreshTokenStore
-	rotator         RefreshRotator
 	families        FamilyRevoker
 	refreshLifetime time.Duration
 	intents         IntentChecker
@@ -273,7 +272,6 @@ func New(o Options) (*Server, error) {
 		clients:         o.Clients,
 		codeLifetime:    o.CodeLifetime,
 		refresh:         o.RefreshTokens,
-		rotator:         o.RefreshTokens,
 		families:        o.Families,
 		refreshLifetime: o.RefreshTokenLifetime,
 		intents:         o.Intents,

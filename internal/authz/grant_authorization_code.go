@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/audit"
@@ -81,7 +82,6 @@ func (s *Server) authorizationCode(ctx context.Context, req *tokenRequest) (*tok
 	return s.issueUserTokens(ctx, req, userGrant{
 		family: rec.FamilyID, customerID: g.CustomerID, consentID: g.ConsentID, scope: g.Scope,
 		authTime: time.Unix(g.AuthTime, 0), acr: g.ACR, amr: g.AMR, nonce: g.Nonce, intentID: g.IntentID,
-		withIDToken: true,
 	})
 }
 
@@ -94,10 +94,6 @@ type userGrant struct {
 	acr                           string
 	amr                           []string
 	nonce, intentID               string
-	withIDToken                   bool
-	// refreshExpiresAt is the expiry of the refresh token being rotated (zero for a new
-	// grant: the refresh lifetime from now).
-	refreshExpiresAt time.Time
 }
 
 // refreshData is the data a refresh token carries beyond its columns.
@@ -121,10 +117,7 @@ func (s *Server) issueUserTokens(ctx context.Context, req *tokenRequest, g userG
 		if err != nil {
 			return nil, err
 		}
-		rtExpires = g.refreshExpiresAt
-		if rtExpires.IsZero() {
-			rtExpires = s.now().Add(s.refreshLifetime)
-		}
+		rtExpires = s.now().Add(s.refreshLifetime)
 		data, err := json.Marshal(refreshData{Thumbprint: req.thumbprint, AuthTime: g.authTime.Unix(), ACR: g.acr, AMR: g.amr, IntentID: g.intentID})
 		if err != nil {
 			return nil, err
@@ -137,7 +130,7 @@ func (s *Server) issueUserTokens(ctx context.Context, req *tokenRequest, g userG
 		}
 		resp.RefreshToken = rt
 	}
-	if g.withIDToken && containsScope(g.scope, "openid") {
+	if slices.Contains(g.scope, "openid") {
 		sub, err := s.subjects.Subject(ctx, req.client, g.customerID)
 		if err != nil {
 			return nil, err
@@ -152,15 +145,6 @@ func (s *Server) issueUserTokens(ctx context.Context, req *tokenRequest, g userG
 		resp.IDToken = idt
 	}
 	return resp, nil
-}
-
-func containsScope(scopes []string, s string) bool {
-	for _, x := range scopes {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // revokeFamily revokes every token of grant family (a replayed code, a reused refresh

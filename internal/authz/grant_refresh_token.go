@@ -43,7 +43,7 @@ func (s *Server) refreshToken(ctx context.Context, req *tokenRequest) (*tokenRes
 	}
 	hash := store.HashSecret(raw)
 	rotate := req.client.EffectiveProfile() == client.ProfileFAPI1
-	rec, err := s.rotator.GetRefreshToken(ctx, hash)
+	rec, err := s.refresh.GetRefreshToken(ctx, hash)
 	if err = s.refreshUsable(ctx, rec, err); err != nil {
 		return nil, err
 	}
@@ -80,17 +80,13 @@ func (s *Server) refreshToken(ctx context.Context, req *tokenRequest) (*tokenRes
 		authTime: time.Unix(d.AuthTime, 0), acr: d.ACR, amr: d.AMR, intentID: d.IntentID,
 	}
 	if !rotate {
-		resp, err := s.issue(ctx, req, s.userClaims(req, g))
-		if err != nil {
-			return nil, err
-		}
-		return resp, nil
+		return s.issue(ctx, req, s.userClaims(req, g))
 	}
 	next, err := token.NewSecret(codeEntropy)
 	if err != nil {
 		return nil, err
 	}
-	old, err := s.rotator.RotateRefreshToken(ctx, hash, store.RefreshToken{
+	old, err := s.refresh.RotateRefreshToken(ctx, hash, store.RefreshToken{
 		Hash: store.HashSecret(next), ExpiresAt: rec.ExpiresAt,
 	})
 	if err = s.refreshUsable(ctx, old, err); err != nil {

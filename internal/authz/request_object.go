@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -141,15 +142,7 @@ func audienceContains(aud json.RawMessage, want string) bool {
 		return one == want
 	}
 	var many []string
-	if json.Unmarshal(aud, &many) != nil {
-		return false
-	}
-	for _, a := range many {
-		if a == want {
-			return true
-		}
-	}
-	return false
+	return json.Unmarshal(aud, &many) == nil && slices.Contains(many, want)
 }
 
 // numericDate converts a JWT NumericDate (RFC 7519 §2: seconds, possibly fractional).

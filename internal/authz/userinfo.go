@@ -51,9 +51,9 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return oauth.InvalidToken("the access token is not valid").WithCause(err)
 	case at.Use != token.UseUser:
-		return insufficientScope("the access token does not act for a customer")
+		return oauth.InsufficientScope("the access token does not act for a customer")
 	case !slices.Contains(at.Scopes, "openid"):
-		return insufficientScope("the access token was not granted scope openid")
+		return oauth.InsufficientScope("the access token was not granted scope openid")
 	}
 	chain, err := mtls.PresentedChain(r)
 	if err != nil || len(chain) == 0 {
@@ -86,6 +86,3 @@ func bearer(h string) (string, bool) {
 	}
 	return tok, true
 }
-
-// insufficientScope is 403 insufficient_scope (RFC 6750 §3.1).
-func insufficientScope(desc string) *oauth.Error { return oauth.InsufficientScope(desc) }

@@ -14,8 +14,6 @@ import (
 
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/jose"
-	"github.com/portcullis/portcullis/internal/mtls"
-	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -57,17 +55,10 @@ const jtiNamespace = "client_assertion:"
 //     ([ErrReplay] if it was used before, on any node). This comes last, so that an invalid
 //     assertion never burns a jti.
 func (a *Authenticator) privateKeyJWT(ctx context.Context, c *client.Client, token string, peeked *assertionIDs, req Request) (*Result, error) {
-	var identity *pki.Identity
-	switch err := req.IdentityErr; {
-	case err == nil:
-		identity = req.Identity
-	case errors.Is(err, mtls.ErrNoClientCertificate):
-	case errors.Is(err, mtls.ErrNoExtractor):
-		return nil, fmt.Errorf("clientauth: %w", err)
-	case errors.Is(err, pki.ErrRevocationUnavailable):
-		return nil, certificateStatusUnavailable(err)
-	default:
-		return nil, failWith(ErrCertificateInvalid, "client certificate invalid", err)
+	// No certificate is fine here; one that failed validation is not.
+	identity, err := certificateIdentity(req)
+	if err != nil && !errors.Is(err, ErrNoCertificate) {
+		return nil, err
 	}
 
 	cl := peeked.claims

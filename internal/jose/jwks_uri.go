@@ -320,37 +320,48 @@ func (r *RemoteJWKS) fetch(uri string) (*JWKSet, error) {
 }
 
 func (r *RemoteJWKS) download(uri string) (*JWKSet, time.Duration, error) {
-	u, err := url.Parse(uri)
+	body, h, err := r.get(context.Background(), uri, "jwks_uri", "application/jwk-set+json, application/json", MaxJWKSSize)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: bad jwks_uri", ErrJWKSFetch)
-	}
-	if err := r.checkURL(u); err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", ErrJWKSFetch, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.opts.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", ErrJWKSFetch, err)
-	}
-	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", ErrJWKSFetch, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("%w: HTTP status %d", ErrJWKSFetch, resp.StatusCode)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxJWKSSize+1))
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: reading body: %v", ErrJWKSFetch, err)
+		return nil, 0, err
 	}
 	set, err := ParseJWKS(body)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", ErrJWKSFetch, err)
 	}
-	return set, r.ttl(resp.Header.Get("Cache-Control")), nil
+	return set, r.ttl(h.Get("Cache-Control")), nil
+}
+
+// get is one GET of uri under the cache's rules (the URL checked, the timeout, status
+// 200), reading at most max+1 bytes of the body: the caller refuses more than max. what
+// names the URL in the error for one that does not parse. Errors wrap ErrJWKSFetch.
+func (r *RemoteJWKS) get(ctx context.Context, uri, what, accept string, max int64) ([]byte, http.Header, error) {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: bad %s", ErrJWKSFetch, what)
+	}
+	if err := r.checkURL(u); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrJWKSFetch, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrJWKSFetch, err)
+	}
+	req.Header.Set("Accept", accept)
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrJWKSFetch, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("%w: HTTP status %d", ErrJWKSFetch, resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: reading body: %v", ErrJWKSFetch, err)
+	}
+	return body, resp.Header, nil
 }
 
 // ttl derives the cache lifetime from a Cache-Control header.
@@ -380,31 +391,9 @@ func (r *RemoteJWKS) ttl(cc string) time.Duration {
 // AllowPrivateNetworks), at most three redirects, the timeout, and at most max bytes
 // (ErrTooLarge beyond). Nothing is cached. Errors wrap ErrJWKSFetch.
 func (r *RemoteJWKS) FetchJSON(ctx context.Context, uri string, max int) ([]byte, error) {
-	u, err := url.Parse(uri)
+	body, _, err := r.get(ctx, uri, "URL", "application/json", int64(max))
 	if err != nil {
-		return nil, fmt.Errorf("%w: bad URL", ErrJWKSFetch)
-	}
-	if err := r.checkURL(u); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrJWKSFetch, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrJWKSFetch, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrJWKSFetch, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%w: HTTP status %d", ErrJWKSFetch, resp.StatusCode)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(max)+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: reading body: %v", ErrJWKSFetch, err)
+		return nil, err
 	}
 	if len(body) > max {
 		return nil, fmt.Errorf("%w: %w: document over %d bytes", ErrJWKSFetch, ErrTooLarge, max)

@@ -9,7 +9,6 @@ import (
 	"github.com/portcullis/portcullis/internal/client"
 	"github.com/portcullis/portcullis/internal/consent"
 	"github.com/portcullis/portcullis/internal/httpserver"
-	"github.com/portcullis/portcullis/internal/mtls"
 	"github.com/portcullis/portcullis/internal/obs"
 )
 
@@ -36,19 +35,10 @@ func (a *App) buildAdmin(serverCert tls.Certificate) error {
 	// this point (before Run).
 	guard.Mux().Handle("/", a.AdminMux)
 
-	tlsCfg := mtls.ServerTLSConfig(mtls.TLSOptions{Certificates: []tls.Certificate{serverCert}})
-	tlsCfg.ClientAuth = tls.NoClientCert
-	cfg := a.cfg
-	a.admin = httpserver.New(httpserver.Options{
-		Name: "admin", Addr: cfg.Listen.Admin,
-		Handler:           guard,
-		Middleware:        obs.Middleware(a.logger, a.Metrics),
-		TLSConfig:         tlsCfg,
-		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
-		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
-		ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: a.logger,
-	})
+	o := a.listenerOptions("admin", a.cfg.Listen.Admin, guard)
+	o.Middleware = obs.Middleware(a.logger, a.Metrics)
+	o.TLSConfig = serverTLSConfig(serverCert, tls.NoClientCert)
+	a.admin = httpserver.New(o)
 	if _, err := a.admin.Listen(); err != nil {
 		return fmt.Errorf("admin listener: %w", err)
 	}

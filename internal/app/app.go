@@ -160,16 +160,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	// into every certificate (OCSP and CRL URLs).
 	// The ops handler is set by buildOps once the sandbox CA (if any) is known; nothing
 	// is served before Run.
-	a.ops = httpserver.New(httpserver.Options{
-		Name: "ops", Addr: cfg.Listen.Ops,
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.opsHandler.ServeHTTP(w, r) }),
-		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
-		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
-		ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: a.logger,
-		MaxConnections: cfg.HTTP.MaxConnections, MaxConnectionsPerAddress: cfg.HTTP.MaxConnectionsPerAddress,
-		MaxConcurrentStreams: cfg.HTTP.MaxConcurrentStreams,
-	})
+	opsOpts := a.listenerOptions("ops", cfg.Listen.Ops,
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.opsHandler.ServeHTTP(w, r) }))
+	opsOpts.MaxConnections, opsOpts.MaxConnectionsPerAddress = cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerAddress
+	opsOpts.MaxConcurrentStreams = cfg.HTTP.MaxConcurrentStreams
+	a.ops = httpserver.New(opsOpts)
 	opsAddr, err := a.ops.Listen()
 	if err != nil {
 		return nil, fmt.Errorf("ops listener: %w", err)
@@ -205,25 +200,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		return nil, err
 	}
 
-	a.https = httpserver.New(httpserver.Options{
-		Name: "https", Addr: cfg.Listen.HTTPS,
-		Handler: a.httpsMux,
-		// The certificate extractor is outermost (nothing may rewrite RemoteAddr before it);
-		// obs sits directly around the body limit and the mux, so that it sees the very
-		// request the mux records its route pattern on (metrics and logs by route).
-		Middleware: func(h http.Handler) http.Handler {
-			return a.Extractor.Middleware(obs.Middleware(a.logger, a.Metrics)(h))
-		},
-		TLSConfig:         a.tlsConfig(serverCert),
-		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
-		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
-		ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RefuseBody: refuseBody, Logger: a.logger,
-		MaxConnections: cfg.HTTP.MaxConnections, MaxConnectionsPerAddress: cfg.HTTP.MaxConnectionsPerAddress,
-		// Every client behind a trusted proxy comes from the proxy's address.
-		PerAddressExempt:     cfg.MTLS.Proxies(),
-		MaxConcurrentStreams: cfg.HTTP.MaxConcurrentStreams,
-	})
+	httpsOpts := a.listenerOptions("https", cfg.Listen.HTTPS, a.httpsMux)
+	// The certificate extractor is outermost (nothing may rewrite RemoteAddr before it);
+	// obs sits directly around the body limit and the mux, so that it sees the very
+	// request the mux records its route pattern on (metrics and logs by route).
+	httpsOpts.Middleware = func(h http.Handler) http.Handler {
+		return a.Extractor.Middleware(obs.Middleware(a.logger, a.Metrics)(h))
+	}
+	httpsOpts.TLSConfig = serverTLSConfig(serverCert, a.cfg.TLS.ClientAuth.Type())
+	httpsOpts.RefuseBody = refuseBody
+	httpsOpts.MaxConnections, httpsOpts.MaxConnectionsPerAddress = cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerAddress
+	// Every client behind a trusted proxy comes from the proxy's address.
+	httpsOpts.PerAddressExempt = cfg.MTLS.Proxies()
+	httpsOpts.MaxConcurrentStreams = cfg.HTTP.MaxConcurrentStreams
+	a.https = httpserver.New(httpsOpts)
 	if _, err := a.https.Listen(); err != nil {
 		return nil, fmt.Errorf("https listener: %w", err)
 	}
@@ -431,13 +421,29 @@ func (a *App) auditCertificate(ctx context.Context, ev mtls.AuditEvent) {
 	a.Audit.Record(ctx, audit.Event{Type: typ, Data: data})
 }
 
-func (a *App) tlsConfig(cert tls.Certificate) *tls.Config {
-	// No acceptable-CA hint list is sent in the CertificateRequest: Go and OpenSSL clients
-	// withhold a certificate that is not from a listed CA, which would make
-	// self_signed_tls_client_auth impossible. Trust is decided per request by pki anyway.
+// serverTLSConfig is the TLS configuration of a listener serving cert, asking for client
+// certificates as clientAuth says (tls.NoClientCert on the browser-facing and admin
+// listeners). No acceptable-CA hint list is sent in the CertificateRequest: Go and OpenSSL
+// clients withhold a certificate that is not from a listed CA, which would make
+// self_signed_tls_client_auth impossible. Trust is decided per request by pki anyway.
+func serverTLSConfig(cert tls.Certificate, clientAuth tls.ClientAuthType) *tls.Config {
 	c := mtls.ServerTLSConfig(mtls.TLSOptions{Certificates: []tls.Certificate{cert}})
-	c.ClientAuth = a.cfg.TLS.ClientAuth.Type()
+	c.ClientAuth = clientAuth
 	return c
+}
+
+// listenerOptions are the options every listener shares: its name, address and handler,
+// the http section's timeouts and size limits, and the logger. The connection limits are
+// the caller's to add.
+func (a *App) listenerOptions(name, addr string, h http.Handler) httpserver.Options {
+	c := a.cfg.HTTP
+	return httpserver.Options{
+		Name: name, Addr: addr, Handler: h, Logger: a.logger,
+		ReadHeaderTimeout: c.ReadHeaderTimeout, ReadTimeout: c.ReadTimeout,
+		WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout,
+		ShutdownTimeout: c.ShutdownTimeout, MaxHeaderBytes: c.MaxHeaderBytes,
+		MaxBodyBytes: c.MaxBodyBytes,
+	}
 }
 
 func (a *App) buildOps() {

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -23,10 +22,7 @@ import (
 func (a *App) buildAS(mux *http.ServeMux, publicURL string) error {
 	cfg := a.cfg
 	keyOpts := jose.KeyStoreOptions{Clock: a.clock, RetireAfter: cfg.Keys.RetireAfter, SigningAlg: jose.Alg(cfg.Keys.Alg), Logger: a.logger}
-	dir := cfg.Keys.Dir
-	if dir == "" {
-		dir = filepath.Join(cfg.DataDir, "keys")
-	}
+	dir := cfg.KeysDir()
 	var err error
 	switch {
 	case cfg.Keys.Source == "database":

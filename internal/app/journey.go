@@ -13,19 +13,15 @@ import (
 
 	"github.com/portcullis/portcullis/internal/authz"
 	"github.com/portcullis/portcullis/internal/client"
+	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/consent"
 	"github.com/portcullis/portcullis/internal/httpserver"
 	"github.com/portcullis/portcullis/internal/identity"
-	"github.com/portcullis/portcullis/internal/mtls"
 	"github.com/portcullis/portcullis/internal/oauth"
 	"github.com/portcullis/portcullis/internal/obs"
 	"github.com/portcullis/portcullis/internal/sandbox/bank"
 	"github.com/portcullis/portcullis/internal/web"
 )
-
-// devPublicURL is the default public_url in dev mode; when the public listener binds
-// another port (listen.public ":0" in tests) the URL follows the bound port.
-const devPublicURL = "https://localhost:8444"
 
 // bindPublic binds the browser-facing listener (listen.public) before the authorization
 // server is built, so that its URL is known for discovery's authorization_endpoint. The
@@ -36,28 +32,22 @@ func (a *App) bindPublic(serverCert tls.Certificate) (string, error) {
 	if cfg.Listen.Public == "" {
 		return "", nil
 	}
-	tlsCfg := mtls.ServerTLSConfig(mtls.TLSOptions{Certificates: []tls.Certificate{serverCert}})
-	tlsCfg.ClientAuth = tls.NoClientCert // a customer's browser never sees a certificate prompt
-	a.public = httpserver.New(httpserver.Options{
-		Name: "public", Addr: cfg.Listen.Public,
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.publicHandler.ServeHTTP(w, r) }),
-		Middleware:        obs.Middleware(a.logger, a.Metrics),
-		TLSConfig:         tlsCfg,
-		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ReadTimeout: cfg.HTTP.ReadTimeout,
-		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
-		ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: a.logger,
-		MaxConnections: cfg.HTTP.MaxConnections, MaxConnectionsPerAddress: cfg.HTTP.MaxConnectionsPerAddress,
-		PerAddressExempt:     cfg.MTLS.Proxies(),
-		MaxConcurrentStreams: cfg.HTTP.MaxConcurrentStreams,
-	})
+	o := a.listenerOptions("public", cfg.Listen.Public,
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.publicHandler.ServeHTTP(w, r) }))
+	o.Middleware = obs.Middleware(a.logger, a.Metrics)
+	o.TLSConfig = serverTLSConfig(serverCert, tls.NoClientCert) // a customer's browser never sees a certificate prompt
+	o.MaxConnections, o.MaxConnectionsPerAddress = cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerAddress
+	o.PerAddressExempt = cfg.MTLS.Proxies()
+	o.MaxConcurrentStreams = cfg.HTTP.MaxConcurrentStreams
+	a.public = httpserver.New(o)
 	addr, err := a.public.Listen()
 	if err != nil {
 		return "", fmt.Errorf("public listener: %w", err)
 	}
 	a.servers = append(a.servers, a.public)
 	base := cfg.PublicURL
-	if cfg.Dev && base == devPublicURL {
+	// Dev mode's default public_url follows the bound port (listen.public ":0" in tests).
+	if cfg.Dev && base == config.DevPublicURL {
 		if ta, ok := addr.(*net.TCPAddr); ok {
 			base = "https://localhost:" + strconv.Itoa(ta.Port)
 		}

@@ -45,10 +45,7 @@ func OpenKeySet(ctx context.Context, cfg *config.Config, st keys.Store, opts jos
 // or a key file, so a deployment that switches to keys.source database keeps signing (and
 // verifying) with the keys it had; nil when the directory holds none.
 func keyDirImport(cfg *config.Config, opts jose.KeyStoreOptions) ([]jose.KeyRecord, error) {
-	dir := cfg.Keys.Dir
-	if dir == "" {
-		dir = filepath.Join(cfg.DataDir, "keys")
-	}
+	dir := cfg.KeysDir()
 	if _, err := os.Stat(filepath.Join(dir, jose.ManifestName)); errors.Is(err, fs.ErrNotExist) {
 		des, err := os.ReadDir(dir)
 		if errors.Is(err, fs.ErrNotExist) {

@@ -94,9 +94,12 @@ type Config struct {
 	Signatures Signatures `koanf:"signatures"`
 }
 
+// DevPublicURL is the default public_url in dev mode.
+const DevPublicURL = "https://localhost:8444"
+
 func defaultPublicURL(dev bool) string {
 	if dev {
-		return "https://localhost:8444"
+		return DevPublicURL
 	}
 	return ""
 }
@@ -262,6 +265,15 @@ func (c *Config) DatabaseURL() SecretURL {
 		return SecretURL("sqlite:" + filepath.Join(c.DataDir, "portcullis.db"))
 	}
 	return c.Database.URL
+}
+
+// KeysDir returns the effective keys.dir: the configured one, or DATA_DIR/keys when it is
+// empty.
+func (c *Config) KeysDir() string {
+	if c.Keys.Dir == "" {
+		return filepath.Join(c.DataDir, "keys")
+	}
+	return c.Keys.Dir
 }
 
 // Redacted returns the effective configuration as YAML in the file's shape, with every

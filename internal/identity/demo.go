@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+
+	"github.com/portcullis/portcullis/internal/secretfile"
 )
 
 // Dev mode's demo customer.
@@ -74,7 +76,8 @@ func SeedDemo(ctx context.Context, cs *Customers, path string) (DemoCredentials,
 	return DemoCredentials{}, errors.New("identity: the demo customer changed twice while seeding")
 }
 
-// loadOrCreateDemo reads the demo credentials file, or creates it with fresh credentials.
+// loadOrCreateDemo reads the demo credentials file, or creates it with fresh credentials
+// (secretfile.CreateOnce: concurrent first starts agree on one file, never a partial one).
 func loadOrCreateDemo(cs *Customers, path string) (DemoCredentials, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -86,23 +89,12 @@ func loadOrCreateDemo(cs *Customers, path string) (DemoCredentials, error) {
 		if err != nil {
 			return DemoCredentials{}, err
 		}
-		creds := DemoCredentials{ID: DemoCustomerID, Password: password, TOTPSecret: EncodeTOTPSecret(secret)}
-		out, _ := json.MarshalIndent(creds, "", "  ")
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			return loadOrCreateDemo(cs, path) // another process wrote it first
-		}
+		out, _ := json.MarshalIndent(DemoCredentials{ID: DemoCustomerID, Password: password, TOTPSecret: EncodeTOTPSecret(secret)}, "", "  ")
+		data, err = secretfile.CreateOnce(path, append(out, '\n'))
 		if err != nil {
 			return DemoCredentials{}, fmt.Errorf("identity: demo credentials: %w", err)
 		}
-		_, werr := f.Write(append(out, '\n'))
-		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
-			os.Remove(path)
-			return DemoCredentials{}, fmt.Errorf("identity: demo credentials: %w", err)
-		}
-		return creds, nil
-	}
-	if err != nil {
+	} else if err != nil {
 		return DemoCredentials{}, fmt.Errorf("identity: demo credentials: %w", err)
 	}
 	var creds DemoCredentials

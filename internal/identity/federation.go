@@ -113,6 +113,8 @@ type Federated struct {
 	clk   clock.Clock
 	claim string
 	http  *http.Client
+	// signer signs the private_key_jwt assertions with ClientKey; nil with ClientSecret.
+	signer *jose.KeyStore
 
 	mu      sync.Mutex
 	disc    *discovery
@@ -160,7 +162,15 @@ func NewFederated(o FederationOptions) (*Federated, error) {
 	if claim == "" {
 		claim = "sub"
 	}
-	return &Federated{o: o, clk: clk, claim: claim, http: o.Remote.Client()}, nil
+	f := &Federated{o: o, clk: clk, claim: claim, http: o.Remote.Client()}
+	if o.ClientKey != nil {
+		ks, err := jose.NewKeyStore(jose.KeyStoreOptions{Clock: clk}, o.ClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("identity: federation client key: %w", err)
+		}
+		f.signer = ks
+	}
+	return f, nil
 }
 
 func checkHTTPS(raw string) error {
@@ -313,7 +323,7 @@ func (f *Federated) exchange(ctx context.Context, d *discovery, code, verifier s
 		"grant_type": {"authorization_code"}, "code": {code},
 		"redirect_uri": {f.o.RedirectURI}, "code_verifier": {verifier},
 	}
-	if f.o.ClientKey != nil {
+	if f.signer != nil {
 		assertion, err := f.clientAssertion(d)
 		if err != nil {
 			return "", err
@@ -361,16 +371,12 @@ func (f *Federated) exchange(ctx context.Context, d *discovery, code, verifier s
 
 // clientAssertion signs a private_key_jwt assertion (RFC 7523 §3) for the token endpoint.
 func (f *Federated) clientAssertion(d *discovery) (string, error) {
-	ks, err := jose.NewKeyStore(jose.KeyStoreOptions{Clock: f.clk}, f.o.ClientKey)
-	if err != nil {
-		return "", fmt.Errorf("identity: federation client key: %w", err)
-	}
 	now := f.clk.Now().Unix()
 	claims, _ := json.Marshal(map[string]any{
 		"iss": f.o.ClientID, "sub": f.o.ClientID, "aud": d.Issuer,
 		"jti": random256(), "iat": now, "exp": now + 60,
 	})
-	return ks.Sign(claims, "")
+	return f.signer.Sign(claims, "")
 }
 
 // idClaims are the ID token claims Finish reads; the customer claim is read separately.

@@ -33,9 +33,7 @@ func printConfig(cfg *config.Config) ([]byte, error) {
 	if eff.Database.URL == "" {
 		eff.Database.URL = eff.DatabaseURL()
 	}
-	if eff.Keys.Dir == "" {
-		eff.Keys.Dir = filepath.Join(eff.DataDir, "keys")
-	}
+	eff.Keys.Dir = eff.KeysDir()
 	main, err := eff.Redacted()
 	if err != nil {
 		return nil, err

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -56,15 +55,11 @@ func newKeysListCmd() *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			if cfg.Keys.Source != "database" {
-				dir := cfg.Keys.Dir
-				if dir == "" {
-					dir = filepath.Join(cfg.DataDir, "keys")
-				}
-				ks, err := jose.LoadKeyDir(dir, keyStoreOptions(cfg))
+				ks, err := jose.LoadKeyDir(cfg.KeysDir(), keyStoreOptions(cfg))
 				if err != nil {
 					return fmt.Errorf("keys.dir: %w", err)
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "portcullis: signing keys in %s\n", dir)
+				fmt.Fprintf(cmd.ErrOrStderr(), "portcullis: signing keys in %s\n", cfg.KeysDir())
 				fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tRETIRE_AT")
 				for _, k := range ks.Keys() {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.KeyID, k.Alg, k.State, fmtTime(k.Created), fmtTime(k.RetireAt))

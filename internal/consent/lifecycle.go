@@ -84,8 +84,7 @@ func (s *Service) Reject(ctx context.Context, id, customerID string) (*Consent, 
 // consent cache's bound (≤ 5 s, see [StateCache]), and — when the store is a
 // [FamilyRevoker] — on every route through the deny-list, which gets the consent's
 // grant families (same bound). by names the actor ("client:<id>",
-// "customer:<id>", "admin"). It returns the revoked consent and the number of
-// refresh tokens revoked.
+// "customer:<id>", "admin"). It returns the revoked consent.
 //
 // Errors: ErrNotFound; a *StatusError for a consent already rejected, consumed or
 // revoked; ErrUnavailableStore.

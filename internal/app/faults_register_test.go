@@ -3,17 +3,14 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/app"
 	"github.com/portcullis/portcullis/internal/config"
 	dirsandbox "github.com/portcullis/portcullis/internal/dcr/sandbox"
-	"github.com/portcullis/portcullis/internal/jose"
 	"github.com/portcullis/portcullis/internal/pki/sandbox"
 )
 
@@ -31,14 +28,7 @@ func TestFaultSoftwareJWKSUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	swKey, err := jose.GenerateSigningKey(jose.ES256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sw, err := jose.NewKeyStore(jose.KeyStoreOptions{}, swKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw := newSoftwareKeys(t)
 	endpoint := newJWKSServer(t, a, sw.JWKS())
 	dir, err := dirsandbox.Open(filepath.Join(cfg.DataDir, app.DirectoryDir), nil)
 	if err != nil {
@@ -64,17 +54,7 @@ func TestFaultSoftwareJWKSUnreachable(t *testing.T) {
 	tpp := mtlsClient(t, a.Sandbox.RootCertificate(), qwac)
 	post := func() (int, map[string]any) {
 		t.Helper()
-		resp, err := tpp.Post(base+"/register", "application/jwt", strings.NewReader(request))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("%d %q", resp.StatusCode, b)
-		}
-		return resp.StatusCode, m
+		return postBody(t, tpp, base+"/register", "application/jwt", request, "")
 	}
 	clients := func() int {
 		t.Helper()

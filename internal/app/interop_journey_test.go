@@ -88,17 +88,7 @@ type interopResult struct {
 // (a signed request object by value with code id_token; a pushed signed request object
 // with JARM), each approved by the demo customer through the pages.
 func TestInteropJourneyOpenIDClient(t *testing.T) {
-	if os.Getenv("PORTCULLIS_TEST_NODE") == "skip" {
-		t.Skip("PORTCULLIS_TEST_NODE=skip")
-	}
-	dir := filepath.Join(repoRoot(t), "test", "interop")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openid-client")); err != nil {
-		t.Fatalf("openid-client is not installed in %s (%v): run scripts/deps.sh, or set PORTCULLIS_TEST_NODE=skip", dir, err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node not found (%v): run scripts/deps.sh, or set PORTCULLIS_TEST_NODE=skip", err)
-	}
+	node, dir := interopNode(t)
 
 	a := startApp(t, nil)
 	codes := demoTOTP(t, a)
@@ -210,6 +200,47 @@ func TestInteropJourneyOpenIDClient(t *testing.T) {
 	}
 }
 
+// interopNode returns the node binary and test/interop, where openid-client is installed;
+// it skips the test when PORTCULLIS_TEST_NODE=skip.
+func interopNode(t *testing.T) (node, dir string) {
+	t.Helper()
+	if os.Getenv("PORTCULLIS_TEST_NODE") == "skip" {
+		t.Skip("PORTCULLIS_TEST_NODE=skip")
+	}
+	dir = filepath.Join(repoRoot(t), "test", "interop")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openid-client")); err != nil {
+		t.Fatalf("openid-client is not installed in %s (%v): run scripts/deps.sh, or set PORTCULLIS_TEST_NODE=skip", dir, err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node not found (%v): run scripts/deps.sh, or set PORTCULLIS_TEST_NODE=skip", err)
+	}
+	return node, dir
+}
+
+// startInteropScript starts cmd, a script of test/interop, with its stdin and stdout piped
+// (stdout read line by line) and its stderr collected. The caller ends the process.
+func startInteropScript(t *testing.T, cmd *exec.Cmd) (io.WriteCloser, *bufio.Scanner, *strings.Builder) {
+	t.Helper()
+	cmd.WaitDelay = 5 * time.Second
+	stderr := new(strings.Builder)
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	lines.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	return stdin, lines, stderr
+}
+
 // runJourneyScript runs journey.mjs, answering its authorization URL with approve's callback
 // URL. It returns the script's result, or an error with the script's stderr when the script
 // failed (openid-client refused something).
@@ -224,23 +255,8 @@ func runJourneyScript(t *testing.T, node, dir string, a *app.App, mode string, t
 		filepath.Join(tpp.dir, "client.jwk"), redirect, resource)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "JOURNEY_AUTH="+tpp.auth)
-	cmd.WaitDelay = 5 * time.Second
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdin, lines, stderr := startInteropScript(t, cmd)
 	defer func() { cancel(); _ = cmd.Wait() }() // after a t.Fatal below the process is ended
-	lines := bufio.NewScanner(stdout)
-	lines.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	failed := func(what string) error {
 		_ = cmd.Wait()
 		return fmt.Errorf("openid-client (%s) ended before printing the %s: %v\nstderr:\n%s", mode, what, lines.Err(), stderr.String())

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bufio"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -56,17 +55,7 @@ type scriptCall struct {
 // which then reads Consumed; the tokens are the customer's, bound to the TPP's certificate
 // and to that consent.
 func TestInteropPaymentOpenIDClient(t *testing.T) {
-	if os.Getenv("PORTCULLIS_TEST_NODE") == "skip" {
-		t.Skip("PORTCULLIS_TEST_NODE=skip")
-	}
-	dir := filepath.Join(repoRoot(t), "test", "interop")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openid-client")); err != nil {
-		t.Fatalf("openid-client is not installed in %s (%v): run scripts/deps.sh, or set PORTCULLIS_TEST_NODE=skip", dir, err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node not found (%v): run scripts/deps.sh, or set PORTCULLIS_TEST_NODE=skip", err)
-	}
+	node, dir := interopNode(t)
 	sign := paymentSigning()
 
 	a := startApp(t, nil)
@@ -96,23 +85,8 @@ func TestInteropPaymentOpenIDClient(t *testing.T) {
 		cmd.Env = append(cmd.Env, "PAYMENT_JWS=sign", "PAYMENT_JWS_JWK="+filepath.Join(tpp.dir, "seal.jwk"),
 			"PAYMENT_JWS_ISS="+tpp.id, "PAYMENT_JWS_TAN="+sandboxTrustAnchor)
 	}
-	cmd.WaitDelay = 5 * time.Second
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdin, lines, stderr := startInteropScript(t, cmd)
 	defer func() { cancel(); _ = cmd.Wait() }() // after a t.Fatal below the process is ended
-	lines := bufio.NewScanner(stdout)
-	lines.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	failed := func(what string) {
 		t.Helper()
 		_ = cmd.Wait()

@@ -89,24 +89,7 @@ func (k signingKey) jwks(t *testing.T) json.RawMessage {
 // sign returns claims as a compact ES256 JWS with typ.
 func (k signingKey) sign(t *testing.T, typ string, claims map[string]any) string {
 	t.Helper()
-	hb, err := json.Marshal(map[string]any{"alg": "ES256", "kid": k.kid, "typ": typ})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	input := b64u(hb) + "." + b64u(cb)
-	digest := sha256.Sum256([]byte(input))
-	r, s, err := ecdsa.Sign(rand.Reader, k.key, digest[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig := make([]byte, 64)
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
-	return input + "." + b64u(sig)
+	return negSignTyp(t, typ, "ES256", k.key, k.kid, claims)
 }
 
 func b64u(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

@@ -937,8 +937,8 @@ func negJWKS(t *testing.T, keys ...map[string]any) json.RawMessage {
 	return raw
 }
 
-// negSign signs claims as a compact JWS of type typ (negSign: a request object) with the standard library (the test does not share
-// the server's JOSE code): ES256, RS256, PS256, or none.
+// negSign signs claims as a request object (typ oauth-authz-req+jwt) with the standard
+// library (the test does not share the server's JOSE code): ES256, RS256, PS256, or none.
 func negSign(t *testing.T, alg string, key any, kid string, claims map[string]any) string {
 	t.Helper()
 	return negSignTyp(t, "oauth-authz-req+jwt", alg, key, kid, claims)
@@ -955,8 +955,7 @@ func negSignTyp(t *testing.T, typ, alg string, key any, kid string, claims map[s
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := base64.RawURLEncoding.EncodeToString
-	input := b(hb) + "." + b(cb)
+	input := b64u(hb) + "." + b64u(cb)
 	digest := sha256.Sum256([]byte(input))
 	var sig []byte
 	switch alg {
@@ -979,5 +978,5 @@ func negSignTyp(t *testing.T, typ, alg string, key any, kid string, claims map[s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return input + "." + b(sig)
+	return input + "." + b64u(sig)
 }

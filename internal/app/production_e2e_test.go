@@ -246,14 +246,7 @@ func TestProductionEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	tpp := mtlsClient(t, a.Sandbox.RootCertificate(), qwac)
-	swKey, err := jose.GenerateSigningKey(jose.ES256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sw, err := jose.NewKeyStore(jose.KeyStoreOptions{}, swKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw := newSoftwareKeys(t)
 	swJWKS := newCrossSignedJWKSServer(t, sw.JWKS(), a.Sandbox, b.Sandbox)
 	// The TPP's redirect URI: a public name (registration refuses loopback ones), which
 	// chromium resolves to the callback page on loopback.

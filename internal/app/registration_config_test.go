@@ -2,11 +2,9 @@ package app_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -47,14 +45,7 @@ func TestConfiguredDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	swKey, err := jose.GenerateSigningKey(jose.ES256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sw, err := jose.NewKeyStore(jose.KeyStoreOptions{}, swKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw := newSoftwareKeys(t)
 	register := func(issuer string) (int, map[string]any) {
 		t.Helper()
 		now := time.Now()
@@ -79,17 +70,7 @@ func TestConfiguredDirectory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := mtlsClient(t, a.Sandbox.RootCertificate(), qwac).Post("https://"+a.HTTPSAddr().String()+"/register", "application/jwt", strings.NewReader(req))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("%d %q", resp.StatusCode, b)
-		}
-		return resp.StatusCode, m
+		return postBody(t, mtlsClient(t, a.Sandbox.RootCertificate(), qwac), "https://"+a.HTTPSAddr().String()+"/register", "application/jwt", req, "")
 	}
 	if status, body := register("Example Scheme Directory"); status != http.StatusServiceUnavailable || body["error"] != "temporarily_unavailable" {
 		t.Fatalf("SSA of the configured directory: %d %v, want 503 (software JWKS unreachable)", status, body)

@@ -2,11 +2,9 @@ package app_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -39,14 +37,7 @@ func TestDevTrustsSandboxDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	swKey, err := jose.GenerateSigningKey(jose.ES256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sw, err := jose.NewKeyStore(jose.KeyStoreOptions{}, swKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw := newSoftwareKeys(t)
 	ssaOpts := dirsandbox.SSAOptions{SoftwareID: "DevTpp1", OrgID: "0015800001HQQrZAAX", OrgName: "Example TPP Ltd",
 		RegistrationID: "PSDGB-FCA-123456", Roles: []string{"AISP", "PISP"}, RedirectURIs: []string{"https://tpp.example.com/cb"},
 		JWKSURI: "https://127.0.0.1:1/software.jwks"}
@@ -67,17 +58,7 @@ func TestDevTrustsSandboxDirectory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := mtlsClient(t, a.Sandbox.RootCertificate(), qwac).Post(base+"/register", "application/jwt", strings.NewReader(req))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("%d %q", resp.StatusCode, b)
-		}
-		return resp.StatusCode, m
+		return postBody(t, mtlsClient(t, a.Sandbox.RootCertificate(), qwac), base+"/register", "application/jwt", req, "")
 	}
 	trusted, err := dirsandbox.Open(dirPath, nil)
 	if err != nil {
@@ -105,4 +86,18 @@ func getJSONStatus(t *testing.T, c *http.Client, u string) (int, map[string]any)
 	var m map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&m)
 	return resp.StatusCode, m
+}
+
+// newSoftwareKeys returns a key store of one new ES256 key: a TPP's software signing key.
+func newSoftwareKeys(t *testing.T) *jose.KeyStore {
+	t.Helper()
+	k, err := jose.GenerateSigningKey(jose.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := jose.NewKeyStore(jose.KeyStoreOptions{}, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks
 }

@@ -30,10 +30,9 @@
 // browser was sent back to; stdout line 2 is the result as one JSON object. Exit 0 on success;
 // on failure the error goes to stderr and the exit status is 1.
 import { readFileSync } from 'node:fs'
-import https from 'node:https'
-import readline from 'node:readline'
 import { webcrypto } from 'node:crypto'
 import * as client from 'openid-client'
+import { mtlsClient, readLine } from './lib.mjs'
 
 const [mode, issuer, mtlsOrigin, clientId, certFile, keyFile, caFile, jwkFile, redirectUri, resourceURL] = process.argv.slice(2)
 const modes = ['fapi2', 'fapi1-hybrid', 'fapi1-jarm', 'fapi2-jarm']
@@ -42,52 +41,7 @@ if (!redirectUri || !modes.includes(mode)) {
   process.exit(2)
 }
 
-const agent = new https.Agent({
-  cert: readFileSync(certFile),
-  key: readFileSync(keyFile),
-  ca: readFileSync(caFile),
-  minVersion: 'TLSv1.2',
-  servername: 'localhost',
-})
-const issuerOrigin = new URL(issuer).origin
-
-// mtlsFetch is a Fetch API-compatible function over node:https: every request presents the
-// client certificate and trusts only CA_PEM; requests for the issuer's origin go to
-// MTLS_ORIGIN.
-function mtlsFetch (input, options) {
-  let url = new URL(input)
-  if (url.origin === issuerOrigin) url = new URL(url.pathname + url.search, mtlsOrigin)
-  return new Promise((resolve, reject) => {
-    let body = options.body
-    if (body instanceof URLSearchParams) body = body.toString()
-    else if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) body = Buffer.from(body)
-    const headers = options.headers instanceof Headers ? Object.fromEntries(options.headers.entries()) : options.headers
-    const req = https.request(url, { method: options.method, headers, agent, servername: 'localhost', signal: options.signal }, (res) => {
-      const chunks = []
-      res.on('data', (c) => chunks.push(c))
-      res.on('end', () => {
-        const h = new Headers()
-        for (const [k, v] of Object.entries(res.headers)) {
-          for (const item of [].concat(v)) h.append(k, item)
-        }
-        resolve(new Response(Buffer.concat(chunks), { status: res.statusCode, headers: h }))
-      })
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    if (body !== undefined && body !== null) req.write(body)
-    req.end()
-  })
-}
-
-// readLine returns the first line of stdin.
-function readLine () {
-  return new Promise((resolve, reject) => {
-    const rl = readline.createInterface({ input: process.stdin })
-    rl.once('line', (line) => { resolve(line.trim()); rl.close() })
-    rl.once('close', () => reject(new Error('stdin closed before the callback URL was written')))
-  })
-}
+const { agent, mtlsFetch } = mtlsClient({ issuer, mtlsOrigin, certFile, keyFile, caFile })
 
 function claimsOf (jwt) {
   return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString())

@@ -21,13 +21,8 @@ import (
 
 // The payment APIs whose requests are signed and idempotent (OBIE v3.1: the payment
 // consent and payment order POSTs, domestic VRP consents and VRPs; dcr-consent.md
-// §2.2, §2.4, §2.5), as "METHOD pattern" of the gateway's routes: obsig.PaymentRoutes
-// plus the paths this server serves VRPs at (/pisp/domestic-vrp-consents, the sandbox
-// bank's /pisp/domestic-vrps).
-var signedPOSTs = append(slices.Clone(obsig.PaymentRoutes),
-	http.MethodPost+" "+consent.PathDomesticVRPConsents,
-	http.MethodPost+" "+bank.PathDomesticVRPs,
-)
+// §2.2, §2.4, §2.5), as "METHOD pattern" of the gateway's routes.
+var signedPOSTs = obsig.PaymentRoutes
 
 // signedAPIs are the path prefixes of the APIs whose every response is signed: the
 // resources the signed POSTs create (their GETs, funds confirmations, DELETE).

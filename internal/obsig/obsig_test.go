@@ -392,6 +392,7 @@ func TestOnRoutes(t *testing.T) {
 	}{
 		{"POST", "/open-banking/v3.1/pisp/domestic-payments", 400, true},
 		{"POST", "/open-banking/v3.1/vrp/domestic-vrp-consents", 400, true},
+		{"POST", "/open-banking/v3.1/pisp/domestic-vrps", 400, true},
 		{"GET", "/open-banking/v3.1/pisp/domestic-payment-consents/pdc-1", 200, true},
 		{"GET", "/open-banking/v3.1/aisp/accounts", 200, false},
 		{"POST", "/open-banking/v3.1/aisp/account-access-consents", 200, false},

@@ -7,6 +7,8 @@ import (
 
 // PaymentRoutes are the OBIE v3.1 requests that carry a TPP's x-jws-signature: the POSTs of
 // payment consents and payment orders, domestic VRP consents and VRPs (ServeMux patterns).
+// The VRP specification names its endpoints relative to the API's base path, which banks
+// put under /pisp (as this server does) or /vrp: both are listed.
 var PaymentRoutes = []string{
 	"POST /open-banking/v3.1/pisp/domestic-payment-consents",
 	"POST /open-banking/v3.1/pisp/domestic-payments",
@@ -18,6 +20,8 @@ var PaymentRoutes = []string{
 	"POST /open-banking/v3.1/pisp/international-payments",
 	"POST /open-banking/v3.1/pisp/file-payment-consents",
 	"POST /open-banking/v3.1/pisp/file-payments",
+	"POST /open-banking/v3.1/pisp/domestic-vrp-consents",
+	"POST /open-banking/v3.1/pisp/domestic-vrps",
 	"POST /open-banking/v3.1/vrp/domestic-vrp-consents",
 	"POST /open-banking/v3.1/vrp/domestic-vrps",
 }

@@ -36,6 +36,9 @@
 #                                store); full = QWAC + issuing CA, as `pki issue` writes it
 #   PC_GOGC=                     GOGC for the Portcullis server only (unset: serve's default)
 #   PC_ENV=                      more NAME=VALUE words for the Portcullis server's environment only
+#   LG_ENV=                      NAME=VALUE words for every load generator's environment (both servers'),
+#                                e.g. GODEBUG=tlsmlkem=0: clients that offer classical key exchange only
+#                                (X25519), as the peer's Node/OpenSSL 3.0 server and many TPP stacks do
 #   SERVER_CERT=peer             Portcullis' TLS server certificate: peer = the peer's own certs/server.crt
 #                                (P-256 leaf under its CA, one signature for the client to check, as
 #                                with the peer); sandbox = the dev sandbox's (leaf <- issuing <- root)
@@ -57,6 +60,7 @@ PEERS_SRC=${PEERS_SRC:-/work/shared/peers}
 DUR=${DUR:-10s}; CONCS=${CONCS:-"1 8 32"}; AUTHS=${AUTHS:-"tls pkjwt"}; KAS=${KAS:-"true false"}
 ES256=${ES256:-1}; PS256=${PS256:-1}; PS256_CONCS=${PS256_CONCS:-$CONCS}; PS256_KAS=${PS256_KAS:-true}
 PERF=${PERF:-0}; PIN=${PIN:-0}
+LG_ENV=${LG_ENV:-}; lg_env=(); if [ -n "$LG_ENV" ]; then read -r -a lg_env <<<"$LG_ENV"; fi
 SRV_PIN=(); LG_PIN=()
 if [ "$PIN" = 1 ]; then
   command -v taskset >/dev/null || { echo "PIN=1 needs taskset (util-linux)" >&2; exit 1; }
@@ -176,6 +180,8 @@ if [ "$(cat "$WORK/peers/.npm-ci-done" 2>/dev/null || true)" != "$lockhash" ] \
   echo "$lockhash" > "$WORK/peers/.npm-ci-done"
 fi
 (cd "$WORK/peers" && timeout 60 ./make-certs.sh >/dev/null)
+# A previous pinned sitting left ./loadgen as a wrapper script: go build refuses to overwrite it.
+rm -f "$WORK/peers/loadgen/loadgen" "$WORK/peers/loadgen/loadgen.bin"
 (cd "$WORK/peers/loadgen" && go build -o loadgen .)
 LG=$WORK/peers/loadgen/loadgen
 if [ "$PIN" = 1 ]; then
@@ -200,7 +206,7 @@ PEER_NODE=$WORK/peers/oidc-provider/node_modules/.bin/node
   echo "oidc_provider=$(node -p "require('$WORK/peers/oidc-provider/node_modules/oidc-provider/package.json').version" 2>/dev/null || echo ?)"
   echo "portcullis_commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)"
   echo "portcullis_tree_changes=$(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l)"
-  echo "dur=$DUR concs=$CONCS auths=$AUTHS kas=$KAS log_level=$LOG_LEVEL server_cert=$SERVER_CERT client_chain=$CLIENT_CHAIN pc_gogc=${PC_GOGC:-default} pc_env=${PC_ENV:-}"
+  echo "dur=$DUR concs=$CONCS auths=$AUTHS kas=$KAS log_level=$LOG_LEVEL server_cert=$SERVER_CERT client_chain=$CLIENT_CHAIN pc_gogc=${PC_GOGC:-default} pc_env=${PC_ENV:-} lg_env=${LG_ENV:-}"
   echo "pinned=$([ "$PIN" = 1 ] && echo "servers on core 0, load generators on core 1 (taskset)" || echo no)"
   echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$OUT/machine.txt"
@@ -269,7 +275,7 @@ portcullis_run() {
   {
     echo "# $(date -u) portcullis $name store=$(grep -o 'database  *[^ ]*' "$slog" | head -1 | awk '{print $2}' | sed 's/:\/\/[^@]*@/:\/\/…@/') access_token_alg=$(grep -o '"alg":"[A-Z0-9]*"' "$slog" | head -1 | cut -d'"' -f4) dur=$DUR nproc=$(nproc)"
     for ka in $kas; do for auth in $AUTHS; do for c in $concs; do
-      "${LG_PIN[@]}" "$LG" -url "$TOKEN_URL" -auth "$auth" -client-id "$auth-client" \
+      env "${lg_env[@]}" "${LG_PIN[@]}" "$LG" -url "$TOKEN_URL" -auth "$auth" -client-id "$auth-client" \
         -cert "$W/$auth-client.crt" -key "$W/$auth-client.key" -ca "$server_ca" \
         -jwt-key "$W/pkjwt-signing.key" -jwt-kid pkjwt-1 -aud "$ISSUER" \
         -c "$c" -d "$DUR" -n $MAXREQ -keepalive="$ka" -label "portcullis=$name load1=$(cut -d' ' -f1 /proc/loadavg)" -server-pid "$PID" \
@@ -299,7 +305,7 @@ perf_profile() {
     read -r auth ka <<<"$run"; tag=perf-$auth-$([ "$ka" = true ] && echo keepalive || echo new-conn)
     timeout -k 5 120 perf record -q -F 499 -g -p "$PID" -o "$OUT/raw/$tag.data" >/dev/null 2>&1 &
     prec=$!
-    "${LG_PIN[@]}" "$LG" -url "$TOKEN_URL" -auth "$auth" -client-id "$auth-client" \
+    env "${lg_env[@]}" "${LG_PIN[@]}" "$LG" -url "$TOKEN_URL" -auth "$auth" -client-id "$auth-client" \
       -cert "$W/$auth-client.crt" -key "$W/$auth-client.key" -ca "${server_ca:-$D/pki/ca.crt}" \
       -jwt-key "$W/pkjwt-signing.key" -jwt-kid pkjwt-1 -aud "$ISSUER" \
       -c 8 -d "$DUR" -n $MAXREQ -keepalive="$ka" -label "perf" -server-pid "$PID" > "$OUT/$tag.loadgen.txt" || true
@@ -327,7 +333,7 @@ if [ "$PEER" = 1 ]; then
   say "peer: oidc-provider bench.sh on 127.0.0.1:$PEER_PORT"
   port_free "127.0.0.1:$PEER_PORT" || { echo "port $PEER_PORT is in use; set PEER_PORT" >&2; exit 1; }
   (cd "$WORK/peers" && DUR=$DUR CONCS=$CONCS AUTHS=$AUTHS KAS=$KAS PORT=$PEER_PORT OUT="$OUT/peer" \
-     "${SRV_PIN[@]}" timeout -k 10 1800 ./bench.sh) > "$OUT/peer.txt" 2>&1 || echo "peer bench.sh failed (see $OUT/peer.txt)" >&2
+     env "${lg_env[@]}" "${SRV_PIN[@]}" timeout -k 10 1800 ./bench.sh) > "$OUT/peer.txt" 2>&1 || echo "peer bench.sh failed (see $OUT/peer.txt)" >&2
   cat "$OUT/peer.txt"
 fi
 

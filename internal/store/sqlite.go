@@ -29,8 +29,7 @@ const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
 // once per checkpoint, and the writer stalls for a checkpoint a tenth as often. Measured
 // (BENCHMARKS.md, "Token endpoint per core"): private_key_jwt p99 10 → 4.4 ms (keep-alive) and
 // 15 → 9.8 ms (new connections); BenchmarkUseJTIRandom (-cpu 1) 31.0/31.8 against 33.3/36.4
-// CPU µs per jti.
-// The WAL file keeps that size once reached.
+// CPU µs per jti. The WAL file keeps that size once reached.
 const sqliteWriterParams = sqlitePragmas + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(10000)&_txlock=immediate"
 
 // sqliteReaderParams: query_only makes a stray write on a reader fail instead of racing the

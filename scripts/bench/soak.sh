@@ -7,7 +7,8 @@
 #
 # Reports (OUT/soak.txt, OUT/summary.md): requests and latency percentiles per operation, errors
 # by kind (anything but the expected status, body and echoed x-fapi-interaction-id), the RSS of
-# both nodes every 5 s, and each node's own count of 5xx from its /metrics.
+# both nodes every 5 s with their live heap at the last GC and goroutines (from /metrics), and
+# each node's own count of 5xx from its /metrics.
 #
 # Usage: scripts/bench/soak.sh
 # Env:   DUR=120s C=64 MIX=1,2,2 (token,gateway,consent weights per worker cycle)
@@ -172,6 +173,7 @@ port_free "$LB" && { echo "nginx does not listen on $LB" >&2; cat "$N/error.log"
 say "soak: $DUR at c=$C through nginx $LB (mix $MIX)"
 timeout -k 5 $(( ${DUR%s} + 120 )) "$WORK/soakload" -url "https://$LB" -cert "$WORK/tpp/qwac.crt" -key "$WORK/tpp/qwac.key" \
   -ca "$PKI/ca.crt" -client-id soak-tpp -c "$C" -d "$DUR" -mix "$MIX" -pids "node_a=$A_PID,node_b=$B_PID" \
+  -metrics "node_a=http://$A_OPS/metrics,node_b=http://$B_OPS/metrics" \
   | tee "$OUT/soak.txt"
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
 

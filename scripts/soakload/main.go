@@ -96,6 +96,7 @@ func main() {
 	mix := flag.String("mix", "1,2,2", "weights of token,gateway,consent in each worker's cycle")
 	pids := flag.String("pids", "", "name=pid,... server processes whose RSS is sampled")
 	every := flag.Duration("rss-every", 5*time.Second, "RSS sampling interval")
+	metricURLs := flag.String("metrics", "", "name=url,... Prometheus endpoints of the servers: the live heap and goroutines are sampled with the RSS")
 	flag.Parse()
 	if *base == "" || *certFile == "" || *keyFile == "" || *caFile == "" || *clientID == "" {
 		log.Fatal("soakload: -url, -cert, -key, -ca and -client-id are required")
@@ -112,6 +113,10 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	endpoints, err := parseMetricURLs(*metricURLs)
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), *dur)
 	defer cancel()
@@ -120,7 +125,7 @@ func main() {
 	start := time.Now()
 
 	rssDone := make(chan struct{})
-	go func() { defer close(rssDone); sampleRSS(ctx, procs, *every, start) }()
+	go func() { defer close(rssDone); sampleRSS(ctx, procs, endpoints, *every, start) }()
 
 	var wg sync.WaitGroup
 	for w := range *conc {
@@ -283,18 +288,30 @@ func (wk *worker) do(o op) {
 	wk.st.record(o, d, "", "")
 }
 
-// sampleRSS prints each process's VmRSS every interval until ctx ends, and once more at the end.
-func sampleRSS(ctx context.Context, procs []proc, every time.Duration, start time.Time) {
-	if len(procs) == 0 {
+// sampleRSS prints each process's VmRSS every interval until ctx ends, and once more at the end;
+// with endpoints, a second line with each server's live heap and goroutines from its metrics.
+func sampleRSS(ctx context.Context, procs []proc, endpoints []endpoint, every time.Duration, start time.Time) {
+	if len(procs) == 0 && len(endpoints) == 0 {
 		return
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	mc := &http.Client{Timeout: 2 * time.Second}
 	line := func() {
 		var b bytes.Buffer
 		fmt.Fprintf(&b, "rss t=%4.0fs", time.Since(start).Seconds())
 		for _, p := range procs {
 			fmt.Fprintf(&b, " %s_kb=%s", p.name, vmRSS(p.pid))
+		}
+		fmt.Println(b.String())
+		if len(endpoints) == 0 {
+			return
+		}
+		b.Reset()
+		fmt.Fprintf(&b, "heap t=%4.0fs", time.Since(start).Seconds())
+		for _, e := range endpoints {
+			live, gr := heapFigures(mc, e.url)
+			fmt.Fprintf(&b, " %s_live_mb=%s %s_goroutines=%s", e.name, live, e.name, gr)
 		}
 		fmt.Println(b.String())
 	}
@@ -308,6 +325,58 @@ func sampleRSS(ctx context.Context, procs []proc, every time.Duration, start tim
 			line()
 		}
 	}
+}
+
+type endpoint struct{ name, url string }
+
+func parseMetricURLs(s string) ([]endpoint, error) {
+	var es []endpoint
+	if s == "" {
+		return nil, nil
+	}
+	for _, f := range strings.Split(s, ",") {
+		name, u, ok := strings.Cut(f, "=")
+		if !ok || !strings.HasPrefix(u, "http://") {
+			return nil, fmt.Errorf("soakload: bad -metrics entry %q", f)
+		}
+		es = append(es, endpoint{name, u})
+	}
+	return es, nil
+}
+
+// heapFigures reads a Go server's Prometheus metrics and returns the live heap at its last GC
+// in MB (the heap goal divided by 1 + GOGC/100) and its number of goroutines, "?" for what it
+// could not read.
+func heapFigures(c *http.Client, url string) (live, goroutines string) {
+	live, goroutines = "?", "?"
+	resp, err := c.Get(url)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return
+	}
+	vals := map[string]float64{}
+	for _, l := range strings.Split(string(body), "\n") {
+		name, v, ok := strings.Cut(l, " ")
+		switch name {
+		case "go_memstats_next_gc_bytes", "go_gc_gogc_percent", "go_goroutines":
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); ok && err == nil {
+				vals[name] = f
+			}
+		}
+	}
+	if g, ok := vals["go_goroutines"]; ok {
+		goroutines = strconv.Itoa(int(g))
+	}
+	next, ok1 := vals["go_memstats_next_gc_bytes"]
+	gogc, ok2 := vals["go_gc_gogc_percent"]
+	if ok1 && ok2 && gogc > 0 {
+		live = fmt.Sprintf("%.1f", next/(1+gogc/100)/1e6)
+	}
+	return
 }
 
 func vmRSS(pid int) string {

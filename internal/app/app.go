@@ -344,13 +344,14 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 	a.Validator = v
 
 	ext, err := mtls.NewExtractor(mtls.Options{
-		Validator:      a.watchSandboxRevocations(v),
-		Header:         a.cfg.MTLS.Header,
-		Format:         mtls.HeaderFormat(a.cfg.MTLS.HeaderFormat),
-		TrustedProxies: a.cfg.MTLS.Proxies(),
-		Logger:         a.logger,
-		Registerer:     a.Metrics.Registry(),
-		Audit:          a.auditCertificate,
+		Validator:         a.watchSandboxRevocations(v),
+		ValidationTimeout: certificateValidationBudget(a.cfg.HTTP.WriteTimeout),
+		Header:            a.cfg.MTLS.Header,
+		Format:            mtls.HeaderFormat(a.cfg.MTLS.HeaderFormat),
+		TrustedProxies:    a.cfg.MTLS.Proxies(),
+		Logger:            a.logger,
+		Registerer:        a.Metrics.Registry(),
+		Audit:             a.auditCertificate,
 	})
 	if err != nil {
 		return fmt.Errorf("mtls: %w", err)
@@ -523,4 +524,18 @@ func (a *App) Banner(w io.Writer) {
 		fmt.Fprintf(w, "  username %s  password %s  TOTP secret %s\n", d.ID, d.Password, d.TOTPSecret)
 		fmt.Fprintf(w, "  %s\n", d.TOTPURI)
 	}
+}
+
+// certificateValidationBudget is how long one request may spend validating its client
+// certificate, revocation lookups included (mtls.Options.ValidationTimeout): the https
+// listener's write timeout less 5 s to answer, or half of it when that is under 10 s. A
+// chain's OCSP and CRL timeouts can add up past the write timeout (two certificates, each
+// an OCSP attempt and up to three CRL downloads); past the budget the request gets 503
+// temporarily_unavailable (or the gateway's OBIE 503) instead of a connection cut by the
+// write deadline.
+func certificateValidationBudget(writeTimeout time.Duration) time.Duration {
+	if writeTimeout >= 10*time.Second {
+		return writeTimeout - 5*time.Second
+	}
+	return writeTimeout / 2
 }

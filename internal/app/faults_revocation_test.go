@@ -218,3 +218,54 @@ func TestFaultRevocationServices(t *testing.T) {
 		t.Errorf("%d token.issued audit events, want %d (one per 200)", n, issued)
 	}
 }
+
+// TestFaultRevocationPastWriteTimeout: the OCSP and CRL timeouts of a chain add up past the
+// listener's write timeout (here 1.5 s + 1.5 s against 2 s) and both services stall. The
+// request's certificate validation is bounded by certificateValidationBudget (half the write
+// timeout here), so /token and the gateway answer their 503s in time — without the bound the
+// handler finished after the write deadline and the client saw its connection cut, no answer.
+func TestFaultRevocationPastWriteTimeout(t *testing.T) {
+	qtsp := pkitest.NewCA(t, pkitest.CAOptions{OCSP: true, CRL: true})
+	anchorFile := filepath.Join(t.TempDir(), "qtsp.pem")
+	if err := os.WriteFile(anchorFile, qtsp.RootPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bank := newUpstream(t)
+	a := startApp(t, func(cfg *config.Config) {
+		cfg.Gateway.Routes = bank.routes()
+		cfg.Trust.Anchors = append(cfg.Trust.Anchors, config.Anchor{Name: "qtsp", File: anchorFile, Profile: pki.ProfileEIDAS})
+		cfg.Revocation.MaxGoodAge = 0
+		cfg.Revocation.OCSPTimeout = 1500 * time.Millisecond
+		cfg.Revocation.CRLTimeout = 1500 * time.Millisecond
+		cfg.HTTP.WriteTimeout = 2 * time.Second
+	})
+	leaf := qtsp.Issue(t, pkitest.QWACOptions())
+	registerTLSClient(t, a, "tpp-faults-budget", leaf.Cert)
+	hc := mtlsClient(t, a.Sandbox.RootCertificate(), nil)
+	hc.Transport.(*http.Transport).TLSClientConfig.Certificates = []tls.Certificate{leaf.TLS}
+	hc.Timeout = 30 * time.Second
+
+	r := postToken(t, a, hc, "tpp-faults-budget") // a 200: both services answer
+	if r.status != http.StatusOK {
+		t.Fatalf("normal: /token %d %v, want 200", r.status, r.body)
+	}
+	tok := r.body["access_token"].(string)
+
+	qtsp.OCSP.SetMode(pkitest.ModeStall)
+	qtsp.CRL.SetMode(pkitest.ModeStall)
+	bankCalls := bank.calls.Load()
+	start := time.Now()
+	r = postToken(t, a, hc, "tpp-faults-budget") // fails the test on a cut connection
+	if r.status != http.StatusServiceUnavailable || r.body["error"] != "temporarily_unavailable" || r.retryAfter == "" {
+		t.Errorf("OCSP and CRL stalling: /token %d %v (Retry-After %q), want 503 temporarily_unavailable with Retry-After",
+			r.status, r.body, r.retryAfter)
+	}
+	t.Logf("/token answered %d after %v (write timeout 2 s, validation budget %v)", r.status, time.Since(start), time.Second)
+	g := gatewayGet(t, a, hc, pathAppResource, tok)
+	if g.status != http.StatusServiceUnavailable || g.obieErrorCode() != "UK.OBIE.UnexpectedError" || g.retryAfter == "" {
+		t.Errorf("OCSP and CRL stalling: gateway %d %v (Retry-After %q), want 503 with the OBIE body and Retry-After", g.status, g.body, g.retryAfter)
+	}
+	if n := bank.calls.Load(); n != bankCalls {
+		t.Errorf("%d requests forwarded to the bank while the certificate could not be checked, want none", n-bankCalls)
+	}
+}

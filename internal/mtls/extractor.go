@@ -151,9 +151,10 @@ type Extractor struct {
 }
 
 // NewExtractor checks o and returns an Extractor. Errors name the offending field:
-// a nil Validator; a negative ValidationTimeout; a Header that is not an HTTP token; a Header without a valid Format
-// or without TrustedProxies; TrustedProxies without Header; an invalid or /0 prefix;
-// a Registerer that already holds an incompatible collector of the same name.
+// a nil Validator; a negative ValidationTimeout; a Header that is not an HTTP token; a
+// Header without a valid Format or without TrustedProxies; TrustedProxies without Header;
+// an invalid or /0 prefix; a Registerer that already holds an incompatible collector of
+// the same name.
 func NewExtractor(o Options) (*Extractor, error) {
 	if o.Validator == nil {
 		return nil, errors.New("mtls: Options.Validator is required")

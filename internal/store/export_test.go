@@ -40,13 +40,3 @@ func JTIBatcherStopped(s *Store) bool {
 
 // DBErr is (*Store).dbErr, for the classification tests.
 func DBErr(op string, err error) error { return (&Store{}).dbErr(op, err) }
-
-// MigrateTo applies the migrations up to and including version.
-func MigrateTo(ctx context.Context, s *Store, version int64) error { return s.migrateTo(ctx, version) }
-
-// TableSQL returns the CREATE statement SQLite keeps for table name.
-func TableSQL(ctx context.Context, s *Store, name string) (string, error) {
-	var text string
-	err := s.w.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = $1`, name).Scan(&text)
-	return text, err
-}

@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"log/slog"
-	"math"
 	"strings"
 
 	"github.com/pressly/goose/v3"
@@ -48,12 +47,6 @@ func migrationFiles(dialect string) (fs.FS, []string, error) {
 // schema are serialised by an advisory lock scoped to that database and schema; the whole
 // migration set of one call runs while holding it.
 func (s *Store) Migrate(ctx context.Context) error {
-	return s.migrateTo(ctx, math.MaxInt64)
-}
-
-// migrateTo applies every pending migration up to and including version (tests stop short
-// of the newest to check what a migration does to existing rows).
-func (s *Store) migrateTo(ctx context.Context, version int64) error {
 	dir, exclude, err := migrationFiles(s.dialect)
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
@@ -81,7 +74,7 @@ func (s *Store) migrateTo(ctx context.Context, version int64) error {
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
 	}
-	results, err := p.UpTo(ctx, version)
+	results, err := p.Up(ctx)
 	for _, r := range results {
 		if r.Error != nil {
 			continue

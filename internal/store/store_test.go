@@ -124,82 +124,9 @@ func TestSQLiteFiles(t *testing.T) {
 	}
 }
 
-// TestUsedJTIsMigration checks migration 11 on a store that already holds used jtis: on
-// SQLite the table becomes WITHOUT ROWID, on PostgreSQL nothing changes, and on both every
-// jti recorded before it is still a replay after it.
-func TestUsedJTIsMigration(t *testing.T) {
-	for _, bk := range []struct {
-		name string
-		open func(t *testing.T) (*store.Store, error)
-	}{
-		{"sqlite", func(t *testing.T) (*store.Store, error) {
-			return store.Open(t.Context(), "", store.Options{SQLitePath: filepath.Join(t.TempDir(), "portcullis.db")})
-		}},
-		{"postgres", func(t *testing.T) (*store.Store, error) {
-			return store.Open(t.Context(), storetest.PostgresURL(t), store.Options{})
-		}},
-	} {
-		t.Run(bk.name, func(t *testing.T) {
-			s, err := bk.open(t)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			ctx := t.Context()
-			if err := store.MigrateTo(ctx, s, 10); err != nil {
-				t.Fatal(err)
-			}
-			exp := time.Now().Add(time.Hour)
-			for _, jti := range []string{"before-1", "before-2"} {
-				if err := s.UseJTI(ctx, "client_assertion:c1", jti, exp); err != nil {
-					t.Fatalf("UseJTI(%s) before the migration: %v", jti, err)
-				}
-			}
-			if err := s.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
-			for _, jti := range []string{"before-1", "before-2"} {
-				if err := s.UseJTI(ctx, "client_assertion:c1", jti, exp); !errors.Is(err, store.ErrReplay) {
-					t.Errorf("UseJTI(%s) after the migration = %v, want ErrReplay", jti, err)
-				}
-			}
-			if err := s.UseJTI(ctx, "client_assertion:c1", "after", exp); err != nil {
-				t.Errorf("UseJTI(after) = %v, want nil", err)
-			}
-			if err := s.UseJTI(ctx, "client_assertion:c1", "after", exp); !errors.Is(err, store.ErrReplay) {
-				t.Errorf("second UseJTI(after) = %v, want ErrReplay", err)
-			}
-			if s.Dialect() != store.DialectSQLite {
-				return
-			}
-			text, err := store.TableSQL(ctx, s, "used_jtis")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(text, "WITHOUT ROWID") || !strings.Contains(text, "PRIMARY KEY (issuer, jti)") {
-				t.Errorf("used_jtis after the migration:\n%s\nwant a WITHOUT ROWID table keyed on (issuer, jti)", text)
-			}
-		})
-	}
-}
-
 // TestMigrationsPaired checks that each dialect-specific migration has its twin, and that the
-// twins differ only in lines that mention the dialect-specific id column or comments, unless
-// the PostgreSQL twin does nothing (SELECT 1 up and down).
+// twins differ only in lines that mention the dialect-specific id column or comments.
 func TestMigrationsPaired(t *testing.T) {
-	noOp := func(lines []string) bool {
-		n := 0
-		for _, l := range lines {
-			switch strings.TrimSpace(l) {
-			case "", "-- +goose Up", "-- +goose Down":
-			case "SELECT 1;":
-				n++
-			default:
-				return false
-			}
-		}
-		return n == 2
-	}
 	sqliteFiles, _ := filepath.Glob("migrations/*.sqlite.sql")
 	pgFiles, _ := filepath.Glob("migrations/*.postgres.sql")
 	if len(sqliteFiles) != len(pgFiles) {
@@ -227,9 +154,6 @@ func TestMigrationsPaired(t *testing.T) {
 				out = append(out, l)
 			}
 			return out
-		}
-		if noOp(strip(b)) {
-			continue // a change only SQLite needs; its PostgreSQL twin just holds the version
 		}
 		if x, y := strings.Join(strip(a), "\n"), strings.Join(strip(b), "\n"); x != y {
 			t.Errorf("%s and %s differ beyond the id column:\n%s\n---\n%s", sf, pf, x, y)

@@ -1,7 +1,7 @@
 -- Audit events. The two dialects spell an auto-assigned id differently, and nothing else:
 -- keep 00002_audit_events.sqlite.sql and 00002_audit_events.postgres.sql identical apart
 -- from the id column. Store.Migrate applies the file of the store's dialect.
--- PostgreSQL half of a dialect-specific pair: an identity column.
+-- PostgreSQL half of the one dialect-specific migration: an identity column.
 
 -- +goose Up
 CREATE TABLE audit_events (

@@ -27,9 +27,9 @@ const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
 // (~40 MB) before it is copied back into the database, instead of SQLite's 1,000: a page that
 // many commits change (the tails of the audit indexes, the leaves of used_jtis) is copied back
 // once per checkpoint, and the writer stalls for a checkpoint a tenth as often. Measured
-// (BENCHMARKS.md, "Token endpoint per core"): private_key_jwt p99 10 → 4.4 ms (keep-alive) and
-// 15 → 9.8 ms (new connections); BenchmarkUseJTIRandom (-cpu 1) 31.0/31.8 against 33.3/36.4
-// CPU µs per jti. The WAL file keeps that size once reached.
+// (BENCHMARKS.md, "Token endpoint per core"): private_key_jwt p99 10.5–11.5 → 5.2–5.4 ms
+// (keep-alive) and 18.6–19.4 → 11.8–12.8 ms (new connections); BenchmarkUseJTIRandom (-cpu 1)
+// 25.7–27.9 against 30.8–33.9 CPU µs per jti. The WAL file keeps that size once reached.
 const sqliteWriterParams = sqlitePragmas + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(10000)&_txlock=immediate"
 
 // sqliteReaderParams: query_only makes a stray write on a reader fail instead of racing the

@@ -27,6 +27,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -94,6 +95,17 @@ type Config struct {
 	Signatures Signatures `koanf:"signatures"`
 }
 
+// DevIssuer is the default issuer in dev mode. Outside dev mode there is none: a
+// production node must be told the URL its TPPs reach it at, never fall back to localhost.
+const DevIssuer = "https://localhost:8443"
+
+func defaultIssuer(dev bool) string {
+	if dev {
+		return DevIssuer
+	}
+	return ""
+}
+
 // DevPublicURL is the default public_url in dev mode.
 const DevPublicURL = "https://localhost:8444"
 
@@ -111,7 +123,7 @@ func Default(dev bool) *Config {
 	return &Config{
 		Dev:        dev,
 		DataDir:    "./data",
-		Issuer:     "https://localhost:8443",
+		Issuer:     defaultIssuer(dev),
 		PublicURL:  defaultPublicURL(dev),
 		Listen:     defaultListen(dev),
 		HTTP:       defaultHTTP(),
@@ -140,7 +152,9 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, fieldErr("data_dir", "is required"))
 	}
-	if err := validateIssuer(c.Issuer); err != nil {
+	if c.Issuer == "" && !c.Dev {
+		errs = append(errs, fieldErr("issuer", "is required outside dev mode: the https URL TPPs reach this server at"))
+	} else if err := validateIssuer(c.Issuer); err != nil {
 		errs = append(errs, err)
 	}
 	switch {
@@ -252,10 +266,35 @@ func Load(path string, environ []string) (*Config, error) {
 			return nil, errors.Join(errs...)
 		}
 	}
+	if cfg.Dev {
+		devURLsFollowListeners(cfg, k.Exists)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// devURLsFollowListeners: in dev mode an issuer or public_url that neither the file nor the
+// environment sets follows the port its listener binds (https://localhost:PORT), so that
+// discovery and the banner name the port the server answers on. Port 0 (any free port) keeps
+// the default: the bound port is known only later. set reports whether a key was given.
+func devURLsFollowListeners(cfg *Config, set func(key string) bool) {
+	if p := fixedPort(cfg.Listen.HTTPS); p != "" && !set("issuer") {
+		cfg.Issuer = "https://localhost:" + p
+	}
+	if p := fixedPort(cfg.Listen.Public); p != "" && !set("public_url") {
+		cfg.PublicURL = "https://localhost:" + p
+	}
+}
+
+// fixedPort is addr's port, or "" when addr has none or asks for any free port.
+func fixedPort(addr string) string {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil || p == "" || p == "0" {
+		return ""
+	}
+	return p
 }
 
 // DatabaseURL returns the effective database.url: the configured one, or

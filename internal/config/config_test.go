@@ -57,15 +57,16 @@ func fields(t *testing.T, err error) []string {
 	return out
 }
 
-// devCert is the TLS section every non-dev file needs to validate.
-const devCert = "tls:\n  cert_file: server.crt\n  key_file: server.key\n"
+// devCert is what every non-dev file needs to validate: the issuer and the TLS section.
+const devCert = "issuer: https://as.bank.example\ntls:\n  cert_file: server.crt\n  key_file: server.key\n"
 
 func TestDefaultsValidate(t *testing.T) {
 	if err := Default(true).Validate(); err != nil {
 		t.Errorf("Default(true).Validate() = %v, want nil", err)
 	}
-	// Outside dev mode the only thing missing is the server certificate.
-	if got, want := fields(t, Default(false).Validate()), []string{"tls.cert_file"}; !slices.Equal(got, want) {
+	// Outside dev mode what is missing is the issuer (no localhost default) and the server
+	// certificate.
+	if got, want := fields(t, Default(false).Validate()), []string{"issuer", "tls.cert_file"}; !slices.Equal(got, want) {
 		t.Errorf("Default(false).Validate() fields = %v, want %v", got, want)
 	}
 	if err := new(Config).Validate(); err == nil {
@@ -83,21 +84,45 @@ func TestLoadDefaults(t *testing.T) {
 		{name: "no file means dev", want: Default(true)},
 		{name: "file means production", file: devCert, want: func() *Config {
 			c := Default(false)
+			c.Issuer = "https://as.bank.example"
 			c.TLS.CertFile, c.TLS.KeyFile = "server.crt", "server.key"
 			return c
 		}()},
 		{name: "dev in file selects dev defaults", file: "dev: true\n", want: Default(true)},
-		{name: "env turns dev off", environ: []string{"PORTCULLIS_DEV=false", "PORTCULLIS_TLS_CERT_FILE=a.crt", "PORTCULLIS_TLS_KEY_FILE=a.key"},
+		{name: "env turns dev off", environ: []string{"PORTCULLIS_DEV=false", "PORTCULLIS_ISSUER=https://as.bank.example", "PORTCULLIS_TLS_CERT_FILE=a.crt", "PORTCULLIS_TLS_KEY_FILE=a.key"},
 			want: func() *Config {
 				c := Default(false)
+				c.Issuer = "https://as.bank.example"
 				c.TLS.CertFile, c.TLS.KeyFile = "a.crt", "a.key"
 				return c
 			}()},
 		{name: "explicit listen survives dev flip", file: "dev: true\nlisten:\n  https: 0.0.0.0:443\n", want: func() *Config {
 			c := Default(true)
 			c.Listen.HTTPS = "0.0.0.0:443"
+			c.Issuer = "https://localhost:443" // follows the listener in dev mode
 			return c
 		}()},
+		{name: "dev issuer and public_url follow their listeners", environ: []string{"PORTCULLIS_LISTEN_HTTPS=127.0.0.1:9443", "PORTCULLIS_LISTEN_PUBLIC=127.0.0.1:9444", "PORTCULLIS_LISTEN_ADMIN=127.0.0.1:9445"},
+			want: func() *Config {
+				c := Default(true)
+				c.Listen.HTTPS, c.Listen.Public, c.Listen.Admin = "127.0.0.1:9443", "127.0.0.1:9444", "127.0.0.1:9445"
+				c.Issuer, c.PublicURL = "https://localhost:9443", "https://localhost:9444"
+				return c
+			}()},
+		{name: "dev issuer and public_url set explicitly stay", environ: []string{"PORTCULLIS_LISTEN_HTTPS=127.0.0.1:9443", "PORTCULLIS_LISTEN_PUBLIC=127.0.0.1:9444",
+			"PORTCULLIS_LISTEN_ADMIN=127.0.0.1:9445", "PORTCULLIS_ISSUER=https://as.example", "PORTCULLIS_PUBLIC_URL=https://login.example"},
+			want: func() *Config {
+				c := Default(true)
+				c.Listen.HTTPS, c.Listen.Public, c.Listen.Admin = "127.0.0.1:9443", "127.0.0.1:9444", "127.0.0.1:9445"
+				c.Issuer, c.PublicURL = "https://as.example", "https://login.example"
+				return c
+			}()},
+		{name: "dev listeners on any free port keep the default URLs", environ: []string{"PORTCULLIS_LISTEN_HTTPS=127.0.0.1:0", "PORTCULLIS_LISTEN_PUBLIC=127.0.0.1:0"},
+			want: func() *Config {
+				c := Default(true)
+				c.Listen.HTTPS, c.Listen.Public = "127.0.0.1:0", "127.0.0.1:0"
+				return c
+			}()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -280,7 +305,7 @@ func TestLoadBadFile(t *testing.T) {
 		{"signing alg not allowed", "keys:\n  alg: RS256\n", []string{"keys.alg"}},
 		{"seal certificate without its key", "keys:\n  seal_cert_file: /etc/portcullis/seal.crt\n", []string{"keys.seal_cert_file"}},
 		{"keys source", "keys:\n  source: vault\n", []string{"keys.source"}},
-		{"keys database without KEK outside dev", "dev: false\ntls: {cert_file: c.pem, key_file: k.pem}\nkeys:\n  source: database\n", []string{"keys.kek"}},
+		{"keys database without KEK outside dev", "dev: false\nissuer: https://as.bank.example\ntls: {cert_file: c.pem, key_file: k.pem}\nkeys:\n  source: database\n", []string{"keys.kek"}},
 		{"keys KEK not 32 bytes", "keys:\n  source: database\n  kek: c2hvcnQ=\n", []string{"keys.kek"}},
 		{"keys previous KEK not base64", "keys:\n  source: database\n  previous_kek: \"not base64!\"\n", []string{"keys.previous_kek"}},
 		{"keys publish delay under two polls", "keys:\n  poll_interval: 10s\n  publish_delay: 15s\n", []string{"keys.publish_delay"}},
@@ -346,7 +371,8 @@ func TestLoadBadFile(t *testing.T) {
 		{"database pool", "database:\n  max_open_conns: 0\n", []string{"database.max_open_conns"}},
 		{"tls key without cert", "tls:\n  key_file: k.pem\n", []string{"tls.cert_file"}},
 		{"tls cert without key", "tls:\n  cert_file: c.pem\n", []string{"tls.key_file"}},
-		{"tls production without cert", "dev: false\n", []string{"tls.cert_file"}},
+		{"tls production without cert", "dev: false\nissuer: https://as.bank.example\n", []string{"tls.cert_file"}},
+		{"production without issuer", "dev: false\ntls: {cert_file: c.pem, key_file: k.pem}\n", []string{"issuer"}},
 		{"tls client auth", "tls:\n  client_auth: verify\n", []string{"tls.client_auth"}},
 		{"bad profile", "trust:\n  anchors:\n    - {name: a, file: a.pem, profile: eidass}\n", []string{"trust.anchors[0].profile"}},
 		{"missing profile", "trust:\n  anchors:\n    - {name: a, file: a.pem}\n", []string{"trust.anchors[0].profile"}},
@@ -602,6 +628,7 @@ func TestSecretURLString(t *testing.T) {
 // config file describing the same configuration.
 func TestRedactedRoundTrip(t *testing.T) {
 	cfg := Default(false)
+	cfg.Issuer = "https://as.bank.example"
 	cfg.TLS = TLS{CertFile: "s.crt", KeyFile: "s.key", ClientAuth: ClientAuthRequest}
 	cfg.Trust.Anchors = []Anchor{{Name: "a", File: "a.pem", Profile: pki.ProfilePlain, Revocation: HardFail}}
 	cfg.MTLS = MTLS{Header: "X-Cert", HeaderFormat: HeaderDERBase64, TrustedProxies: []string{"192.0.2.7/32"}}

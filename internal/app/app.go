@@ -337,6 +337,7 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 		Intermediates: intermediates,
 		Revocation:    a.Revocation,
 		Clock:         a.clock,
+		Timeout:       certificateValidationBudget(a.cfg.HTTP.WriteTimeout),
 	})
 	if err != nil {
 		return fmt.Errorf("trust: %w", err)
@@ -344,14 +345,13 @@ func (a *App) buildTransport(anchors []pki.Anchor) error {
 	a.Validator = v
 
 	ext, err := mtls.NewExtractor(mtls.Options{
-		Validator:         a.watchSandboxRevocations(v),
-		ValidationTimeout: certificateValidationBudget(a.cfg.HTTP.WriteTimeout),
-		Header:            a.cfg.MTLS.Header,
-		Format:            mtls.HeaderFormat(a.cfg.MTLS.HeaderFormat),
-		TrustedProxies:    a.cfg.MTLS.Proxies(),
-		Logger:            a.logger,
-		Registerer:        a.Metrics.Registry(),
-		Audit:             a.auditCertificate,
+		Validator:      a.watchSandboxRevocations(v),
+		Header:         a.cfg.MTLS.Header,
+		Format:         mtls.HeaderFormat(a.cfg.MTLS.HeaderFormat),
+		TrustedProxies: a.cfg.MTLS.Proxies(),
+		Logger:         a.logger,
+		Registerer:     a.Metrics.Registry(),
+		Audit:          a.auditCertificate,
 	})
 	if err != nil {
 		return fmt.Errorf("mtls: %w", err)
@@ -527,7 +527,7 @@ func (a *App) Banner(w io.Writer) {
 }
 
 // certificateValidationBudget is how long one request may spend validating its client
-// certificate, revocation lookups included (mtls.Options.ValidationTimeout): the https
+// certificate, revocation lookups included (pki.Options.Timeout): the https
 // listener's write timeout less 5 s to answer, or half of it when that is under 10 s. A
 // chain's OCSP and CRL timeouts can add up past the write timeout (two certificates, each
 // an OCSP attempt and up to three CRL downloads); past the budget the request gets 503

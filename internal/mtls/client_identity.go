@@ -91,13 +91,7 @@ func (cc *callerCert) identity(ctx context.Context) (*pki.Identity, error) {
 			cc.idErr = err
 			return
 		}
-		vctx := ctx
-		if cc.e.timeout > 0 {
-			var cancel context.CancelFunc
-			vctx, cancel = context.WithTimeout(ctx, cc.e.timeout)
-			defer cancel()
-		}
-		id, err := cc.e.validator.Validate(vctx, chain, pki.PurposeTransport)
+		id, err := cc.e.validator.Validate(ctx, chain, pki.PurposeTransport)
 		if err == nil && id == nil {
 			err = errors.New("mtls: validator returned neither an identity nor an error")
 		}

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"net/textproto"
 	"slices"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -76,14 +75,6 @@ var wellKnownCertHeaders = []string{
 type Options struct {
 	// Validator validates every chain for pki.PurposeTransport. Required.
 	Validator Validator
-	// ValidationTimeout bounds one request's chain validation, revocation lookups
-	// included: when it passes, the validation fails as could-not-check (a context
-	// deadline, which pki classifies as ErrRevocationUnavailable: 503 at the endpoints),
-	// so that a request is answered with a protocol error before the listener's write
-	// timeout instead of losing its connection. The revocation checker keeps resolving
-	// in the background; the next request may find its answer. Zero: no bound but the
-	// request's own context.
-	ValidationTimeout time.Duration
 
 	// Header is the name of the request header a TLS-terminating proxy puts the
 	// client's certificate chain in, in Format. Empty: header mode is off, only
@@ -140,8 +131,7 @@ type AuditEvent struct {
 // the https listener. It is safe for concurrent use.
 type Extractor struct {
 	validator Validator
-	timeout   time.Duration // Options.ValidationTimeout
-	header    string        // canonical form; "" when header mode is off
+	header    string // canonical form; "" when header mode is off
 	format    HeaderFormat
 	proxies   []netip.Prefix
 	strip     []string // well-known certificate headers other than header
@@ -151,20 +141,15 @@ type Extractor struct {
 }
 
 // NewExtractor checks o and returns an Extractor. Errors name the offending field:
-// a nil Validator; a negative ValidationTimeout; a Header that is not an HTTP token; a
-// Header without a valid Format or without TrustedProxies; TrustedProxies without Header;
-// an invalid or /0 prefix; a Registerer that already holds an incompatible collector of
-// the same name.
+// a nil Validator; a Header that is not an HTTP token; a Header without a valid Format
+// or without TrustedProxies; TrustedProxies without Header; an invalid or /0 prefix;
+// a Registerer that already holds an incompatible collector of the same name.
 func NewExtractor(o Options) (*Extractor, error) {
 	if o.Validator == nil {
 		return nil, errors.New("mtls: Options.Validator is required")
 	}
-	if o.ValidationTimeout < 0 {
-		return nil, errors.New("mtls: Options.ValidationTimeout is negative")
-	}
 	e := &Extractor{
 		validator: o.Validator,
-		timeout:   o.ValidationTimeout,
 		format:    o.Format,
 		log:       o.Logger,
 		audit:     o.Audit,

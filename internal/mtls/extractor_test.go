@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -543,70 +542,6 @@ func TestFromContext(t *testing.T) {
 	}
 }
 
-// ctxValidator validates by waiting for its context: like a revocation lookup whose
-// responders never answer. It reports the deadline it saw.
-type ctxValidator struct{ deadline chan time.Time }
-
-func (v *ctxValidator) Validate(ctx context.Context, chain []*x509.Certificate, purpose pki.Purpose) (*pki.Identity, error) {
-	d, _ := ctx.Deadline()
-	v.deadline <- d
-	<-ctx.Done()
-	return nil, ctx.Err()
-}
-
-// TestValidationTimeout: Options.ValidationTimeout puts a deadline on the validation, which
-// then fails with the context's error (pki's could-not-check, 503 at the endpoints) long
-// before the request's own context would end; without it the validation gets the request's
-// context unchanged.
-func TestValidationTimeout(t *testing.T) {
-	chain := loadChain(t)
-	for _, tc := range []struct {
-		name    string
-		timeout time.Duration
-	}{{"bounded", 200 * time.Millisecond}, {"unbounded", 0}} {
-		t.Run(tc.name, func(t *testing.T) {
-			v := &ctxValidator{deadline: make(chan time.Time, 1)}
-			ex, err := NewExtractor(Options{Validator: v, ValidationTimeout: tc.timeout})
-			if err != nil {
-				t.Fatal(err)
-			}
-			reqCtx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-			defer cancel()
-			var gotErr error
-			h := ex.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_, gotErr = ClientIdentity(r)
-			}))
-			req := httptest.NewRequestWithContext(reqCtx, http.MethodPost, "/token", nil)
-			req.TLS = &tls.ConnectionState{PeerCertificates: chain[:1]}
-			if tc.timeout == 0 {
-				// The request's own deadline is the only bound: end it early so the test
-				// does not wait for it, after checking the validator saw exactly it.
-				go func() {
-					want, _ := reqCtx.Deadline()
-					if d := <-v.deadline; !d.Equal(want) {
-						t.Errorf("validator deadline %v, want the request's %v", d, want)
-					}
-					cancel()
-				}()
-			}
-			h.ServeHTTP(httptest.NewRecorder(), req)
-			if tc.timeout == 0 {
-				if !errors.Is(gotErr, context.Canceled) {
-					t.Errorf("ClientIdentity error %v, want context.Canceled", gotErr)
-				}
-				return
-			}
-			d := <-v.deadline
-			if left := time.Until(d); left > tc.timeout {
-				t.Errorf("validator deadline %v away, want at most %v", left, tc.timeout)
-			}
-			if !errors.Is(gotErr, context.DeadlineExceeded) {
-				t.Errorf("ClientIdentity error %v, want context.DeadlineExceeded", gotErr)
-			}
-		})
-	}
-}
-
 func TestWithoutMiddleware(t *testing.T) {
 	req := httptest.NewRequest(http.MethodGet, "/token", nil)
 	if id, err := ClientIdentity(req); id != nil || !errors.Is(err, ErrNoExtractor) {
@@ -734,7 +669,6 @@ func TestNewExtractorOptions(t *testing.T) {
 		{"handshake only", Options{Validator: v}, ""},
 		{"header mode", Options{Validator: v, Header: "X-SSL-Client-Cert", Format: FormatPEMURLEncoded, TrustedProxies: p}, ""},
 		{"no validator", Options{}, "Options.Validator"},
-		{"negative validation timeout", Options{Validator: v, ValidationTimeout: -time.Second}, "Options.ValidationTimeout"},
 		{"header without format", Options{Validator: v, Header: "X-Client-Cert", TrustedProxies: p}, "Options.Format"},
 		{"header with unknown format", Options{Validator: v, Header: "X-Client-Cert", Format: "base64", TrustedProxies: p}, "Options.Format"},
 		{"header without proxies", Options{Validator: v, Header: "X-Client-Cert", Format: FormatXFCC}, "Options.TrustedProxies"},

@@ -81,6 +81,14 @@ type Options struct {
 	// is dropped first. Zero means [DefaultCacheSize]; negative disables the
 	// cache.
 	CacheSize int
+
+	// Timeout bounds one validation that is not answered from the cache, revocation
+	// lookups included: when it passes, Validate fails with [ErrRevocationUnavailable]
+	// (could not check), so that a caller answering a request does so before its own
+	// deadline (the listener's write timeout) rather than losing the connection. The
+	// revocation checker may keep resolving in the background for the next call. Zero
+	// means no bound but ctx's; negative is an error.
+	Timeout time.Duration
 }
 
 // Validator validates presented certificate chains against configured trust anchors.
@@ -93,13 +101,14 @@ type Validator struct {
 	revocation    RevocationChecker
 	clock         clock.Clock
 	maxChainLen   int
-	cache         *chainCache // nil when disabled
+	timeout       time.Duration // Options.Timeout
+	cache         *chainCache   // nil when disabled
 }
 
 // NewValidator checks opts and builds the certificate pools. It fails when there is
 // no anchor, an anchor is invalid (no name, no or a non-CA certificate, unknown
 // profile), the same anchor certificate is configured twice, an intermediate is nil
-// or not a CA certificate, MaxChainLen is negative, or CacheTTL exceeds
+// or not a CA certificate, MaxChainLen or Timeout is negative, or CacheTTL exceeds
 // [MaxCacheTTL].
 func NewValidator(opts Options) (*Validator, error) {
 	if len(opts.Anchors) == 0 {
@@ -107,6 +116,9 @@ func NewValidator(opts Options) (*Validator, error) {
 	}
 	if opts.MaxChainLen < 0 {
 		return nil, fmt.Errorf("pki: MaxChainLen %d is negative", opts.MaxChainLen)
+	}
+	if opts.Timeout < 0 {
+		return nil, fmt.Errorf("pki: Timeout %s is negative", opts.Timeout)
 	}
 	if opts.CacheTTL > MaxCacheTTL {
 		return nil, fmt.Errorf("pki: CacheTTL %s exceeds %s", opts.CacheTTL, MaxCacheTTL)
@@ -118,6 +130,7 @@ func NewValidator(opts Options) (*Validator, error) {
 		revocation:  opts.Revocation,
 		clock:       opts.Clock,
 		maxChainLen: opts.MaxChainLen,
+		timeout:     opts.Timeout,
 	}
 	if v.clock == nil {
 		v.clock = clock.Real{}
@@ -241,7 +254,7 @@ func (v *Validator) Validate(ctx context.Context, chain []*x509.Certificate, pur
 	}
 	now := v.clock.Now()
 	if v.cache == nil {
-		id, _, err := v.validate(ctx, chain, purpose, now)
+		id, _, err := v.validateBounded(ctx, chain, purpose, now)
 		return id, err
 	}
 	key := newCacheKey(purpose, chain)
@@ -249,12 +262,23 @@ func (v *Validator) Validate(ctx context.Context, chain []*x509.Certificate, pur
 	if cached != nil {
 		return cached, nil
 	}
-	id, until, err := v.validate(ctx, chain, purpose, now)
+	id, until, err := v.validateBounded(ctx, chain, purpose, now)
 	if err != nil {
 		return nil, err
 	}
 	v.cache.put(key, id, chain, now, until, gen)
 	return id, nil
+}
+
+// validateBounded is validate under Options.Timeout: the deadline (a timer) is paid only
+// by validations that do the work, never by cache hits.
+func (v *Validator) validateBounded(ctx context.Context, chain []*x509.Certificate, purpose Purpose, now time.Time) (*Identity, time.Time, error) {
+	if v.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, v.timeout)
+		defer cancel()
+	}
+	return v.validate(ctx, chain, purpose, now)
 }
 
 // validate runs steps 2–7 of Validate on a chain that passed step 1. On success it also

@@ -547,6 +547,41 @@ func TestRevocationVerdict(t *testing.T) {
 	})
 }
 
+// stallingChecker answers only when its context ends, like a revocation lookup whose
+// responders never answer; it reports the deadline it saw.
+type stallingChecker struct{ deadline chan time.Time }
+
+func (c stallingChecker) Check(ctx context.Context, _, _ *x509.Certificate, _ bool) error {
+	d, _ := ctx.Deadline()
+	c.deadline <- d
+	<-ctx.Done()
+	return fmt.Errorf("OCSP: %w", ctx.Err())
+}
+
+// TestValidateTimeout: Options.Timeout puts a deadline on a validation that does the work,
+// which then fails as could-not-check (ErrRevocationUnavailable, wrapping the deadline)
+// instead of waiting for the caller's context.
+func TestValidateTimeout(t *testing.T) {
+	e := newEnv(t)
+	chain := e.eidasCA.QWAC(t).Chain
+	const timeout = 200 * time.Millisecond
+	rev := stallingChecker{deadline: make(chan time.Time, 4)}
+	v, err := pki.NewValidator(pki.Options{Anchors: e.anchors, Revocation: rev, Clock: e.clk, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	_, err = v.Validate(ctx, chain, pki.PurposeTransport)
+	var ve *pki.ValidationError
+	if !errors.As(err, &ve) || ve.Reason != pki.ErrRevocationUnavailable || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Validate = %v, want ErrRevocationUnavailable wrapping context.DeadlineExceeded", err)
+	}
+	if left := time.Until(<-rev.deadline); left > timeout {
+		t.Errorf("the checker's deadline was %v away, want at most %v", left, timeout)
+	}
+}
+
 func subjectOf(c *x509.Certificate) string {
 	if c == nil {
 		return "<nil>"
@@ -639,6 +674,7 @@ func TestNewValidatorErrors(t *testing.T) {
 		{"nil intermediate", pki.Options{Anchors: []pki.Anchor{e.eidasAnchor}, Intermediates: []*x509.Certificate{nil}}},
 		{"intermediate not a CA", pki.Options{Anchors: []pki.Anchor{e.eidasAnchor}, Intermediates: []*x509.Certificate{leaf.Cert}}},
 		{"negative MaxChainLen", pki.Options{Anchors: []pki.Anchor{e.eidasAnchor}, MaxChainLen: -1}},
+		{"negative Timeout", pki.Options{Anchors: []pki.Anchor{e.eidasAnchor}, Timeout: -time.Second}},
 		{"CacheTTL above MaxCacheTTL", pki.Options{Anchors: []pki.Anchor{e.eidasAnchor}, CacheTTL: pki.MaxCacheTTL + time.Nanosecond}},
 	}
 	for _, tt := range tests {

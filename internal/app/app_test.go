@@ -22,38 +22,60 @@ import (
 // with its data under a temporary directory, and stops it when the test ends.
 func startApp(t *testing.T, edit func(*config.Config)) *app.App {
 	t.Helper()
+	a, _ := runApp(t, testConfig(t, edit), app.Options{})
+	return a
+}
+
+// testConfig is a test node's dev configuration: data under a temporary directory, the
+// https, public and ops listeners on loopback ports the kernel chooses, then edit (nil: none),
+// validated.
+func testConfig(t *testing.T, edit func(*config.Config)) *config.Config {
+	t.Helper()
 	cfg := config.Default(true)
 	cfg.DataDir = t.TempDir()
-	cfg.Listen.HTTPS = "127.0.0.1:0"
-	cfg.Listen.Public = "127.0.0.1:0"
-	cfg.Listen.Ops = "127.0.0.1:0"
+	cfg.Listen.HTTPS, cfg.Listen.Public, cfg.Listen.Ops = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	if edit != nil {
 		edit(cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
+	return cfg
+}
+
+// runApp builds a Portcullis from cfg and opts (a nil Logger discards), runs it, and returns
+// it with stop: cancel Run, wait for it to return and close the node (idempotent; it also
+// runs when the test ends).
+func runApp(t *testing.T, cfg *config.Config, opts app.Options) (a *app.App, stop func()) {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	a, err := app.New(ctx, cfg, opts)
 	if err != nil {
 		cancel()
 		t.Fatalf("app.New: %v", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("Run: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil && !errors.Is(err, context.Canceled) {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("Run did not return after cancel")
 			}
-		case <-time.After(30 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-		a.Close()
-	})
-	return a
+			a.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return a, stop
 }
 
 func get(t *testing.T, u string) (int, string) {

@@ -1,17 +1,13 @@
 package app_test
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,45 +22,19 @@ import (
 )
 
 // startNode is startApp for a node the test stops itself: stop cancels Run, waits for it to
-// return and closes the node (idempotent; it also runs when the test ends).
+// return and closes the node (idempotent; it also runs when the test ends). Its admin
+// listener, too, is on a port the kernel chooses; FAULTS_DEBUG=1 shows its log.
 func startNode(t *testing.T, edit func(*config.Config)) (a *app.App, stop func()) {
 	t.Helper()
-	cfg := config.Default(true)
-	cfg.DataDir = t.TempDir()
-	cfg.Listen.HTTPS, cfg.Listen.Public, cfg.Listen.Ops, cfg.Listen.Admin = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	edit(cfg)
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var logOut io.Writer = io.Discard
+	cfg := testConfig(t, func(cfg *config.Config) {
+		cfg.Listen.Admin = "127.0.0.1:0"
+		edit(cfg)
+	})
+	var opts app.Options
 	if os.Getenv("FAULTS_DEBUG") != "" {
-		logOut = os.Stderr
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(logOut, nil))})
-	if err != nil {
-		cancel()
-		t.Fatalf("app.New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil && !errors.Is(err, context.Canceled) {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Error("Run did not return after cancel")
-			}
-			a.Close()
-		})
-	}
-	t.Cleanup(stop)
-	return a, stop
+	return runApp(t, cfg, opts)
 }
 
 // TestFaultNodeKilledMidJourney: two nodes on one PostgreSQL database, with the signing keys

@@ -33,30 +33,7 @@ func randomKEK(t *testing.T) config.Secret {
 // startAppClock is startApp on the given clock.
 func startAppClock(t *testing.T, clk clock.Clock, edit func(*config.Config)) *app.App {
 	t.Helper()
-	cfg := config.Default(true)
-	cfg.DataDir = t.TempDir()
-	cfg.Listen.HTTPS, cfg.Listen.Ops, cfg.Listen.Public = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	edit(cfg)
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clk})
-	if err != nil {
-		cancel()
-		t.Fatalf("app.New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-		a.Close()
-	})
+	a, _ := runApp(t, testConfig(t, edit), app.Options{Clock: clk})
 	return a
 }
 

@@ -2,9 +2,7 @@ package app_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/portcullis/portcullis/internal/app"
 	"github.com/portcullis/portcullis/internal/audit"
@@ -72,37 +69,15 @@ func TestObservabilityThroughGateway(t *testing.T) {
 	}))
 	t.Cleanup(up.Close)
 
-	cfg := config.Default(true)
-	cfg.DataDir = t.TempDir()
-	cfg.Listen.HTTPS, cfg.Listen.Public, cfg.Listen.Ops = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Gateway.Routes = []config.GatewayRoute{{
-		Name: "obs-echo", Method: http.MethodGet, Path: "/obs/echo/{EchoId}", Scopes: []string{"payments"},
-		TokenUse: "application", Roles: []string{"PSP_PI"}, Upstream: up.URL,
-	}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	logs := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, app.Options{Logger: obs.NewLogger(logs, "info")})
-	if err != nil {
-		cancel()
-		t.Fatalf("app.New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-		a.Close()
+	cfg := testConfig(t, func(cfg *config.Config) {
+		cfg.Gateway.Routes = []config.GatewayRoute{{
+			Name: "obs-echo", Method: http.MethodGet, Path: "/obs/echo/{EchoId}", Scopes: []string{"payments"},
+			TokenUse: "application", Roles: []string{"PSP_PI"}, Upstream: up.URL,
+		}}
 	})
+	logs := &lockedBuffer{}
+	a, _ := runApp(t, cfg, app.Options{Logger: obs.NewLogger(logs, "info")})
+	ctx := t.Context()
 
 	cert, err := a.Sandbox.Issue(sandbox.KindQWAC, sandbox.IssueOptions{OrgID: "PSDGB-FCA-700001", Roles: mustRoles(t, "PISP")})
 	if err != nil {

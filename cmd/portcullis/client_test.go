@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -28,23 +27,11 @@ func clientCLI(t *testing.T, reg *client.Registry, args ...string) (code int, st
 		opened++
 		return reg, func() { opened-- }, nil
 	})
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	var out, errb bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errb)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
+	code, stdout, stderr = execCmd(cmd, "", args...)
 	if opened != 0 {
 		t.Errorf("registry opened %d more times than closed", opened)
 	}
-	switch {
-	case err == nil:
-		return 0, out.String(), errb.String()
-	case isUsageError(err):
-		return 2, out.String(), err.Error()
-	default:
-		return 1, out.String(), err.Error()
-	}
+	return code, stdout, stderr
 }
 
 func writeJWKS(t *testing.T) string {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -17,20 +16,7 @@ import (
 func consentCLI(t *testing.T, svc *consent.Service, args ...string) (code int, stdout, errText string) {
 	t.Helper()
 	cmd := newConsentCmd(func(*cobra.Command) (*consent.Service, func(), error) { return svc, func() {}, nil })
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	var out, errb bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errb)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	switch {
-	case err == nil:
-		return 0, out.String(), errb.String()
-	case isUsageError(err):
-		return 2, out.String(), err.Error()
-	default:
-		return 1, out.String(), err.Error()
-	}
+	return execCmd(cmd, "", args...)
 }
 
 // TestConsentCommand: list with filters, get as JSON with history, revoke (recorded as

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -13,6 +16,27 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
 	code = run(args, &out, &errb)
 	return code, out.String(), errb.String()
+}
+
+// execCmd runs cmd with args and stdin and maps its error to the exit code run() would
+// give: 0 with the command's stderr, 2 for a usage error and 1 for any other, each with
+// the error's text.
+func execCmd(cmd *cobra.Command, stdin string, args ...string) (code int, stdout, stderr string) {
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	var out, errb bytes.Buffer
+	cmd.SetIn(strings.NewReader(stdin))
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	switch {
+	case err == nil:
+		return 0, out.String(), errb.String()
+	case isUsageError(err):
+		return 2, out.String(), err.Error()
+	default:
+		return 1, out.String(), err.Error()
+	}
 }
 
 // TestInvalidConfigExitCode is acceptance #2.4: a config file with an unknown key or an

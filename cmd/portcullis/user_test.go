@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -26,24 +25,11 @@ func userCLI(t *testing.T, cs *identity.Customers, stdin string, args ...string)
 		opened++
 		return cs, func() { opened-- }, nil
 	})
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	var out, errb bytes.Buffer
-	cmd.SetIn(strings.NewReader(stdin))
-	cmd.SetOut(&out)
-	cmd.SetErr(&errb)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
+	code, stdout, stderr = execCmd(cmd, stdin, args...)
 	if opened != 0 {
 		t.Errorf("store opened %d more times than closed", opened)
 	}
-	switch {
-	case err == nil:
-		return 0, out.String(), errb.String()
-	case isUsageError(err):
-		return 2, out.String(), err.Error()
-	default:
-		return 1, out.String(), err.Error()
-	}
+	return code, stdout, stderr
 }
 
 // testCustomers returns customer administration and an authenticator over one fresh store.

@@ -55,19 +55,7 @@ func TestMaxGoodAge(t *testing.T) {
 		})
 	}
 	t.Run("negative: good answers not cached", func(t *testing.T) {
-		e := newPKIEnv(t)
-		cert := e.leaf(t, true, false)
-		e.setOCSP(cert, ocsp.Good)
-		c := New(Options{Clock: e.clk, MaxGoodAge: -1})
-		defer c.Close()
-		for range 2 {
-			if err := c.Check(context.Background(), cert, e.ca.cert, false); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if got := e.ocsp.hits.Load(); got != 2 {
-			t.Errorf("OCSP requests = %d, want 2", got)
-		}
+		checkTwiceAsksTwice(t, ocsp.Good, nil, func(e *pkiEnv) Options { return Options{Clock: e.clk, MaxGoodAge: -1} })
 	})
 	t.Run("revoked answers keep their lifetime", func(t *testing.T) {
 		e := newPKIEnv(t)

@@ -372,19 +372,7 @@ func TestCache(t *testing.T) {
 		}
 	})
 	t.Run("unknown answers are not cached", func(t *testing.T) {
-		e := newPKIEnv(t)
-		cert := e.leaf(t, true, false)
-		e.setOCSP(cert, ocsp.Unknown)
-		c := New(Options{Clock: e.clk})
-		defer c.Close()
-		for range 2 {
-			if err := c.Check(context.Background(), cert, e.ca.cert, false); !errors.Is(err, ErrUnknownStatus) {
-				t.Fatalf("Check = %v, want ErrUnknownStatus", err)
-			}
-		}
-		if got := e.ocsp.hits.Load(); got != 2 {
-			t.Errorf("OCSP requests = %d, want 2", got)
-		}
+		checkTwiceAsksTwice(t, ocsp.Unknown, ErrUnknownStatus, func(e *pkiEnv) Options { return Options{Clock: e.clk} })
 	})
 	t.Run("bounded", func(t *testing.T) {
 		e := newPKIEnv(t)
@@ -408,20 +396,28 @@ func TestCache(t *testing.T) {
 		}
 	})
 	t.Run("disabled", func(t *testing.T) {
-		e := newPKIEnv(t)
-		cert := e.leaf(t, true, false)
-		e.setOCSP(cert, ocsp.Good)
-		c := New(Options{Clock: e.clk, CacheSize: -1})
-		defer c.Close()
-		for range 2 {
-			if err := c.Check(context.Background(), cert, e.ca.cert, false); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if got := e.ocsp.hits.Load(); got != 2 {
-			t.Errorf("OCSP requests = %d, want 2", got)
-		}
+		checkTwiceAsksTwice(t, ocsp.Good, nil, func(e *pkiEnv) Options { return Options{Clock: e.clk, CacheSize: -1} })
 	})
+}
+
+// checkTwiceAsksTwice checks a certificate whose responder answers status twice with a
+// Checker built from opts, expects want (nil: no error) both times, and that the responder
+// was asked both times: the answer was not cached.
+func checkTwiceAsksTwice(t *testing.T, status int, want error, opts func(*pkiEnv) Options) {
+	t.Helper()
+	e := newPKIEnv(t)
+	cert := e.leaf(t, true, false)
+	e.setOCSP(cert, status)
+	c := New(opts(e))
+	defer c.Close()
+	for range 2 {
+		if err := c.Check(context.Background(), cert, e.ca.cert, false); !errors.Is(err, want) {
+			t.Fatalf("Check = %v, want %v", err, want)
+		}
+	}
+	if got := e.ocsp.hits.Load(); got != 2 {
+		t.Errorf("OCSP requests = %d, want 2", got)
+	}
 }
 
 // TestBackgroundRefresh: a hit past RefreshAhead of the answer's lifetime returns the
